@@ -1,0 +1,53 @@
+//! `webhookctl`: a small operator tool over the public API of agent-webhooks.
+//!
+//! Its interface is stable; tests and users script against it. Run `webhookctl --help`.
+
+mod args;
+mod render;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+webhookctl: operator tool for agent-webhooks
+
+USAGE:
+    webhookctl <COMMAND> [OPTIONS]
+
+COMMANDS:
+    render --tool FILE --vars FILE [--agent-kind phone|web|chat]
+        Compiles the webhook tool in FILE for the agent kind (default phone), renders it with
+        the variables in the vars FILE and prints the prepared request as one JSON object:
+        {\"method\", \"url\", \"headers\" (secret values redacted), \"body\" (JSON or null),
+         \"dropped_headers\"}.
+        The vars file is a JSON object, every field optional:
+        {\"caller_phone\": \"+15551234567\", \"call_sid\": \"CA...\", \"agent_id\": \"...\",
+         \"tenant_id\": \"...\", \"assistant_id\": \"...\", \"phone_number_id\": \"...\",
+         \"call_id\": \"...\", \"args\": {tool-call arguments}, \"secrets\": {\"NAME\": \"value\"}}
+        Templates reach them as {{caller_phone}}, {{args.NAME}} and {{secrets.NAME}}.
+
+Every command prints errors on stderr and exits 1; success exits 0.
+";
+
+fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    let Some(command) = argv.next() else {
+        eprint!("{HELP}");
+        return ExitCode::FAILURE;
+    };
+    let rest: Vec<String> = argv.collect();
+    let result = match command.as_str() {
+        "-h" | "--help" | "help" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "render" => render::run(&rest),
+        other => Err(format!("unknown command `{other}`; see webhookctl --help")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("webhookctl {command}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! # agent-webhooks
+//!
+//! The controlled webhook boundary of a voice or chat agent runtime: everything that leaves the
+//! runtime towards a customer's HTTP endpoint passes through it.
+//!
+//! It is a library you embed, not a service: it compiles webhook tool configs and renders them
+//! per call with each value escaped for its place, and it checks what may leave. It does no IO of
+//! its own in the core; the host brings the HTTP client and the clock.
+//!
+//! ```
+//! use agent_webhooks::{AgentKind, Builtin, Vars, WebhookTool};
+//!
+//! let tool = WebhookTool::from_json(r#"{
+//!   "name": "lookup_customer",
+//!   "description": "Look up customer by phone number",
+//!   "config": { "url": "https://api.example.com/customers/{{caller_phone}}", "method": "GET",
+//!               "headers": { "Authorization": "Bearer YOUR_KEY", "X-Call-ID": "{{call_sid}}" } } }"#)?;
+//! let compiled = tool.compile(AgentKind::PhoneVoice)?;            // once
+//! let vars = Vars::new()
+//!     .with(Builtin::CallerPhone, "+15551234567")
+//!     .with(Builtin::CallSid, "CA123");
+//! let prepared = compiled.prepare(&vars)?;                          // per call
+//! assert_eq!(prepared.url().as_str(), "https://api.example.com/customers/+15551234567");
+//! assert_eq!(prepared.request().headers()["x-call-id"], "CA123");
+//!
+//! // A chat agent has no caller number: a config error at compile time, not mid-call.
+//! assert!(tool.compile(AgentKind::Chat).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+pub mod guard;
+mod template;
+mod tool;
+mod vars;
+
+pub use http;
+pub use url;
+
+pub use error::{Error, ErrorKind, Result};
+pub use template::{Place, RenderError, TemplateError, UrlTemplate};
+pub use tool::{
+    CompiledTool, ConfigError, ConfigProblem, DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, Method,
+    PreparedRequest, ToolConfig, WebhookTool,
+};
+pub use vars::{AgentKind, Builtin, Secret, UnknownAgentKind, Vars};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

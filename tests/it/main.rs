@@ -1,0 +1,3 @@
+//! The integration tests, one binary with a module per concept.
+
+mod tool;
