@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::outbox::{OutboxError, PlanError};
 use crate::template::RenderError;
 use crate::tool::ConfigError;
 
@@ -25,6 +26,10 @@ pub enum ErrorKind {
     Config,
     /// A value could not be rendered into its place during a call.
     Render,
+    /// An outbox or store operation was refused or failed.
+    Outbox,
+    /// A retry plan or dispatcher setting cannot work: found at build time.
+    RetryPlan,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +38,10 @@ enum Inner {
     Config(ConfigError),
     #[error(transparent)]
     Render(RenderError),
+    #[error(transparent)]
+    Outbox(OutboxError),
+    #[error(transparent)]
+    RetryPlan(PlanError),
 }
 
 impl Error {
@@ -42,6 +51,8 @@ impl Error {
         match &*self.inner {
             Inner::Config(_) => ErrorKind::Config,
             Inner::Render(_) => ErrorKind::Render,
+            Inner::Outbox(_) => ErrorKind::Outbox,
+            Inner::RetryPlan(_) => ErrorKind::RetryPlan,
         }
     }
 
@@ -60,6 +71,40 @@ impl Error {
         match &*self.inner {
             Inner::Render(e) => Some(e),
             _ => None,
+        }
+    }
+
+    /// The outbox error, if this is one.
+    #[must_use]
+    pub fn as_outbox(&self) -> Option<&OutboxError> {
+        match &*self.inner {
+            Inner::Outbox(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The retry-plan error, if this is one.
+    #[must_use]
+    pub fn as_retry_plan(&self) -> Option<&PlanError> {
+        match &*self.inner {
+            Inner::RetryPlan(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<OutboxError> for Error {
+    fn from(e: OutboxError) -> Self {
+        Self {
+            inner: Box::new(Inner::Outbox(e)),
+        }
+    }
+}
+
+impl From<PlanError> for Error {
+    fn from(e: PlanError) -> Self {
+        Self {
+            inner: Box::new(Inner::RetryPlan(e)),
         }
     }
 }

@@ -32,7 +32,9 @@
 
 mod error;
 pub mod guard;
+pub mod outbox;
 mod template;
+mod tenant;
 mod tool;
 mod vars;
 
@@ -41,6 +43,7 @@ pub use url;
 
 pub use error::{Error, ErrorKind, Result};
 pub use template::{Place, RenderError, TemplateError, UrlTemplate};
+pub use tenant::{InvalidTenantId, MAX_TENANT_ID_LEN, Scope, TenantId};
 pub use tool::{
     CompiledTool, ConfigError, ConfigProblem, DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, Method,
     PreparedRequest, ToolConfig, WebhookTool,
