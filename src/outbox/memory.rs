@@ -1,6 +1,6 @@
 //! `MemoryStore`: the embedded default store, one mutex over indexed maps.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -29,24 +29,24 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct Inner {
-    next_seq: u64,
-    jobs: HashMap<JobId, Row>,
-    by_seq: BTreeMap<u64, JobId>,
-    due: BTreeSet<(Timestamp, u64)>,
-    leases: BTreeSet<(Timestamp, u64)>,
-    next_attempt_seq: u64,
-    attempts: BTreeMap<u64, Attempt>,
-    attempt_seq: HashMap<AttemptId, u64>,
-    job_attempts: HashMap<JobId, Vec<u64>>,
-    idempotency: HashMap<(TenantId, String), JobId>,
+    /// Jobs in insertion order: a job's index is its sequence number (the listing cursor).
+    rows: Vec<Row>,
+    ids: HashMap<JobId, usize>,
+    due: BTreeSet<(Timestamp, usize)>,
+    leases: BTreeSet<(Timestamp, usize)>,
+    /// Attempts in insertion order, likewise.
+    attempts: Vec<Attempt>,
+    attempt_ids: HashMap<AttemptId, usize>,
+    idempotency: HashMap<(TenantId, String), usize>,
     targets: HashMap<(TenantId, String), TargetState>,
 }
 
 struct Row {
-    seq: u64,
     job: Job,
     fence: u64,
     lease_until: Option<Timestamp>,
+    /// This job's attempts, by index into `Inner::attempts`.
+    attempts: Vec<usize>,
 }
 
 impl MemoryStore {
@@ -67,7 +67,7 @@ impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.lock();
         f.debug_struct("MemoryStore")
-            .field("jobs", &inner.jobs.len())
+            .field("jobs", &inner.rows.len())
             .field("due", &inner.due.len())
             .field("in_flight", &inner.leases.len())
             .field("attempts", &inner.attempts.len())
@@ -75,9 +75,9 @@ impl fmt::Debug for MemoryStore {
     }
 }
 
-fn parse_cursor(cursor: Option<&Cursor>, prefix: char) -> Result<u64, OutboxError> {
+fn parse_cursor(cursor: Option<&Cursor>, prefix: char) -> Result<usize, OutboxError> {
     let Some(c) = cursor else {
-        return Ok(u64::MAX);
+        return Ok(usize::MAX);
     };
     c.as_str()
         .strip_prefix(prefix)
@@ -88,26 +88,44 @@ fn parse_cursor(cursor: Option<&Cursor>, prefix: char) -> Result<u64, OutboxErro
         })
 }
 
+/// Up to `limit` items from `candidates` (newest first) and the cursor after the last one when
+/// more follow.
+fn page<'a, T: Clone + 'a>(
+    candidates: impl Iterator<Item = (usize, &'a T)>,
+    limit: usize,
+    prefix: char,
+) -> Page<T> {
+    let mut items = Vec::with_capacity(limit.min(64));
+    let mut last = None;
+    for (seq, item) in candidates {
+        if items.len() == limit {
+            return Page::new(items, last.map(|s| Cursor::new(format!("{prefix}{s}"))));
+        }
+        items.push(item.clone());
+        last = Some(seq);
+    }
+    Page::new(items, None)
+}
+
 impl Inner {
-    fn row_in_scope(&self, scope: &Scope, id: &JobId) -> Option<&Row> {
-        self.jobs.get(id).filter(|r| scope.contains(&r.job.tenant))
+    fn seq_in_scope(&self, scope: &Scope, id: &JobId) -> Option<usize> {
+        self.ids
+            .get(id)
+            .copied()
+            .filter(|&seq| scope.contains(&self.rows[seq].job.tenant))
     }
 
-    fn push_attempt(&mut self, attempt: Attempt) -> Result<(), OutboxError> {
-        if self.attempt_seq.contains_key(&attempt.id) {
+    fn push_attempt(&mut self, seq: usize, attempt: Attempt) -> Result<(), OutboxError> {
+        if self.attempt_ids.contains_key(&attempt.id) {
             return Err(OutboxError::Invalid {
                 what: "attempt id",
                 problem: format!("`{}` is already recorded", attempt.id),
             });
         }
-        let seq = self.next_attempt_seq;
-        self.next_attempt_seq += 1;
-        self.attempt_seq.insert(attempt.id.clone(), seq);
-        self.job_attempts
-            .entry(attempt.job_id.clone())
-            .or_default()
-            .push(seq);
-        self.attempts.insert(seq, attempt);
+        let index = self.attempts.len();
+        self.attempt_ids.insert(attempt.id.clone(), index);
+        self.rows[seq].attempts.push(index);
+        self.attempts.push(attempt);
         Ok(())
     }
 
@@ -119,8 +137,10 @@ impl Inner {
     ) -> Option<TargetState> {
         match event {
             TargetEvent::Delivered { url } => {
-                if let Some(state) = self.targets.get_mut(&(tenant.clone(), url)) {
-                    state.failing_since = None;
+                if !self.targets.is_empty() {
+                    if let Some(state) = self.targets.get_mut(&(tenant.clone(), url)) {
+                        state.failing_since = None;
+                    }
                 }
                 None
             }
@@ -155,14 +175,13 @@ impl Inner {
         }
     }
 
-    fn requeue_row(&mut self, id: &JobId, now: Timestamp) {
-        if let Some(row) = self.jobs.get_mut(id) {
-            row.job.status = JobStatus::Pending;
-            row.job.step = 0;
-            row.job.next_attempt_at = Some(now);
-            row.job.updated_at = now;
-            self.due.insert((now, row.seq));
-        }
+    fn requeue_row(&mut self, seq: usize, now: Timestamp) {
+        let job = &mut self.rows[seq].job;
+        job.status = JobStatus::Pending;
+        job.step = 0;
+        job.next_attempt_at = Some(now);
+        job.updated_at = now;
+        self.due.insert((now, seq));
     }
 }
 
@@ -178,13 +197,13 @@ impl Store for MemoryStore {
             return Err(OutboxError::OutOfScope { tenant: job.tenant });
         }
         let mut inner = self.lock();
-        if inner.jobs.contains_key(&job.id) {
+        if inner.ids.contains_key(&job.id) {
             return Err(OutboxError::DuplicateJob(job.id));
         }
         let key = job.idempotency_key.clone().map(|k| (job.tenant.clone(), k));
         if let Some(key) = &key {
-            if let Some(first) = inner.idempotency.get(key).and_then(|id| inner.jobs.get(id)) {
-                let first = &first.job;
+            if let Some(&seq) = inner.idempotency.get(key) {
+                let first = &inner.rows[seq].job;
                 if job.created_at < first.created_at.saturating_add(idempotency_window) {
                     let same = first.payload == job.payload
                         && first.event_type == job.event_type
@@ -203,22 +222,18 @@ impl Store for MemoryStore {
         }
         job.status = JobStatus::Pending;
         let due = *job.next_attempt_at.get_or_insert(job.created_at);
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
+        let seq = inner.rows.len();
         if let Some(key) = key {
-            inner.idempotency.insert(key, job.id.clone());
+            inner.idempotency.insert(key, seq);
         }
-        inner.by_seq.insert(seq, job.id.clone());
+        inner.ids.insert(job.id.clone(), seq);
         inner.due.insert((due, seq));
-        inner.jobs.insert(
-            job.id.clone(),
-            Row {
-                seq,
-                job: job.clone(),
-                fence: 0,
-                lease_until: None,
-            },
-        );
+        inner.rows.push(Row {
+            job: job.clone(),
+            fence: 0,
+            lease_until: None,
+            attempts: Vec::new(),
+        });
         Ok(Inserted::new(job, true))
     }
 
@@ -231,51 +246,43 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Claimed>, OutboxError> {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let in_scope = |seq: &u64| {
-            inner
-                .by_seq
-                .get(seq)
-                .and_then(|id| inner.jobs.get(id))
-                .is_some_and(|r| scope.contains(&r.job.tenant))
-        };
-        let bound = (now, u64::MAX);
-        let expired: Vec<(Timestamp, u64)> = inner
+        let rows = &inner.rows;
+        let in_scope = |k: &&(Timestamp, usize)| scope.contains(&rows[k.1].job.tenant);
+        let bound = (now, usize::MAX);
+        // Expired leases first (their jobs have waited longest), then due jobs by due time.
+        let mut picked: Vec<(bool, (Timestamp, usize))> = inner
             .leases
             .range(..=bound)
-            .filter(|(_, seq)| in_scope(seq))
+            .filter(in_scope)
             .take(limit)
-            .copied()
+            .map(|&k| (true, k))
             .collect();
-        let due: Vec<(Timestamp, u64)> = inner
-            .due
-            .range(..=bound)
-            .filter(|(_, seq)| in_scope(seq))
-            .take(limit - expired.len())
-            .copied()
-            .collect();
+        let room = limit - picked.len();
+        picked.extend(
+            inner
+                .due
+                .range(..=bound)
+                .filter(in_scope)
+                .take(room)
+                .map(|&k| (false, k)),
+        );
         let until = now.saturating_add(lease);
-        let mut claimed = Vec::with_capacity(expired.len() + due.len());
-        for (from_leases, key) in expired
-            .into_iter()
-            .map(|k| (true, k))
-            .chain(due.into_iter().map(|k| (false, k)))
-        {
+        let mut claimed = Vec::with_capacity(picked.len());
+        for (from_leases, key) in picked {
             if from_leases {
                 inner.leases.remove(&key);
             } else {
                 inner.due.remove(&key);
             }
-            let id = &inner.by_seq[&key.1];
-            let Some(row) = inner.jobs.get_mut(id) else {
-                continue;
-            };
+            let seq = key.1;
+            let row = &mut inner.rows[seq];
             row.fence += 1;
             row.lease_until = Some(until);
             row.job.status = JobStatus::InFlight;
             row.job.attempts += 1;
             row.job.step += 1;
             row.job.updated_at = now;
-            inner.leases.insert((until, key.1));
+            inner.leases.insert((until, seq));
             claimed.push(Claimed::new(
                 row.job.clone(),
                 Lease::new(row.job.id.clone(), row.job.tenant.clone(), row.fence, until),
@@ -291,9 +298,10 @@ impl Store for MemoryStore {
         finish: Finish,
     ) -> Result<Finished, OutboxError> {
         let mut inner = self.lock();
-        let Some(row) = inner.row_in_scope(scope, &lease.job_id) else {
+        let Some(seq) = inner.seq_in_scope(scope, &lease.job_id) else {
             return Err(OutboxError::not_found("job", &lease.job_id));
         };
+        let row = &inner.rows[seq];
         if row.job.status != JobStatus::InFlight || row.fence != lease.fence {
             return Err(OutboxError::StaleLease {
                 job: lease.job_id.clone(),
@@ -307,18 +315,18 @@ impl Store for MemoryStore {
             });
         }
         let at = finish.attempt.ended_at;
-        let tenant = row.job.tenant.clone();
-        inner.push_attempt(finish.attempt)?;
-        let disabled_target = finish
-            .target
-            .and_then(|event| inner.apply_target(&tenant, event, at));
+        inner.push_attempt(seq, finish.attempt)?;
+        let disabled_target = match finish.target {
+            Some(event) => {
+                let tenant = inner.rows[seq].job.tenant.clone();
+                inner.apply_target(&tenant, event, at)
+            }
+            None => None,
+        };
         let inner = &mut *inner;
-        let row = inner
-            .jobs
-            .get_mut(&lease.job_id)
-            .ok_or_else(|| OutboxError::not_found("job", &lease.job_id))?;
+        let row = &mut inner.rows[seq];
         if let Some(until) = row.lease_until.take() {
-            inner.leases.remove(&(until, row.seq));
+            inner.leases.remove(&(until, seq));
         }
         let (status, next) = match finish.next {
             Next::Retry(t) => (JobStatus::Pending, Some(t)),
@@ -330,54 +338,47 @@ impl Store for MemoryStore {
         row.job.next_attempt_at = next;
         row.job.updated_at = at;
         if let Some(t) = next {
-            inner.due.insert((t, row.seq));
+            inner.due.insert((t, seq));
         }
         Ok(Finished::new(row.job.clone(), disabled_target))
     }
 
     async fn append_attempt(&self, scope: &Scope, attempt: Attempt) -> Result<(), OutboxError> {
         let mut inner = self.lock();
-        match inner.row_in_scope(scope, &attempt.job_id) {
-            Some(row) if row.job.tenant == attempt.tenant => inner.push_attempt(attempt),
+        match inner.seq_in_scope(scope, &attempt.job_id) {
+            Some(seq) if inner.rows[seq].job.tenant == attempt.tenant => {
+                inner.push_attempt(seq, attempt)
+            }
             _ => Err(OutboxError::not_found("job", &attempt.job_id)),
         }
     }
 
     async fn job(&self, scope: &Scope, id: &JobId) -> Result<Option<Job>, OutboxError> {
-        Ok(self.lock().row_in_scope(scope, id).map(|r| r.job.clone()))
+        let inner = self.lock();
+        Ok(inner
+            .seq_in_scope(scope, id)
+            .map(|seq| inner.rows[seq].job.clone()))
     }
 
     async fn jobs(&self, scope: &Scope, query: &JobQuery) -> Result<Page<Job>, OutboxError> {
         let before = parse_cursor(query.cursor.as_ref(), 'j')?;
-        let limit = query.limit_or_default();
         let inner = self.lock();
-        let mut items = Vec::with_capacity(limit);
-        let mut more = false;
-        let mut last = None;
-        for (&seq, id) in inner.by_seq.range(..before).rev() {
-            let job = &inner.jobs[id].job;
-            if !scope.contains(&job.tenant) || !query.matches(job) {
-                continue;
-            }
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push(job.clone());
-            last = Some(seq);
-        }
-        let next = last
-            .filter(|_| more)
-            .map(|seq| Cursor::new(format!("j{seq}")));
-        Ok(Page::new(items, next))
+        let end = before.min(inner.rows.len());
+        let candidates = inner.rows[..end]
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(seq, row)| (seq, &row.job))
+            .filter(|(_, job)| scope.contains(&job.tenant) && query.matches(job));
+        Ok(page(candidates, query.limit_or_default(), 'j'))
     }
 
     async fn attempt(&self, scope: &Scope, id: &AttemptId) -> Result<Option<Attempt>, OutboxError> {
         let inner = self.lock();
         Ok(inner
-            .attempt_seq
+            .attempt_ids
             .get(id)
-            .and_then(|seq| inner.attempts.get(seq))
+            .map(|&i| &inner.attempts[i])
             .filter(|a| scope.contains(&a.tenant))
             .cloned())
     }
@@ -388,46 +389,39 @@ impl Store for MemoryStore {
         query: &AttemptQuery,
     ) -> Result<Page<Attempt>, OutboxError> {
         let before = parse_cursor(query.cursor.as_ref(), 'a')?;
-        let limit = query.limit_or_default();
         let inner = self.lock();
-        let keep = |a: &Attempt| scope.contains(&a.tenant) && query.matches(a);
-        let candidates: Box<dyn Iterator<Item = (u64, &Attempt)>> = match &query.job_id {
-            Some(job) => Box::new(
-                inner
-                    .job_attempts
+        let keep = |(_, a): &(usize, &Attempt)| scope.contains(&a.tenant) && query.matches(a);
+        let limit = query.limit_or_default();
+        let attempts = &inner.attempts;
+        Ok(match &query.job_id {
+            Some(job) => {
+                let of_job = inner
+                    .ids
                     .get(job)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
+                    .map(|&seq| inner.rows[seq].attempts.as_slice())
+                    .unwrap_or_default();
+                let candidates = of_job
                     .iter()
                     .rev()
-                    .filter(move |&&s| s < before)
-                    .map(|s| (*s, &inner.attempts[s])),
-            ),
-            None => Box::new(inner.attempts.range(..before).rev().map(|(s, a)| (*s, a))),
-        };
-        let mut items = Vec::with_capacity(limit);
-        let mut more = false;
-        let mut last = None;
-        for (seq, a) in candidates.filter(|(_, a)| keep(a)) {
-            if items.len() == limit {
-                more = true;
-                break;
+                    .filter(|&&i| i < before)
+                    .map(|&i| (i, &attempts[i]))
+                    .filter(keep);
+                page(candidates, limit, 'a')
             }
-            items.push(a.clone());
-            last = Some(seq);
-        }
-        let next = last
-            .filter(|_| more)
-            .map(|seq| Cursor::new(format!("a{seq}")));
-        Ok(Page::new(items, next))
+            None => {
+                let end = before.min(attempts.len());
+                let candidates = attempts[..end].iter().enumerate().rev().filter(keep);
+                page(candidates, limit, 'a')
+            }
+        })
     }
 
     async fn requeue(&self, scope: &Scope, id: &JobId, now: Timestamp) -> Result<Job, OutboxError> {
         let mut inner = self.lock();
-        let Some(row) = inner.row_in_scope(scope, id) else {
+        let Some(seq) = inner.seq_in_scope(scope, id) else {
             return Err(OutboxError::not_found("job", id));
         };
-        match row.job.status {
+        match inner.rows[seq].job.status {
             JobStatus::Failed | JobStatus::Skipped => {}
             status => {
                 return Err(OutboxError::NotRequeueable {
@@ -436,8 +430,8 @@ impl Store for MemoryStore {
                 });
             }
         }
-        inner.requeue_row(id, now);
-        Ok(inner.jobs[id].job.clone())
+        inner.requeue_row(seq, now);
+        Ok(inner.rows[seq].job.clone())
     }
 
     async fn recover(
@@ -451,8 +445,8 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         let mut picked = Vec::new();
         let mut capped = false;
-        for id in inner.by_seq.values() {
-            let job = &inner.jobs[id].job;
+        for (seq, row) in inner.rows.iter().enumerate() {
+            let job = &row.job;
             if job.status == JobStatus::Failed
                 && scope.contains(&job.tenant)
                 && job.created_at >= since
@@ -462,13 +456,15 @@ impl Store for MemoryStore {
                     capped = true;
                     break;
                 }
-                picked.push(id.clone());
+                picked.push(seq);
             }
         }
-        for id in &picked {
-            inner.requeue_row(id, now);
+        let mut requeued = Vec::with_capacity(picked.len());
+        for seq in picked {
+            inner.requeue_row(seq, now);
+            requeued.push(inner.rows[seq].job.id.clone());
         }
-        Ok(Recovered::new(picked, capped))
+        Ok(Recovered::new(requeued, capped))
     }
 
     async fn target(
@@ -480,8 +476,11 @@ impl Store for MemoryStore {
         if !scope.contains(tenant) {
             return Ok(None);
         }
-        Ok(self
-            .lock()
+        let inner = self.lock();
+        if inner.targets.is_empty() {
+            return Ok(None);
+        }
+        Ok(inner
             .targets
             .get(&(tenant.clone(), url.to_owned()))
             .cloned())
