@@ -40,7 +40,7 @@ pub use http;
 pub use url;
 
 pub use error::{Error, ErrorKind, Result};
-pub use template::{Place, RenderError, TemplateError, UrlTemplate};
+pub use template::{BodyTemplate, Place, RenderError, TemplateError, UrlTemplate};
 pub use tool::{
     CompiledTool, ConfigError, ConfigProblem, DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, Method,
     PreparedRequest, ToolConfig, WebhookTool,
