@@ -1,5 +1,9 @@
 //! Webhook tools: the config users write, compiled once per agent kind, prepared per call.
 
+mod result;
+
+pub use result::{DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
