@@ -42,11 +42,11 @@ pub use http;
 pub use url;
 
 pub use error::{Error, ErrorKind, Result};
-pub use template::{Place, RenderError, TemplateError, UrlTemplate};
+pub use template::{BodyTemplate, Place, RenderError, TemplateError, UrlTemplate};
 pub use tenant::{InvalidTenantId, MAX_TENANT_ID_LEN, Scope, TenantId};
 pub use tool::{
-    CompiledTool, ConfigError, ConfigProblem, DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, Method,
-    PreparedRequest, ToolConfig, WebhookTool,
+    CompiledTool, ConfigError, ConfigProblem, DEFAULT_RESULT_LIMIT, DEFAULT_TIMEOUT_SECONDS,
+    MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolConfig, ToolFailure, ToolResult, WebhookTool,
 };
 pub use vars::{AgentKind, Builtin, Secret, UnknownAgentKind, Vars};
 
