@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::future::{Either, select};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT};
 use url::Url;
@@ -457,16 +458,6 @@ impl Tick {
             Outcome::StoreError => self.store_errors += 1,
         }
     }
-
-    fn merge(&mut self, other: Tick) {
-        self.claimed += other.claimed;
-        self.succeeded += other.succeeded;
-        self.retried += other.retried;
-        self.failed += other.failed;
-        self.skipped += other.skipped;
-        self.fenced += other.fenced;
-        self.store_errors += other.store_errors;
-    }
 }
 
 enum Outcome {
@@ -685,11 +676,21 @@ impl Dispatcher {
             let mut claimed_any = false;
             if !shutdown.is_triggered() && in_flight.len() < self.concurrency {
                 let room = self.concurrency - in_flight.len();
-                match self
+                let mut claim = self
                     .store
-                    .claim(&self.scope, self.clock.now(), self.lease, room)
-                    .await
-                {
+                    .claim(&self.scope, self.clock.now(), self.lease, room);
+                // Keep the sends in flight moving while the store answers.
+                let result = loop {
+                    match select(claim, in_flight.next()).await {
+                        Either::Left((result, _)) => break result,
+                        Either::Right((Some(outcome), pending)) => {
+                            totals.add(outcome);
+                            claim = pending;
+                        }
+                        Either::Right((None, pending)) => break pending.await,
+                    }
+                };
+                match result {
                     Ok(claimed) => {
                         claimed_any = !claimed.is_empty();
                         totals.claimed += claimed.len();
@@ -712,14 +713,10 @@ impl Dispatcher {
                 // Room left and work may remain: look again before waiting.
                 continue;
             }
-            let mut one = Tick::default();
             let wait = pin!(sleep(self.poll_interval));
-            match futures_util::future::select(in_flight.next(), wait).await {
-                futures_util::future::Either::Left((Some(outcome), _)) => one.add(outcome),
-                futures_util::future::Either::Left((None, _))
-                | futures_util::future::Either::Right(_) => {}
+            if let Either::Left((Some(outcome), _)) = select(in_flight.next(), wait).await {
+                totals.add(outcome);
             }
-            totals.merge(one);
         }
     }
 
