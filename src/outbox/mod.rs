@@ -71,6 +71,12 @@ mod io;
 mod memory;
 mod model;
 mod plan;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 
 pub use dispatch::{
@@ -93,6 +99,10 @@ pub use plan::{
     BackoffKind, BackoffPlan, DEFAULT_RETRY_AFTER_CAP, Decision, MAX_DELAY, MAX_RETRIES, RetryPlan,
     RetryPlanBuilder, parse_retry_after,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresStore, PostgresStoreBuilder};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 pub use store::{
     Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
     TargetEvent, TargetState,

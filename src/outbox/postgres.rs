@@ -1,0 +1,927 @@
+//! `PostgresStore`: the shared store for many dispatchers (feature `postgres`).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, Pool};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use crate::outbox::error::OutboxError;
+use crate::outbox::model::{
+    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
+};
+use crate::outbox::sql::{
+    self, ATTEMPT_COLS, JOB_COLS, MIGRATIONS, RowRead, Sql, TargetRow, Val, int, ms,
+};
+use crate::outbox::store::{
+    Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetEvent, TargetState,
+};
+use crate::tenant::{Scope, TenantId};
+
+/// The advisory lock key that serializes migrations (and schema creation) across processes.
+const MIGRATION_LOCK: i64 = 0x6177_6f75_7462_6f78; // "awoutbox"
+
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// The shared [`Store`] on PostgreSQL, for several runtime instances dispatching from one
+/// database (feature `postgres`).
+///
+/// - Claims are one statement with `FOR UPDATE SKIP LOCKED`: dispatchers never wait on each
+///   other's rows and never take the same job while its lease holds.
+/// - Leases are fenced: every claim increments the job's `fence`, and a finish only applies
+///   to the fence it was claimed with.
+/// - A finish is one statement (job update and attempt insert together); only a finish that
+///   changes target health (410 Gone, retries exhausted) takes a short transaction.
+/// - Every query of a tenant's scope carries `tenant_id = $n` in its `WHERE` clause; the
+///   listing filters have indexes.
+/// - The schema is versioned; building the store runs the migrations it lacks (under an
+///   advisory lock, so instances starting together take turns) and refuses a database
+///   migrated by a newer build.
+///
+/// [`PostgresStore::builder`] connects without TLS (loopback or a unix socket); to bring your
+/// own TLS connector, build a [`deadpool_postgres::Pool`] and use
+/// [`PostgresStore::from_pool`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), agent_webhooks::outbox::OutboxError> {
+/// use agent_webhooks::outbox::PostgresStore;
+/// let store = PostgresStore::builder("postgres://outbox@127.0.0.1:5432/runtime")
+///     .schema("webhooks")
+///     .max_connections(16)
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the connection string: it may hold a password.
+        let status = self.pool.status();
+        f.debug_struct("PostgresStore")
+            .field("connections", &status.size)
+            .field("max_connections", &status.max_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`PostgresStore`]; checked and connected by [`PostgresStoreBuilder::build`].
+#[must_use]
+pub struct PostgresStoreBuilder {
+    config: Option<tokio_postgres::Config>,
+    schema: Option<String>,
+    max_connections: usize,
+}
+
+impl fmt::Debug for PostgresStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStoreBuilder")
+            .field("schema", &self.schema)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> OutboxError {
+    OutboxError::backend(e)
+}
+
+fn is_unique_violation(e: &tokio_postgres::Error, constraint: &str) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+        && e.as_db_error().and_then(|d| d.constraint()) == Some(constraint)
+}
+
+fn valid_schema(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'_'))
+        && name.len() <= 63
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+}
+
+impl PostgresStoreBuilder {
+    /// Puts the outbox tables in this schema (created if missing) instead of the connection's
+    /// default: lowercase letters, digits and `_`, at most 63 bytes.
+    pub fn schema(mut self, name: &str) -> Self {
+        self.schema = Some(name.to_owned());
+        self
+    }
+
+    /// The most connections the pool opens (default 10).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Connects, and brings the schema up to date.
+    ///
+    /// # Errors
+    /// [`OutboxError::Invalid`] for a malformed connection string or schema name, a
+    /// `max_connections` of 0, or a database migrated by a newer build;
+    /// [`OutboxError::Backend`] when the database cannot be reached or migrated.
+    pub async fn build(self) -> Result<PostgresStore, OutboxError> {
+        let Some(mut config) = self.config else {
+            // Not the string itself or the parser's message: either may quote a password.
+            return Err(OutboxError::Invalid {
+                what: "postgres connection string",
+                problem: "use postgres://user@host:port/database or `key=value` pairs".into(),
+            });
+        };
+        if self.max_connections == 0 {
+            return Err(OutboxError::Invalid {
+                what: "max_connections",
+                problem: "must be at least 1".into(),
+            });
+        }
+        if let Some(schema) = &self.schema {
+            if !valid_schema(schema) {
+                return Err(OutboxError::Invalid {
+                    what: "postgres schema",
+                    problem: "use 1 to 63 of a-z 0-9 _, not starting with a digit".into(),
+                });
+            }
+            let options = match config.get_options() {
+                Some(o) => format!("{o} -c search_path={schema}"),
+                None => format!("-c search_path={schema}"),
+            };
+            config.options(options);
+        }
+        let pool = Pool::builder(Manager::new(config, NoTls))
+            .max_size(self.max_connections)
+            .build()
+            .map_err(backend)?;
+        PostgresStore::init(pool, self.schema.as_deref()).await
+    }
+}
+
+impl RowRead for Row {
+    fn text(&self, i: usize) -> Result<String, OutboxError> {
+        self.try_get(i).map_err(backend)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, OutboxError> {
+        self.try_get(i).map_err(backend)
+    }
+    fn int(&self, i: usize) -> Result<i64, OutboxError> {
+        self.try_get(i).map_err(backend)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, OutboxError> {
+        self.try_get(i).map_err(backend)
+    }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, OutboxError> {
+        self.try_get(i).map_err(backend)
+    }
+    fn flag(&self, i: usize) -> Result<bool, OutboxError> {
+        self.try_get(i).map_err(backend)
+    }
+}
+
+fn params(sql: &Sql) -> Vec<Param<'_>> {
+    sql.args
+        .iter()
+        .map(|v| match v {
+            Val::Text(s) => s as Param<'_>,
+            Val::Int(i) => i as Param<'_>,
+        })
+        .collect()
+}
+
+async fn query(client: &impl GenericClient, sql: &Sql) -> Result<Vec<Row>, OutboxError> {
+    let stmt = client.prepare_cached(&sql.text).await.map_err(backend)?;
+    client.query(&stmt, &params(sql)).await.map_err(backend)
+}
+
+/// PostgreSQL text cannot hold NUL: a free-text field (an error message, a level name) has
+/// it replaced so the attempt is still recorded.
+fn pg_text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{fffd}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// An attempt's column values in [`ATTEMPT_COLS`] order.
+struct AttemptRow<'a> {
+    id: &'a str,
+    job_id: &'a str,
+    tenant: &'a str,
+    trigger: &'static str,
+    url: Option<Cow<'a, str>>,
+    level: Option<Cow<'a, str>>,
+    status: &'static str,
+    status_code: Option<i64>,
+    error: Option<Cow<'a, str>>,
+    latency_ms: i64,
+    event_type: Cow<'a, str>,
+    number: i64,
+    next_attempt_at: Option<i64>,
+    body: &'a [u8],
+    truncated: bool,
+    started_at: i64,
+    ended_at: i64,
+}
+
+impl<'a> AttemptRow<'a> {
+    fn new(a: &'a Attempt) -> Self {
+        AttemptRow {
+            id: a.id.as_str(),
+            job_id: a.job_id.as_str(),
+            tenant: a.tenant.as_str(),
+            trigger: a.trigger.as_str(),
+            url: a.url.as_deref().map(pg_text),
+            level: a.level.as_deref().map(pg_text),
+            status: a.status.as_str(),
+            status_code: a.status_code.map(i64::from),
+            error: a.error.as_deref().map(pg_text),
+            latency_ms: int(a.latency_ms),
+            event_type: pg_text(&a.event_type),
+            number: i64::from(a.number),
+            next_attempt_at: a.next_attempt_at.map(ms),
+            body: a.response_body.as_bytes(),
+            truncated: a.response_truncated,
+            started_at: ms(a.started_at),
+            ended_at: ms(a.ended_at),
+        }
+    }
+
+    fn params(&self) -> [Param<'_>; 17] {
+        [
+            &self.id,
+            &self.job_id,
+            &self.tenant,
+            &self.trigger,
+            &self.url,
+            &self.level,
+            &self.status,
+            &self.status_code,
+            &self.error,
+            &self.latency_ms,
+            &self.event_type,
+            &self.number,
+            &self.next_attempt_at,
+            &self.body,
+            &self.truncated,
+            &self.started_at,
+            &self.ended_at,
+        ]
+    }
+}
+
+/// `$first::text, ...` typed placeholders for an attempt's 17 values.
+fn attempt_placeholders(first: usize) -> String {
+    const TYPES: [&str; 17] = [
+        "text", "text", "text", "text", "text", "text", "text", "bigint", "text", "bigint", "text",
+        "bigint", "bigint", "bytea", "boolean", "bigint", "bigint",
+    ];
+    TYPES
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn duplicate_attempt(a: &Attempt) -> OutboxError {
+    OutboxError::Invalid {
+        what: "attempt id",
+        problem: format!("`{}` is already recorded", a.id),
+    }
+}
+
+fn check_job_text(job: &Job) -> Result<(), OutboxError> {
+    let texts = [Some(&job.event_type), job.call_id.as_ref(), job.idempotency_key.as_ref()];
+    if texts.into_iter().flatten().any(|s| s.contains('\0')) {
+        return Err(OutboxError::Invalid {
+            what: "job",
+            problem: "event type, call id and idempotency key cannot contain NUL".into(),
+        });
+    }
+    Ok(())
+}
+
+impl PostgresStore {
+    /// A builder for a store at `url` (`postgres://user:password@host:port/database`, or
+    /// libpq `key=value` pairs; a unix socket with `host=/path/to/dir`).
+    pub fn builder(url: &str) -> PostgresStoreBuilder {
+        PostgresStoreBuilder {
+            config: url.parse().ok(),
+            schema: None,
+            max_connections: 10,
+        }
+    }
+
+    /// Connects to `url` with the defaults and brings the schema up to date.
+    ///
+    /// # Errors
+    /// As [`PostgresStoreBuilder::build`].
+    pub async fn connect(url: &str) -> Result<Self, OutboxError> {
+        Self::builder(url).build().await
+    }
+
+    /// A store over a pool the host built (its own TLS, sizes and timeouts); the tables live
+    /// in the connections' `search_path`. Brings the schema up to date.
+    ///
+    /// # Errors
+    /// [`OutboxError::Backend`] when the database cannot be reached or migrated;
+    /// [`OutboxError::Invalid`] when it was migrated by a newer build.
+    pub async fn from_pool(pool: Pool) -> Result<Self, OutboxError> {
+        Self::init(pool, None).await
+    }
+
+    /// The schema version this build migrates to.
+    pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+    async fn init(pool: Pool, schema: Option<&str>) -> Result<Self, OutboxError> {
+        let mut client = pool.get().await.map_err(backend)?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(backend)?;
+        if let Some(schema) = schema {
+            // Checked by `valid_schema`: a plain identifier.
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .await
+                .map_err(backend)?;
+        }
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS outbox_schema (version BIGINT PRIMARY KEY)")
+            .await
+            .map_err(backend)?;
+        let version: i64 = tx
+            .query_one("SELECT COALESCE(MAX(version), 0)::bigint FROM outbox_schema", &[])
+            .await
+            .map_err(backend)?
+            .try_get(0)
+            .map_err(backend)?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(sql::too_new(version));
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let ddl = m
+                .replace("{SERIAL}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+                .replace("{BLOB}", "BYTEA")
+                .replace("{BOOL}", "BOOLEAN");
+            tx.batch_execute(&ddl).await.map_err(backend)?;
+            tx.execute(
+                "INSERT INTO outbox_schema (version) VALUES ($1)",
+                &[&(i as i64 + 1)],
+            )
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        drop(client);
+        Ok(PostgresStore { pool })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, OutboxError> {
+        self.pool.get().await.map_err(backend)
+    }
+
+    async fn insert_keyed(
+        &self,
+        job: Job,
+        key: String,
+        window: Duration,
+    ) -> Result<Inserted, OutboxError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        // One enqueue per tenant and key at a time: the window check and the insert agree.
+        let lock_key = format!("{}\n{key}", job.tenant);
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&lock_key],
+        )
+        .await
+        .map_err(backend)?;
+        let exists = tx
+            .query_opt("SELECT 1 FROM outbox_jobs WHERE id = $1", &[&job.id.as_str()])
+            .await
+            .map_err(backend)?;
+        if exists.is_some() {
+            return Err(OutboxError::DuplicateJob(job.id));
+        }
+        let stmt = tx
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLS} FROM outbox_jobs WHERE tenant_id = $1 \
+                 AND idempotency_key = $2 ORDER BY seq DESC LIMIT 1"
+            ))
+            .await
+            .map_err(backend)?;
+        let first = tx
+            .query_opt(&stmt, &[&job.tenant.as_str(), &key])
+            .await
+            .map_err(backend)?;
+        if let Some(row) = first {
+            let first = sql::job_from_row(&row, 0)?;
+            if job.created_at < first.created_at.saturating_add(window) {
+                let same = first.payload == job.payload
+                    && first.event_type == job.event_type
+                    && first.target == job.target
+                    && first.call_id == job.call_id;
+                return if same {
+                    Ok(Inserted::new(first, false))
+                } else {
+                    Err(OutboxError::IdempotencyConflict {
+                        key,
+                        existing: first.id,
+                    })
+                };
+            }
+        }
+        let inserted = insert_row(&tx, job).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(inserted)
+    }
+
+    /// Why a finish matched no row: not found, stale, or an attempt of another job.
+    async fn finish_refusal(
+        &self,
+        client: &impl GenericClient,
+        scope: &Scope,
+        lease: &Lease,
+        attempt: &Attempt,
+    ) -> OutboxError {
+        let mut find = Sql::new("SELECT tenant_id, status, fence FROM outbox_jobs WHERE ");
+        find.scope(scope)
+            .bind(" AND id = {}", Val::Text(lease.job_id.as_str().into()));
+        let row = match query(client, &find).await {
+            Ok(mut rows) => rows.pop(),
+            Err(e) => return e,
+        };
+        let Some(row) = row else {
+            return OutboxError::not_found("job", &lease.job_id);
+        };
+        let (tenant, status, fence) = match (row.text(0), row.text(1), row.int(2)) {
+            (Ok(t), Ok(s), Ok(f)) => (t, s, f),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+        };
+        let stale = OutboxError::StaleLease {
+            job: lease.job_id.clone(),
+            fence: lease.fence,
+        };
+        if status != JobStatus::InFlight.as_str() || fence != int(lease.fence) {
+            return stale;
+        }
+        if attempt.job_id != lease.job_id || attempt.tenant.as_str() != tenant {
+            return OutboxError::Invalid {
+                what: "attempt",
+                problem: "its job id and tenant must be the leased job's".into(),
+            };
+        }
+        // It changed between the statement and this look.
+        stale
+    }
+}
+
+async fn insert_row(client: &impl GenericClient, mut job: Job) -> Result<Inserted, OutboxError> {
+    job.status = JobStatus::Pending;
+    let due = *job.next_attempt_at.get_or_insert(job.created_at);
+    let stmt = client
+        .prepare_cached(&format!(
+            "INSERT INTO outbox_jobs ({JOB_COLS}, due_at, fence) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $10, 0)"
+        ))
+        .await
+        .map_err(backend)?;
+    let result = client
+        .execute(
+            &stmt,
+            &[
+                &job.id.as_str(),
+                &job.tenant.as_str(),
+                &job.event_type,
+                &job.call_id,
+                &&job.payload[..],
+                &job.target.as_str(),
+                &job.status.as_str(),
+                &i64::from(job.attempts),
+                &i64::from(job.step),
+                &ms(due),
+                &ms(job.created_at),
+                &ms(job.updated_at),
+                &job.idempotency_key,
+            ],
+        )
+        .await;
+    match result {
+        Ok(_) => Ok(Inserted::new(job, true)),
+        Err(e) if is_unique_violation(&e, "outbox_jobs_id_key") => {
+            Err(OutboxError::DuplicateJob(job.id))
+        }
+        Err(e) => Err(backend(e)),
+    }
+}
+
+/// The finish statement: the fenced job update and the attempt insert, in one statement.
+/// `$1..$4` are the job's new status, due time, update time and id, `$5..$21` the attempt,
+/// `$22` the fence and `$23` the tenant; then the scope's tenant when `scoped`, then the URL
+/// whose failures a delivery clears when `clear_target`.
+fn finish_statement(scoped: bool, clear_target: bool) -> String {
+    let mut n = 23;
+    let scope = if scoped {
+        n += 1;
+        format!(" AND tenant_id = ${n}")
+    } else {
+        String::new()
+    };
+    let target = if clear_target {
+        n += 1;
+        format!(
+            ", tgt AS (UPDATE outbox_targets SET failing_since = NULL \
+             WHERE tenant_id = $23 AND url = ${n} AND failing_since IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM upd))"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "WITH upd AS (UPDATE outbox_jobs SET status = $1, next_attempt_at = $2, due_at = $2, \
+         updated_at = $3 WHERE id = $4 AND fence = $22 AND status = 'in-flight' \
+         AND tenant_id = $23{scope} RETURNING {JOB_COLS}), \
+         ins AS (INSERT INTO outbox_attempts ({ATTEMPT_COLS}) SELECT {} FROM upd){target} \
+         SELECT {JOB_COLS} FROM upd",
+        attempt_placeholders(5)
+    )
+}
+
+async fn run_finish(
+    client: &impl GenericClient,
+    text: &str,
+    values: &[Param<'_>],
+    attempt: &Attempt,
+) -> Result<Vec<Row>, OutboxError> {
+    let stmt = client.prepare_cached(text).await.map_err(backend)?;
+    match client.query(&stmt, values).await {
+        Ok(rows) => Ok(rows),
+        Err(e) if is_unique_violation(&e, "outbox_attempts_id_key") => {
+            Err(duplicate_attempt(attempt))
+        }
+        Err(e) => Err(backend(e)),
+    }
+}
+
+/// Applies a 410 or an exhausted job to its target's health, under the target row's lock.
+async fn record_health(
+    tx: &impl GenericClient,
+    tenant: &TenantId,
+    event: &TargetEvent,
+    at: Timestamp,
+) -> Result<Option<TargetState>, OutboxError> {
+    let url = sql::event_url(event);
+    tx.execute(
+        "INSERT INTO outbox_targets (tenant_id, url) VALUES ($1, $2) \
+         ON CONFLICT (tenant_id, url) DO NOTHING",
+        &[&tenant.as_str(), &url],
+    )
+    .await
+    .map_err(backend)?;
+    let r = tx
+        .query_one(
+            "SELECT failing_since, disabled_reason, disabled_at FROM outbox_targets \
+             WHERE tenant_id = $1 AND url = $2 FOR UPDATE",
+            &[&tenant.as_str(), &url],
+        )
+        .await
+        .map_err(backend)?;
+    let current: TargetRow = (r.opt_int(0)?, r.opt_text(1)?, r.opt_int(2)?);
+    let current = sql::target_from_row(tenant, url, current)?;
+    // A row made just now holds nothing yet: the same as no row.
+    let current =
+        (current.failing_since.is_some() || current.disabled.is_some()).then_some(current);
+    let (write, disabled) = sql::apply_target(tenant, current, event, at);
+    if let Some(state) = write {
+        let (failing, reason, at) = sql::target_to_row(&state);
+        tx.execute(
+            "UPDATE outbox_targets SET failing_since = $3, disabled_reason = $4, \
+             disabled_at = $5 WHERE tenant_id = $1 AND url = $2",
+            &[&tenant.as_str(), &url, &failing, &reason, &at],
+        )
+        .await
+        .map_err(backend)?;
+    }
+    Ok(disabled)
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn insert(
+        &self,
+        scope: &Scope,
+        job: Job,
+        idempotency_window: Duration,
+    ) -> Result<Inserted, OutboxError> {
+        if !scope.contains(&job.tenant) {
+            return Err(OutboxError::OutOfScope { tenant: job.tenant });
+        }
+        check_job_text(&job)?;
+        match job.idempotency_key.clone() {
+            Some(key) => self.insert_keyed(job, key, idempotency_window).await,
+            None => insert_row(&self.client().await?, job).await,
+        }
+    }
+
+    async fn claim(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, OutboxError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let until = now.saturating_add(lease);
+        let mut sql = Sql::new("WITH picked AS (SELECT seq, due_at FROM outbox_jobs WHERE ");
+        sql.scope(scope)
+            .bind(" AND due_at <= {}", Val::Int(ms(now)))
+            .bind(
+                " ORDER BY due_at, seq LIMIT {} FOR UPDATE SKIP LOCKED) ",
+                Val::Int(int(limit as u64)),
+            )
+            .push(
+                "UPDATE outbox_jobs j SET status = 'in-flight', attempts = j.attempts + 1, \
+                 step = j.step + 1, fence = j.fence + 1",
+            )
+            .bind(", due_at = {}", Val::Int(ms(until)))
+            .bind(", updated_at = {}", Val::Int(ms(now)))
+            .push(" FROM picked WHERE j.seq = picked.seq RETURNING picked.due_at, picked.seq, j.fence, ");
+        sql.push(
+            &JOB_COLS
+                .split(", ")
+                .map(|c| format!("j.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        let client = self.client().await?;
+        let rows = query(&client, &sql).await?;
+        drop(client);
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let job = sql::job_from_row(&row, 3)?;
+            let fence = u64::try_from(row.int(2)?).unwrap_or(0);
+            let lease = Lease::new(job.id.clone(), job.tenant.clone(), fence, until);
+            claimed.push(((row.int(0)?, row.int(1)?), Claimed::new(job, lease)));
+        }
+        claimed.sort_by_key(|(order, _)| *order);
+        Ok(claimed.into_iter().map(|(_, c)| c).collect())
+    }
+
+    async fn finish(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        finish: Finish,
+    ) -> Result<Finished, OutboxError> {
+        let attempt = &finish.attempt;
+        if attempt.job_id != lease.job_id {
+            let client = self.client().await?;
+            return Err(self.finish_refusal(&client, scope, lease, attempt).await);
+        }
+        let (status, next) = sql::next_state(finish.next);
+        let row = AttemptRow::new(attempt);
+        let (status, next, at) = (status.as_str(), next.map(ms), ms(attempt.ended_at));
+        let fence = int(lease.fence);
+        let scope_tenant = scope.as_tenant().map(TenantId::as_str);
+        let clear_url = match &finish.target {
+            Some(TargetEvent::Delivered { url }) => Some(url.as_str()),
+            _ => None,
+        };
+        let health = finish
+            .target
+            .as_ref()
+            .filter(|e| !matches!(e, TargetEvent::Delivered { .. }));
+        let mut values: Vec<Param<'_>> = vec![&status, &next, &at, &row.job_id];
+        values.extend(row.params());
+        values.extend([&fence as Param<'_>, &row.tenant]);
+        let (scope_value, clear) = (scope_tenant.unwrap_or_default(), clear_url.unwrap_or_default());
+        if scope_tenant.is_some() {
+            values.push(&scope_value);
+        }
+        if clear_url.is_some() {
+            values.push(&clear);
+        }
+        let text = finish_statement(scope_tenant.is_some(), clear_url.is_some());
+        let mut client = self.client().await?;
+        let (rows, disabled_target) = match health {
+            Some(event) => {
+                let tx = client.transaction().await.map_err(backend)?;
+                let rows = run_finish(&tx, &text, &values, attempt).await?;
+                let mut disabled = None;
+                if !rows.is_empty() {
+                    disabled = record_health(&tx, &attempt.tenant, event, attempt.ended_at).await?;
+                    tx.commit().await.map_err(backend)?;
+                }
+                (rows, disabled)
+            }
+            None => (run_finish(&client, &text, &values, attempt).await?, None),
+        };
+        let Some(job_row) = rows.first() else {
+            return Err(self.finish_refusal(&client, scope, lease, attempt).await);
+        };
+        let job = sql::job_from_row(job_row, 0)?;
+        Ok(Finished::new(job, disabled_target))
+    }
+
+    async fn append_attempt(&self, scope: &Scope, attempt: Attempt) -> Result<(), OutboxError> {
+        let row = AttemptRow::new(&attempt);
+        let scope_tenant = scope.as_tenant().map(TenantId::as_str);
+        let text = format!(
+            "INSERT INTO outbox_attempts ({ATTEMPT_COLS}) SELECT {} FROM outbox_jobs \
+             WHERE id = $2 AND tenant_id = $3{}",
+            attempt_placeholders(1),
+            if scope_tenant.is_some() {
+                " AND tenant_id = $18"
+            } else {
+                ""
+            }
+        );
+        let scope_value = scope_tenant.unwrap_or_default();
+        let mut values: Vec<Param<'_>> = row.params().to_vec();
+        if scope_tenant.is_some() {
+            values.push(&scope_value);
+        }
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&text).await.map_err(backend)?;
+        match client.execute(&stmt, &values).await {
+            Ok(0) => Err(OutboxError::not_found("job", &attempt.job_id)),
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e, "outbox_attempts_id_key") => {
+                Err(duplicate_attempt(&attempt))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn job(&self, scope: &Scope, id: &JobId) -> Result<Option<Job>, OutboxError> {
+        let mut sql = Sql::new(&format!("SELECT {JOB_COLS} FROM outbox_jobs WHERE "));
+        sql.scope(scope)
+            .bind(" AND id = {}", Val::Text(id.as_str().into()));
+        let rows = query(&self.client().await?, &sql).await?;
+        rows.first().map(|r| sql::job_from_row(r, 0)).transpose()
+    }
+
+    async fn jobs(&self, scope: &Scope, query_: &JobQuery) -> Result<Page<Job>, OutboxError> {
+        let (sql, limit) = sql::jobs_query(scope, query_)?;
+        let rows = query(&self.client().await?, &sql).await?;
+        let rows = rows
+            .iter()
+            .map(|r| Ok((r.int(0)?, sql::job_from_row(r, 1)?)))
+            .collect::<Result<Vec<_>, OutboxError>>()?;
+        Ok(sql::to_page(rows, limit, 'j'))
+    }
+
+    async fn attempt(&self, scope: &Scope, id: &AttemptId) -> Result<Option<Attempt>, OutboxError> {
+        let mut sql = Sql::new(&format!("SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE "));
+        sql.scope(scope)
+            .bind(" AND id = {}", Val::Text(id.as_str().into()));
+        let rows = query(&self.client().await?, &sql).await?;
+        rows.first().map(|r| sql::attempt_from_row(r, 0)).transpose()
+    }
+
+    async fn attempts(
+        &self,
+        scope: &Scope,
+        query_: &AttemptQuery,
+    ) -> Result<Page<Attempt>, OutboxError> {
+        let (sql, limit) = sql::attempts_query(scope, query_)?;
+        let rows = query(&self.client().await?, &sql).await?;
+        let rows = rows
+            .iter()
+            .map(|r| Ok((r.int(0)?, sql::attempt_from_row(r, 1)?)))
+            .collect::<Result<Vec<_>, OutboxError>>()?;
+        Ok(sql::to_page(rows, limit, 'a'))
+    }
+
+    async fn requeue(&self, scope: &Scope, id: &JobId, now: Timestamp) -> Result<Job, OutboxError> {
+        let mut sql = Sql::new("UPDATE outbox_jobs SET status = 'pending', step = 0");
+        sql.bind(", next_attempt_at = {}", Val::Int(ms(now)))
+            .bind(", due_at = {}", Val::Int(ms(now)))
+            .bind(", updated_at = {}", Val::Int(ms(now)))
+            .push(" WHERE ")
+            .scope(scope)
+            .bind(" AND id = {}", Val::Text(id.as_str().into()))
+            .push(" AND status IN ('failed', 'skipped')")
+            .push(&format!(" RETURNING {JOB_COLS}"));
+        let client = self.client().await?;
+        if let Some(row) = query(&client, &sql).await?.first() {
+            return sql::job_from_row(row, 0);
+        }
+        let mut find = Sql::new("SELECT status FROM outbox_jobs WHERE ");
+        find.scope(scope)
+            .bind(" AND id = {}", Val::Text(id.as_str().into()));
+        match query(&client, &find).await?.first() {
+            None => Err(OutboxError::not_found("job", id)),
+            Some(row) => Err(OutboxError::NotRequeueable {
+                job: id.clone(),
+                status: row
+                    .text(0)?
+                    .parse()
+                    .map_err(|e: OutboxError| sql::corrupt(e.to_string()))?,
+            }),
+        }
+    }
+
+    async fn recover(
+        &self,
+        scope: &Scope,
+        since: Timestamp,
+        until: Timestamp,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Recovered, OutboxError> {
+        let mut pick = Sql::new("SELECT seq, id FROM outbox_jobs WHERE ");
+        pick.scope(scope)
+            .push(" AND status = 'failed'")
+            .bind(" AND created_at >= {}", Val::Int(ms(since)))
+            .bind(" AND created_at < {}", Val::Int(ms(until)))
+            .bind(
+                " ORDER BY seq LIMIT {} FOR UPDATE",
+                Val::Int(int(limit as u64 + 1)),
+            );
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let rows = query(&tx, &pick).await?;
+        let capped = rows.len() > limit;
+        let mut seqs = Vec::with_capacity(limit.min(rows.len()));
+        let mut requeued = Vec::with_capacity(seqs.capacity());
+        for row in rows.iter().take(limit) {
+            seqs.push(row.int(0)?);
+            requeued.push(JobId::new(&row.text(1)?).map_err(|e| sql::corrupt(e.to_string()))?);
+        }
+        let mut update = Sql::new("UPDATE outbox_jobs SET status = 'pending', step = 0");
+        update
+            .bind(", next_attempt_at = {}", Val::Int(ms(now)))
+            .bind(", due_at = {}", Val::Int(ms(now)))
+            .bind(", updated_at = {}", Val::Int(ms(now)))
+            .push(" WHERE ")
+            .scope(scope);
+        let n = update.args.len() + 1;
+        update.push(&format!(" AND seq = ANY(${n}::bigint[])"));
+        let stmt = tx.prepare_cached(&update.text).await.map_err(backend)?;
+        let mut values = params(&update);
+        values.push(&seqs);
+        tx.execute(&stmt, &values).await.map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Recovered::new(requeued, capped))
+    }
+
+    async fn target(
+        &self,
+        scope: &Scope,
+        tenant: &TenantId,
+        url: &str,
+    ) -> Result<Option<TargetState>, OutboxError> {
+        if !scope.contains(tenant) {
+            return Ok(None);
+        }
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT failing_since, disabled_reason, disabled_at FROM outbox_targets \
+                 WHERE tenant_id = $1 AND url = $2",
+            )
+            .await
+            .map_err(backend)?;
+        let row = client
+            .query_opt(&stmt, &[&tenant.as_str(), &url])
+            .await
+            .map_err(backend)?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let row: TargetRow = (r.opt_int(0)?, r.opt_text(1)?, r.opt_int(2)?);
+                sql::target_from_row(tenant, url, row).map(Some)
+            }
+        }
+    }
+
+    async fn enable_target(
+        &self,
+        scope: &Scope,
+        tenant: &TenantId,
+        url: &str,
+    ) -> Result<(), OutboxError> {
+        if !scope.contains(tenant) {
+            return Err(OutboxError::not_found("target", url));
+        }
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE outbox_targets SET failing_since = NULL, disabled_reason = NULL, \
+                 disabled_at = NULL WHERE tenant_id = $1 AND url = $2",
+                &[&tenant.as_str(), &url],
+            )
+            .await
+            .map_err(backend)?;
+        if changed == 0 {
+            return Err(OutboxError::not_found("target", url));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,435 @@
+//! What the SQL stores share: column lists, row decoding, the listing query builder, cursors and
+//! the target-health transition. Pure: no connection in here.
+
+use std::sync::Arc;
+
+use crate::outbox::error::OutboxError;
+use crate::outbox::model::{
+    Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, TargetRef, Timestamp,
+};
+use crate::outbox::model::JobStatus;
+use crate::outbox::store::{DisabledReason, Next, TargetEvent, TargetState};
+use crate::tenant::{Scope, TenantId};
+
+/// The job columns, in the order [`job_from_row`] reads them (after any leading columns).
+pub(crate) const JOB_COLS: &str = "id, tenant_id, event_type, call_id, payload, target, status, \
+     attempts, step, next_attempt_at, created_at, updated_at, idempotency_key";
+
+/// The attempt columns, in the order [`attempt_from_row`] reads them.
+pub(crate) const ATTEMPT_COLS: &str = "id, job_id, tenant_id, triggered_by, url, level, status, \
+     status_code, error, latency_ms, event_type, number, next_attempt_at, response_body, \
+     response_truncated, started_at, ended_at";
+
+/// A time as stored: milliseconds since the epoch, capped at `i64::MAX`.
+pub(crate) fn ms(t: Timestamp) -> i64 {
+    i64::try_from(t.as_unix_millis()).unwrap_or(i64::MAX)
+}
+
+/// A stored time back (negative values, which the stores never write, read as the epoch).
+pub(crate) fn ts(v: i64) -> Timestamp {
+    Timestamp::from_unix_millis(u64::try_from(v).unwrap_or(0))
+}
+
+/// A count as stored.
+pub(crate) fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Why a stored row could not be read back: the database holds something this crate never
+/// writes.
+#[derive(Debug, thiserror::Error)]
+#[error("outbox table row is corrupt: {0}")]
+pub(crate) struct Corrupt(pub(crate) String);
+
+pub(crate) fn corrupt(what: impl Into<String>) -> OutboxError {
+    OutboxError::backend(Corrupt(what.into()))
+}
+
+/// The column reads both drivers offer, by position.
+pub(crate) trait RowRead {
+    fn text(&self, i: usize) -> Result<String, OutboxError>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, OutboxError>;
+    fn int(&self, i: usize) -> Result<i64, OutboxError>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, OutboxError>;
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, OutboxError>;
+    fn flag(&self, i: usize) -> Result<bool, OutboxError>;
+}
+
+fn u32_of(v: i64, what: &str) -> Result<u32, OutboxError> {
+    u32::try_from(v).map_err(|_| corrupt(format!("{what} {v} is out of range")))
+}
+
+fn parsed<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> Result<T, OutboxError> {
+    r.map_err(|e| corrupt(format!("{what}: {e}")))
+}
+
+/// A job from [`JOB_COLS`] starting at column `at`.
+pub(crate) fn job_from_row(r: &dyn RowRead, at: usize) -> Result<Job, OutboxError> {
+    Ok(Job {
+        id: parsed(JobId::new(&r.text(at)?), "job id")?,
+        tenant: parsed(TenantId::new(&r.text(at + 1)?), "tenant id")?,
+        event_type: r.text(at + 2)?,
+        call_id: r.opt_text(at + 3)?,
+        payload: Arc::from(r.bytes(at + 4)?),
+        target: parsed(TargetRef::new(&r.text(at + 5)?), "target")?,
+        status: parsed(r.text(at + 6)?.parse(), "job status")?,
+        attempts: u32_of(r.int(at + 7)?, "attempts")?,
+        step: u32_of(r.int(at + 8)?, "step")?,
+        next_attempt_at: r.opt_int(at + 9)?.map(ts),
+        created_at: ts(r.int(at + 10)?),
+        updated_at: ts(r.int(at + 11)?),
+        idempotency_key: r.opt_text(at + 12)?,
+    })
+}
+
+/// An attempt from [`ATTEMPT_COLS`] starting at column `at`.
+pub(crate) fn attempt_from_row(r: &dyn RowRead, at: usize) -> Result<Attempt, OutboxError> {
+    let status_code = match r.opt_int(at + 7)? {
+        Some(c) => Some(
+            u16::try_from(c).map_err(|_| corrupt(format!("status code {c} is out of range")))?,
+        ),
+        None => None,
+    };
+    Ok(Attempt {
+        id: parsed(AttemptId::new(&r.text(at)?), "attempt id")?,
+        job_id: parsed(JobId::new(&r.text(at + 1)?), "job id")?,
+        tenant: parsed(TenantId::new(&r.text(at + 2)?), "tenant id")?,
+        trigger: parsed(r.text(at + 3)?.parse(), "trigger")?,
+        url: r.opt_text(at + 4)?,
+        level: r.opt_text(at + 5)?,
+        status: parsed(r.text(at + 6)?.parse(), "attempt status")?,
+        status_code,
+        error: r.opt_text(at + 8)?,
+        latency_ms: u64::try_from(r.int(at + 9)?).unwrap_or(0),
+        event_type: r.text(at + 10)?,
+        number: u32_of(r.int(at + 11)?, "attempt number")?,
+        next_attempt_at: r.opt_int(at + 12)?.map(ts),
+        // Stored as bytes: PostgreSQL text cannot hold NUL, which a lossy body may.
+        response_body: String::from_utf8_lossy(&r.bytes(at + 13)?).into_owned(),
+        response_truncated: r.flag(at + 14)?,
+        started_at: ts(r.int(at + 15)?),
+        ended_at: ts(r.int(at + 16)?),
+    })
+}
+
+/// A value bound to a query.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Text(String),
+    Int(i64),
+}
+
+/// A statement under construction, with `$n` placeholders (the SQLite store turns them into
+/// `?n`, which SQLite binds the same way).
+#[derive(Debug, Default)]
+pub(crate) struct Sql {
+    pub(crate) text: String,
+    pub(crate) args: Vec<Val>,
+}
+
+impl Sql {
+    pub(crate) fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends `text` with `{}` replaced by the next placeholder bound to `v`.
+    pub(crate) fn bind(&mut self, text: &str, v: Val) -> &mut Self {
+        self.args.push(v);
+        let n = self.args.len();
+        self.text.push_str(&text.replacen("{}", &format!("${n}"), 1));
+        self
+    }
+
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// The scope's tenant predicate (`tenant_id = $n`), or `TRUE` for every tenant.
+    pub(crate) fn scope(&mut self, scope: &Scope) -> &mut Self {
+        match scope.as_tenant() {
+            Some(t) => self.bind("tenant_id = {}", Val::Text(t.as_str().to_owned())),
+            None => self.push("TRUE"),
+        }
+    }
+}
+
+pub(crate) fn parse_cursor(cursor: Option<&Cursor>, prefix: char) -> Result<Option<i64>, OutboxError> {
+    let Some(c) = cursor else { return Ok(None) };
+    c.as_str()
+        .strip_prefix(prefix)
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .map(Some)
+        .ok_or_else(|| OutboxError::Invalid {
+            what: "cursor",
+            problem: "not a cursor from this store's listing; pass `next` back unchanged".into(),
+        })
+}
+
+pub(crate) fn make_cursor(prefix: char, seq: i64) -> Cursor {
+    Cursor::new(format!("{prefix}{seq}"))
+}
+
+/// `SELECT seq, <JOB_COLS> ... LIMIT limit + 1` for a job listing, newest first.
+pub(crate) fn jobs_query(scope: &Scope, q: &JobQuery) -> Result<(Sql, usize), OutboxError> {
+    let before = parse_cursor(q.cursor.as_ref(), 'j')?;
+    let mut sql = Sql::new(&format!("SELECT seq, {JOB_COLS} FROM outbox_jobs WHERE "));
+    sql.scope(scope);
+    if let Some(s) = q.status {
+        sql.bind(" AND status = {}", Val::Text(s.as_str().into()));
+    }
+    if let Some(e) = &q.event_type {
+        sql.bind(" AND event_type = {}", Val::Text(e.clone()));
+    }
+    if let Some(c) = &q.call_id {
+        sql.bind(" AND call_id = {}", Val::Text(c.clone()));
+    }
+    if let Some(t) = &q.target {
+        sql.bind(" AND target = {}", Val::Text(t.as_str().into()));
+    }
+    if let Some(t) = q.created_since {
+        sql.bind(" AND created_at >= {}", Val::Int(ms(t)));
+    }
+    if let Some(t) = q.created_until {
+        sql.bind(" AND created_at < {}", Val::Int(ms(t)));
+    }
+    if let Some(b) = before {
+        sql.bind(" AND seq < {}", Val::Int(b));
+    }
+    let limit = q.limit_or_default();
+    sql.bind(" ORDER BY seq DESC LIMIT {}", Val::Int(int(limit as u64 + 1)));
+    Ok((sql, limit))
+}
+
+/// `SELECT seq, <ATTEMPT_COLS> ... LIMIT limit + 1` for an attempt listing, newest first.
+pub(crate) fn attempts_query(scope: &Scope, q: &AttemptQuery) -> Result<(Sql, usize), OutboxError> {
+    let before = parse_cursor(q.cursor.as_ref(), 'a')?;
+    let mut sql = Sql::new(&format!("SELECT seq, {ATTEMPT_COLS} FROM outbox_attempts WHERE "));
+    sql.scope(scope);
+    if let Some(j) = &q.job_id {
+        sql.bind(" AND job_id = {}", Val::Text(j.as_str().into()));
+    }
+    if let Some(s) = q.status {
+        sql.bind(" AND status = {}", Val::Text(s.as_str().into()));
+    }
+    if let Some(t) = q.trigger {
+        sql.bind(" AND triggered_by = {}", Val::Text(t.as_str().into()));
+    }
+    if let Some(e) = &q.event_type {
+        sql.bind(" AND event_type = {}", Val::Text(e.clone()));
+    }
+    if let Some(u) = &q.url {
+        sql.bind(" AND url = {}", Val::Text(u.clone()));
+    }
+    if let Some(t) = q.started_since {
+        sql.bind(" AND started_at >= {}", Val::Int(ms(t)));
+    }
+    if let Some(t) = q.started_until {
+        sql.bind(" AND started_at < {}", Val::Int(ms(t)));
+    }
+    if let Some(b) = before {
+        sql.bind(" AND seq < {}", Val::Int(b));
+    }
+    let limit = q.limit_or_default();
+    sql.bind(" ORDER BY seq DESC LIMIT {}", Val::Int(int(limit as u64 + 1)));
+    Ok((sql, limit))
+}
+
+/// Cuts `limit + 1` rows `(seq, item)` to a page.
+pub(crate) fn to_page<T>(
+    mut rows: Vec<(i64, T)>,
+    limit: usize,
+    prefix: char,
+) -> crate::outbox::model::Page<T> {
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(seq, _)| make_cursor(prefix, *seq))
+    } else {
+        None
+    };
+    crate::outbox::model::Page::new(rows.into_iter().map(|(_, t)| t).collect(), next)
+}
+
+/// The stored form of a target's state: `(failing_since, disabled reason, disabled at)`.
+pub(crate) type TargetRow = (Option<i64>, Option<String>, Option<i64>);
+
+pub(crate) fn reason_str(r: DisabledReason) -> &'static str {
+    match r {
+        DisabledReason::Gone => "gone",
+        DisabledReason::Failing => "failing",
+    }
+}
+
+pub(crate) fn target_from_row(
+    tenant: &TenantId,
+    url: &str,
+    (failing, reason, at): TargetRow,
+) -> Result<TargetState, OutboxError> {
+    let disabled = match (reason.as_deref(), at) {
+        (None, _) => None,
+        (Some("gone"), Some(at)) => Some((DisabledReason::Gone, ts(at))),
+        (Some("failing"), Some(at)) => Some((DisabledReason::Failing, ts(at))),
+        (Some(other), _) => return Err(corrupt(format!("disabled reason `{other}`"))),
+    };
+    Ok(TargetState::new(
+        tenant.clone(),
+        url.to_owned(),
+        failing.map(ts),
+        disabled,
+    ))
+}
+
+pub(crate) fn target_to_row(state: &TargetState) -> TargetRow {
+    (
+        state.failing_since.map(ms),
+        state.disabled.map(|(r, _)| reason_str(r).to_owned()),
+        state.disabled.map(|(_, at)| ms(at)),
+    )
+}
+
+/// What a [`TargetEvent`] does to a target's recorded state (`None`: nothing recorded yet):
+/// the state to write, if it changes, and the state when this event disabled the target.
+pub(crate) fn apply_target(
+    tenant: &TenantId,
+    current: Option<TargetState>,
+    event: &TargetEvent,
+    at: Timestamp,
+) -> (Option<TargetState>, Option<TargetState>) {
+    let fresh = |url: &str| TargetState::new(tenant.clone(), url.to_owned(), None, None);
+    match event {
+        TargetEvent::Delivered { .. } => match current {
+            Some(mut s) if s.failing_since.is_some() => {
+                s.failing_since = None;
+                (Some(s), None)
+            }
+            _ => (None, None),
+        },
+        TargetEvent::Gone { url } => {
+            let mut s = current.unwrap_or_else(|| fresh(url));
+            if s.disabled.is_some() {
+                return (None, None);
+            }
+            s.disabled = Some((DisabledReason::Gone, at));
+            (Some(s.clone()), Some(s))
+        }
+        TargetEvent::Exhausted { url, disable_after } => {
+            let mut s = current.unwrap_or_else(|| fresh(url));
+            // A run of failures older than twice the period with nothing since has lapsed.
+            let since = match s.failing_since {
+                Some(f) if at.duration_since(f) <= disable_after.saturating_mul(2) => f,
+                _ => at,
+            };
+            s.failing_since = Some(since);
+            if s.disabled.is_none() && at.duration_since(since) >= *disable_after {
+                s.disabled = Some((DisabledReason::Failing, at));
+                return (Some(s.clone()), Some(s));
+            }
+            (Some(s), None)
+        }
+    }
+}
+
+/// The URL a target event is about.
+pub(crate) fn event_url(event: &TargetEvent) -> &str {
+    match event {
+        TargetEvent::Delivered { url }
+        | TargetEvent::Gone { url }
+        | TargetEvent::Exhausted { url, .. } => url,
+    }
+}
+
+/// The migrations both stores run, in order; version `n` is `MIGRATIONS[n - 1]`.
+/// `{SERIAL}`, `{BLOB}` and `{BOOL}` are filled per database.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: jobs, attempts, target health.
+    "CREATE TABLE outbox_jobs (
+        seq {SERIAL},
+        id TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        call_id TEXT,
+        payload {BLOB} NOT NULL,
+        target TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        step BIGINT NOT NULL,
+        next_attempt_at BIGINT,
+        due_at BIGINT,
+        fence BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        idempotency_key TEXT
+    );
+    CREATE INDEX outbox_jobs_due ON outbox_jobs (due_at, seq) WHERE due_at IS NOT NULL;
+    CREATE INDEX outbox_jobs_tenant_due ON outbox_jobs (tenant_id, due_at, seq)
+        WHERE due_at IS NOT NULL;
+    CREATE INDEX outbox_jobs_tenant ON outbox_jobs (tenant_id, seq);
+    CREATE INDEX outbox_jobs_status ON outbox_jobs (tenant_id, status, seq);
+    CREATE INDEX outbox_jobs_event_type ON outbox_jobs (tenant_id, event_type, seq);
+    CREATE INDEX outbox_jobs_call ON outbox_jobs (tenant_id, call_id, seq)
+        WHERE call_id IS NOT NULL;
+    CREATE INDEX outbox_jobs_target ON outbox_jobs (tenant_id, target, seq);
+    CREATE INDEX outbox_jobs_created ON outbox_jobs (tenant_id, created_at);
+    CREATE INDEX outbox_jobs_idempotency ON outbox_jobs (tenant_id, idempotency_key, seq)
+        WHERE idempotency_key IS NOT NULL;
+    CREATE TABLE outbox_attempts (
+        seq {SERIAL},
+        id TEXT NOT NULL UNIQUE,
+        job_id TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        triggered_by TEXT NOT NULL,
+        url TEXT,
+        level TEXT,
+        status TEXT NOT NULL,
+        status_code BIGINT,
+        error TEXT,
+        latency_ms BIGINT NOT NULL,
+        event_type TEXT NOT NULL,
+        number BIGINT NOT NULL,
+        next_attempt_at BIGINT,
+        response_body {BLOB} NOT NULL,
+        response_truncated {BOOL} NOT NULL,
+        started_at BIGINT NOT NULL,
+        ended_at BIGINT NOT NULL
+    );
+    CREATE INDEX outbox_attempts_job ON outbox_attempts (job_id, seq);
+    CREATE INDEX outbox_attempts_tenant ON outbox_attempts (tenant_id, seq);
+    CREATE INDEX outbox_attempts_status ON outbox_attempts (tenant_id, status, seq);
+    CREATE INDEX outbox_attempts_event_type ON outbox_attempts (tenant_id, event_type, seq);
+    CREATE INDEX outbox_attempts_url ON outbox_attempts (tenant_id, url, seq);
+    CREATE INDEX outbox_attempts_started ON outbox_attempts (tenant_id, started_at);
+    CREATE TABLE outbox_targets (
+        tenant_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        failing_since BIGINT,
+        disabled_reason TEXT,
+        disabled_at BIGINT,
+        PRIMARY KEY (tenant_id, url)
+    );",
+];
+
+/// The refusal when the database was migrated by a newer build.
+pub(crate) fn too_new(found: i64) -> OutboxError {
+    OutboxError::Invalid {
+        what: "outbox schema",
+        problem: format!(
+            "the database is at schema version {found}, newer than this build knows ({}); \
+             upgrade agent-webhooks",
+            MIGRATIONS.len()
+        ),
+    }
+}
+
+/// The status and due time a job takes after [`Next`].
+pub(crate) fn next_state(next: Next) -> (JobStatus, Option<Timestamp>) {
+    match next {
+        Next::Retry(t) => (JobStatus::Pending, Some(t)),
+        Next::Succeeded => (JobStatus::Succeeded, None),
+        Next::Failed => (JobStatus::Failed, None),
+        Next::Skipped => (JobStatus::Skipped, None),
+    }
+}

@@ -1,0 +1,182 @@
+//! `PostgresStore`: the conformance suite against a real server, migrations, connection
+//! settings and the indexes behind the listings.
+
+use std::time::Duration;
+
+use agent_webhooks::Scope;
+use agent_webhooks::outbox::{OutboxError, PostgresStore, Store};
+
+use super::pg;
+use crate::outbox::conformance::job;
+use crate::outbox::support::T0;
+
+mod conformance {
+    crate::conformance_tests!(match crate::stores::pg::store().await {
+        Some(store) => store,
+        None => return,
+    });
+}
+
+async fn raw_client(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+#[tokio::test]
+async fn migrations_are_versioned_idempotent_and_a_newer_schema_is_refused() {
+    let Some(url) = pg::url() else { return };
+    let schema = pg::fresh_schema();
+    let open = || PostgresStore::builder(&url).schema(&schema).max_connections(2).build();
+    let store = open().await.unwrap();
+    store
+        .insert(&Scope::AllTenants, job(1, "acme", T0), Duration::ZERO)
+        .await
+        .unwrap();
+    // Building again (another instance starting) applies nothing twice and keeps the data.
+    let again = open().await.unwrap();
+    assert_eq!(
+        again
+            .jobs(&Scope::AllTenants, &Default::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let client = raw_client(&url).await;
+    let versions: Vec<i64> = client
+        .query(&format!("SELECT version FROM {schema}.outbox_schema ORDER BY version"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        versions,
+        (1..=i64::from(PostgresStore::SCHEMA_VERSION)).collect::<Vec<_>>()
+    );
+    client
+        .execute(&format!("INSERT INTO {schema}.outbox_schema (version) VALUES (99)"), &[])
+        .await
+        .unwrap();
+    let err = open().await.unwrap_err();
+    assert!(
+        matches!(err, OutboxError::Invalid { what: "outbox schema", ref problem } if problem.contains("99")),
+        "{err:?}"
+    );
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn instances_starting_together_migrate_once() {
+    let Some(url) = pg::url() else { return };
+    let schema = pg::fresh_schema();
+    let mut starts = Vec::new();
+    for _ in 0..4 {
+        let (url, schema) = (url.clone(), schema.clone());
+        starts.push(tokio::spawn(async move {
+            PostgresStore::builder(&url)
+                .schema(&schema)
+                .max_connections(1)
+                .build()
+                .await
+        }));
+    }
+    for s in starts {
+        s.await.unwrap().unwrap();
+    }
+    let client = raw_client(&url).await;
+    let n: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {schema}.outbox_schema"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, i64::from(PostgresStore::SCHEMA_VERSION));
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn bad_settings_are_typed_errors_that_never_echo_the_password() {
+    let err = PostgresStore::connect("postgres://user:hunter2@[bad")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OutboxError::Invalid { what: "postgres connection string", .. }),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains("hunter2"));
+    for schema in ["", "Upper", "1abc", "a;drop", &"a".repeat(64)] {
+        let err = PostgresStore::builder("postgres://u@127.0.0.1:1/db")
+            .schema(schema)
+            .build()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, OutboxError::Invalid { what: "postgres schema", .. }),
+            "{schema}: {err:?}"
+        );
+    }
+    let err = PostgresStore::builder("postgres://u@127.0.0.1:1/db")
+        .max_connections(0)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OutboxError::Invalid { what: "max_connections", .. }));
+    // Nothing listens on port 1: a backend error, not a hang or a panic.
+    let err = PostgresStore::connect("postgres://u:hunter2@127.0.0.1:1/db")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OutboxError::Backend(_)), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("hunter2"));
+}
+
+#[tokio::test]
+async fn listing_filters_and_claims_have_indexes() {
+    let Some(url) = pg::url() else { return };
+    let schema = pg::fresh_schema();
+    PostgresStore::builder(&url)
+        .schema(&schema)
+        .max_connections(1)
+        .build()
+        .await
+        .unwrap();
+    let client = raw_client(&url).await;
+    let defs: Vec<String> = client
+        .query(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = $1",
+            &[&schema],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let has = |table: &str, cols: &str| {
+        defs.iter()
+            .any(|d| d.contains(&format!("{schema}.{table} USING btree ({cols}")))
+    };
+    assert!(has("outbox_jobs", "due_at, seq)"), "{defs:#?}");
+    assert!(has("outbox_jobs", "tenant_id, due_at, seq)"));
+    for col in ["status", "event_type", "call_id", "target"] {
+        assert!(has("outbox_jobs", &format!("tenant_id, {col}, seq)")), "{col}");
+    }
+    assert!(has("outbox_jobs", "tenant_id, created_at)"));
+    for col in ["status", "event_type", "url"] {
+        assert!(has("outbox_attempts", &format!("tenant_id, {col}, seq)")), "{col}");
+    }
+    assert!(has("outbox_attempts", "job_id, seq)"));
+    assert!(has("outbox_attempts", "tenant_id, started_at)"));
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
