@@ -1,1 +1,244 @@
-fn main() {}
+//! A dispatcher process over a durable store: what a runtime instance runs, small enough to
+//! read. The crash tests (tests/it/stores/crash.rs) start it as a child process, kill it with
+//! SIGKILL and start it again.
+//!
+//! ```text
+//! outbox_worker --store sqlite:PATH | postgres:URL [--schema NAME]
+//!               --target http://127.0.0.1:PORT/PATH
+//!               [--concurrency N] [--timeout-ms MS] [--lease-ms MS] [--exit-when-done]
+//! ```
+//!
+//! With `--exit-when-done` it stops (finishing what it claimed) once no job is pending or in
+//! flight. Its transport is a minimal HTTP/1.1 client that only ever connects to loopback
+//! addresses: enough for the tests, not a production transport.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_webhooks::Scope;
+use agent_webhooks::http;
+use agent_webhooks::outbox::{
+    Dispatcher, Job, JobQuery, JobStatus, PostgresStore, Shutdown, SqliteStore, Store, Target,
+    TargetResolver, Transport, TransportError, TransportErrorKind, Unresolved,
+};
+use async_trait::async_trait;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const HELP: &str = "usage: outbox_worker --store sqlite:PATH|postgres:URL [--schema NAME] \
+--target http://127.0.0.1:PORT/PATH [--concurrency N] [--timeout-ms MS] [--lease-ms MS] \
+[--exit-when-done]";
+
+struct Args {
+    store: String,
+    schema: Option<String>,
+    target: String,
+    concurrency: usize,
+    timeout: Duration,
+    lease: Duration,
+    exit_when_done: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        store: String::new(),
+        schema: None,
+        target: String::new(),
+        concurrency: 8,
+        timeout: Duration::from_secs(2),
+        lease: Duration::from_secs(10),
+        exit_when_done: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        let ms = |v: String| {
+            v.parse()
+                .map(Duration::from_millis)
+                .map_err(|_| "milliseconds must be a whole number".to_owned())
+        };
+        match flag.as_str() {
+            "--store" => args.store = value()?,
+            "--schema" => args.schema = Some(value()?),
+            "--target" => args.target = value()?,
+            "--concurrency" => {
+                args.concurrency = value()?
+                    .parse()
+                    .map_err(|_| "--concurrency must be a number")?;
+            }
+            "--timeout-ms" => args.timeout = ms(value()?)?,
+            "--lease-ms" => args.lease = ms(value()?)?,
+            "--exit-when-done" => args.exit_when_done = true,
+            "--help" | "-h" => return Err(HELP.into()),
+            other => return Err(format!("unknown flag `{other}`\n{HELP}")),
+        }
+    }
+    if args.store.is_empty() || args.target.is_empty() {
+        return Err(HELP.into());
+    }
+    Ok(args)
+}
+
+/// Every job goes to one URL.
+#[derive(Debug)]
+struct OneTarget(Target);
+
+#[async_trait]
+impl TargetResolver for OneTarget {
+    async fn resolve(&self, _job: &Job) -> Result<Target, Unresolved> {
+        Ok(self.0.clone())
+    }
+}
+
+/// POSTs to loopback addresses only, one connection per request.
+#[derive(Debug)]
+struct LoopbackHttp;
+
+fn transport_error(kind: TransportErrorKind, e: impl std::fmt::Display) -> TransportError {
+    TransportError::new(kind, e.to_string())
+}
+
+#[async_trait]
+impl Transport for LoopbackHttp {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let uri = request.uri();
+        let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+        let ip: IpAddr = host
+            .parse()
+            .ok()
+            .filter(IpAddr::is_loopback)
+            .ok_or_else(|| transport_error(TransportErrorKind::Refused, "not a loopback address"))?;
+        let port = uri.port_u16().unwrap_or(80);
+        let mut head = format!(
+            "POST {} HTTP/1.1\r\nhost: {}\r\n",
+            uri.path_and_query().map_or("/", |p| p.as_str()),
+            uri.authority().map_or(host, |a| a.as_str())
+        );
+        for (name, value) in request.headers() {
+            let value = value
+                .to_str()
+                .map_err(|e| transport_error(TransportErrorKind::Other, e))?;
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            request.body().len()
+        ));
+        let exchange = async {
+            let mut stream = tokio::net::TcpStream::connect((ip, port))
+                .await
+                .map_err(|e| transport_error(TransportErrorKind::Connect, e))?;
+            stream
+                .write_all(head.as_bytes())
+                .await
+                .and(stream.write_all(request.body()).await)
+                .map_err(|e| transport_error(TransportErrorKind::Connect, e))?;
+            let mut reply = Vec::new();
+            stream
+                .take(64 * 1024)
+                .read_to_end(&mut reply)
+                .await
+                .map_err(|e| transport_error(TransportErrorKind::Connect, e))?;
+            Ok::<_, TransportError>(reply)
+        };
+        let reply = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| transport_error(TransportErrorKind::Timeout, "no response in time"))??;
+        let status = std::str::from_utf8(&reply)
+            .ok()
+            .and_then(|r| r.split(' ').nth(1))
+            .and_then(|s| s.parse::<u16>().ok())
+            .and_then(|s| http::StatusCode::from_u16(s).ok())
+            .ok_or_else(|| transport_error(TransportErrorKind::Other, "not an HTTP response"))?;
+        let mut response = http::Response::new(Vec::new());
+        *response.status_mut() = status;
+        Ok(response)
+    }
+}
+
+async fn open_store(args: &Args) -> Result<Arc<dyn Store>, String> {
+    if let Some(path) = args.store.strip_prefix("sqlite:") {
+        let store = SqliteStore::open(path).await.map_err(|e| e.to_string())?;
+        return Ok(Arc::new(store));
+    }
+    if let Some(url) = args.store.strip_prefix("postgres:") {
+        let mut builder = PostgresStore::builder(url).max_connections(args.concurrency + 2);
+        if let Some(schema) = &args.schema {
+            builder = builder.schema(schema);
+        }
+        return Ok(Arc::new(builder.build().await.map_err(|e| e.to_string())?));
+    }
+    Err(format!("--store must start with sqlite: or postgres:\n{HELP}"))
+}
+
+/// Whether any job is pending or in flight.
+async fn work_left(store: &dyn Store) -> bool {
+    for status in [JobStatus::Pending, JobStatus::InFlight] {
+        let page = store
+            .jobs(&Scope::AllTenants, &JobQuery::new().status(status).limit(1))
+            .await;
+        if page.map_or(true, |p| !p.items.is_empty()) {
+            return true;
+        }
+    }
+    false
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let store = open_store(&args).await?;
+    let url = args.target.parse().map_err(|e| format!("--target: {e}"))?;
+    let target = Target::new(url, "assistant").timeout(args.timeout);
+    let dispatcher = Dispatcher::builder(store.clone(), Arc::new(LoopbackHttp), Arc::new(OneTarget(target)))
+        .concurrency(args.concurrency)
+        .max_timeout(args.timeout)
+        .lease(args.lease)
+        .poll_interval(Duration::from_millis(50))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let shutdown = Shutdown::new();
+    if args.exit_when_done {
+        let (store, shutdown) = (store.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            while work_left(&*store).await {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            shutdown.trigger();
+        });
+    }
+    let totals = dispatcher.run(&shutdown, tokio::time::sleep).await;
+    eprintln!("outbox_worker {}: {totals:?}", std::process::id());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("outbox_worker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
