@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+use crate::cascade::CascadeError;
+use crate::event::EventError;
+use crate::sign::SignError;
 use crate::template::RenderError;
 use crate::tool::ConfigError;
 
@@ -25,6 +28,12 @@ pub enum ErrorKind {
     Config,
     /// A value could not be rendered into its place during a call.
     Render,
+    /// An event envelope could not be parsed.
+    Event,
+    /// A server (cascade) config is invalid.
+    Cascade,
+    /// A delivery could not be signed (bad secret or message id).
+    Signature,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +42,12 @@ enum Inner {
     Config(ConfigError),
     #[error(transparent)]
     Render(RenderError),
+    #[error(transparent)]
+    Event(EventError),
+    #[error(transparent)]
+    Cascade(CascadeError),
+    #[error(transparent)]
+    Signature(SignError),
 }
 
 impl Error {
@@ -42,6 +57,9 @@ impl Error {
         match &*self.inner {
             Inner::Config(_) => ErrorKind::Config,
             Inner::Render(_) => ErrorKind::Render,
+            Inner::Event(_) => ErrorKind::Event,
+            Inner::Cascade(_) => ErrorKind::Cascade,
+            Inner::Signature(_) => ErrorKind::Signature,
         }
     }
 
@@ -59,6 +77,33 @@ impl Error {
     pub fn as_render(&self) -> Option<&RenderError> {
         match &*self.inner {
             Inner::Render(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The event-parse error, if this is one.
+    #[must_use]
+    pub fn as_event(&self) -> Option<&EventError> {
+        match &*self.inner {
+            Inner::Event(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The server-config error, if this is one.
+    #[must_use]
+    pub fn as_cascade(&self) -> Option<&CascadeError> {
+        match &*self.inner {
+            Inner::Cascade(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The signing error, if this is one.
+    #[must_use]
+    pub fn as_signature(&self) -> Option<&SignError> {
+        match &*self.inner {
+            Inner::Signature(e) => Some(e),
             _ => None,
         }
     }
@@ -113,3 +158,14 @@ mod tests {
         );
     }
 }
+
+macro_rules! from_family {
+    ($($ty:ident => $variant:ident),*) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Self { inner: Box::new(Inner::$variant(e)) }
+            }
+        }
+    )*};
+}
+from_family!(EventError => Event, CascadeError => Cascade, SignError => Signature);
