@@ -562,7 +562,19 @@ fn field_error(
     prefix: Option<&str>,
     e: &serde_path_to_error::Error<serde_json::Error>,
 ) -> EventError {
-    let inner = e.path().to_string();
+    let mut inner = e.path().to_string();
+    let message = e.inner().to_string();
+    // serde reports a missing field at its parent; name the field itself.
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next())
+    {
+        inner = if inner == "." {
+            field.to_owned()
+        } else {
+            format!("{inner}.{field}")
+        };
+    }
     let path = match (prefix, inner.as_str()) {
         (Some(p), ".") => p.to_owned(),
         (Some(p), rest) => format!("{p}.{rest}"),
@@ -571,7 +583,7 @@ fn field_error(
     EventError::Field {
         event_type: event_type.to_owned(),
         path,
-        message: e.inner().to_string(),
+        message,
     }
 }
 
