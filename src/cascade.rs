@@ -644,8 +644,9 @@ struct RawSurface {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct RawAssistant {
-    #[serde(flatten)]
-    surface: RawSurface,
+    server: Option<RawServer>,
+    server_url: Option<String>,
+    server_url_secret: Option<String>,
     server_messages: Option<Vec<String>>,
     voice: Option<RawNested>,
     knowledge_base: Option<RawNested>,
@@ -736,13 +737,13 @@ impl Cascade {
         let assistant = assistant.unwrap_or_default();
         c.set(
             Level::AssistantServer,
-            assistant.surface.server,
+            assistant.server,
             "assistant.server.",
         )?;
         c.set_legacy(
             Level::AssistantServerUrl,
-            assistant.surface.server_url,
-            assistant.surface.server_url_secret,
+            assistant.server_url,
+            assistant.server_url_secret,
             "assistant.",
         )?;
         c.set(

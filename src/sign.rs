@@ -25,7 +25,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_PAD_INDIFFERENT};
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
@@ -47,6 +49,15 @@ pub const X_VAPI_SECRET: HeaderName = HeaderName::from_static("x-vapi-secret");
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
 const SECRET_PREFIX: &str = "whsec_";
+
+/// Secrets as people paste them: padding optional, non-zero trailing bits tolerated (as the
+/// official libraries' decoders do).
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// A Standard Webhooks signing key. `Debug` never shows it.
 #[derive(Clone)]
@@ -78,7 +89,7 @@ impl FromStr for SigningSecret {
         if b64.is_empty() {
             return Err(SignError::EmptySecret);
         }
-        let key = STANDARD_PAD_INDIFFERENT
+        let key = LENIENT
             .decode(b64)
             .map_err(|_| SignError::SecretNotBase64)?;
         Self::from_bytes(&key)

@@ -1,4 +1,6 @@
 //! The integration tests, one binary with a module per concept.
 
+mod cascade;
 mod event;
+mod sign;
 mod tool;
