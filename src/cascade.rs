@@ -1,53 +1,4 @@
 //! The server cascade: which of the configured servers receives an event.
-//!
-//! An event goes to exactly one server: the most specific one configured for it. The
-//! surfaces, most specific first, and the level names [`Level::as_str`] gives for logs:
-//!
-//! | level | where it is configured (Vapi-shaped JSON) |
-//! |---|---|
-//! | `tool` | `tool.server` (the function tool being called) |
-//! | `assistant.server` | `assistant.server` |
-//! | `assistant.serverUrl` | legacy `assistant.serverUrl` (+ `serverUrlSecret`) |
-//! | `phoneNumber.server` | `phoneNumber.server` |
-//! | `phoneNumber.serverUrl` | legacy `phoneNumber.serverUrl` (+ `serverUrlSecret`) |
-//! | `account` | `account.server` (Vapi's `org.server`; `org` is read too) |
-//! | `assistant.voice.server` | custom voice: `assistant.voice.server` |
-//! | `assistant.knowledgeBase.server` | custom knowledge base: `assistant.knowledgeBase.server` |
-//! | `assistant.startSpeakingPlan.smartEndpointingPlan.server` | custom endpointing |
-//!
-//! # Rules per event type ([`Cascade::levels_for`])
-//! | event type | levels tried, in order |
-//! |---|---|
-//! | `tool-calls` | tool > assistant.server > assistant.serverUrl > phoneNumber.server > phoneNumber.serverUrl > account |
-//! | `assistant-request` | phoneNumber.server > phoneNumber.serverUrl > account (no assistant is chosen yet) |
-//! | `voice-request` | assistant.voice.server only (Vapi: the answer is raw audio, a generic webhook cannot give it) |
-//! | `knowledge-base-request` | assistant.knowledgeBase.server only (Vapi) |
-//! | `call.endpointing.request` | assistant.startSpeakingPlan.smartEndpointingPlan.server > assistant.server > assistant.serverUrl > account (Vapi skips the phone number) |
-//! | any other type | assistant.server > assistant.serverUrl > phoneNumber.server > phoneNumber.serverUrl > account |
-//!
-//! # `serverMessages`
-//! An assistant's `serverMessages` list (Vapi) says which event types are sent at all; an
-//! event not in it resolves to [`NoTarget::NotSubscribed`] whatever level would take it.
-//! Without a list, [`DEFAULT_SERVER_MESSAGES`] applies (Vapi's default). The request events
-//! whose answer the call needs (`assistant-request`, `voice-request`,
-//! `knowledge-base-request`, `call.endpointing.request`, `campaign.predial`) are never
-//! filtered. A list entry `transcript` takes every transcript; the entry
-//! `transcript[transcriptType="final"]` only final ones ([`Cascade::resolve_event`]).
-//!
-//! ```
-//! use agent_webhooks::{Cascade, Level};
-//! let cascade = Cascade::from_json(r#"{
-//!   "assistant": {"server": {"url": "https://hooks.example.com/assistant", "timeoutSeconds": 10}},
-//!   "phoneNumber": {"serverUrl": "https://hooks.example.com/legacy", "serverUrlSecret": "s3cret"},
-//!   "account": {"server": {"url": "https://hooks.example.com/account"}}
-//! }"#)?;
-//! let to = cascade.resolve("status-update")?;
-//! assert_eq!((to.level, to.server.url().as_str()), (Level::AssistantServer, "https://hooks.example.com/assistant"));
-//! let to = cascade.resolve("assistant-request")?;
-//! assert_eq!(to.level, Level::PhoneNumberServerUrl);
-//! assert!(cascade.resolve("transcript").is_err()); // not in the default serverMessages
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -617,6 +568,55 @@ fn levels(tried: &[Level]) -> String {
 ///
 /// Build one per call (the tool level belongs to the tool being called) from Vapi-shaped
 /// JSON ([`Cascade::from_json`]) or with [`Cascade::with_server`]. Resolution is pure.
+///
+/// An event goes to exactly one server: the most specific one configured for it. The
+/// surfaces, most specific first, and the level names [`Level::as_str`] gives for logs:
+///
+/// | level | where it is configured (Vapi-shaped JSON) |
+/// |---|---|
+/// | `tool` | `tool.server` (the function tool being called) |
+/// | `assistant.server` | `assistant.server` |
+/// | `assistant.serverUrl` | legacy `assistant.serverUrl` (+ `serverUrlSecret`) |
+/// | `phoneNumber.server` | `phoneNumber.server` |
+/// | `phoneNumber.serverUrl` | legacy `phoneNumber.serverUrl` (+ `serverUrlSecret`) |
+/// | `account` | `account.server` (Vapi's `org.server`; `org` is read too) |
+/// | `assistant.voice.server` | custom voice: `assistant.voice.server` |
+/// | `assistant.knowledgeBase.server` | custom knowledge base: `assistant.knowledgeBase.server` |
+/// | `assistant.startSpeakingPlan.smartEndpointingPlan.server` | custom endpointing |
+///
+/// # Rules per event type ([`Cascade::levels_for`])
+/// | event type | levels tried, in order |
+/// |---|---|
+/// | `tool-calls` | tool > assistant.server > assistant.serverUrl > phoneNumber.server > phoneNumber.serverUrl > account |
+/// | `assistant-request` | phoneNumber.server > phoneNumber.serverUrl > account (no assistant is chosen yet) |
+/// | `voice-request` | assistant.voice.server only (Vapi: the answer is raw audio, a generic webhook cannot give it) |
+/// | `knowledge-base-request` | assistant.knowledgeBase.server only (Vapi) |
+/// | `call.endpointing.request` | assistant.startSpeakingPlan.smartEndpointingPlan.server > assistant.server > assistant.serverUrl > account (Vapi skips the phone number) |
+/// | any other type | assistant.server > assistant.serverUrl > phoneNumber.server > phoneNumber.serverUrl > account |
+///
+/// # `serverMessages`
+/// An assistant's `serverMessages` list (Vapi) says which event types are sent at all; an
+/// event not in it resolves to [`NoTarget::NotSubscribed`] whatever level would take it.
+/// Without a list, [`DEFAULT_SERVER_MESSAGES`] applies (Vapi's default). The request events
+/// whose answer the call needs (`assistant-request`, `voice-request`,
+/// `knowledge-base-request`, `call.endpointing.request`, `campaign.predial`) are never
+/// filtered. A list entry `transcript` takes every transcript; the entry
+/// `transcript[transcriptType="final"]` only final ones ([`Cascade::resolve_event`]).
+///
+/// ```
+/// use agent_webhooks::{Cascade, Level};
+/// let cascade = Cascade::from_json(r#"{
+///   "assistant": {"server": {"url": "https://hooks.example.com/assistant", "timeoutSeconds": 10}},
+///   "phoneNumber": {"serverUrl": "https://hooks.example.com/legacy", "serverUrlSecret": "s3cret"},
+///   "account": {"server": {"url": "https://hooks.example.com/account"}}
+/// }"#)?;
+/// let to = cascade.resolve("status-update")?;
+/// assert_eq!((to.level, to.server.url().as_str()), (Level::AssistantServer, "https://hooks.example.com/assistant"));
+/// let to = cascade.resolve("assistant-request")?;
+/// assert_eq!(to.level, Level::PhoneNumberServerUrl);
+/// assert!(cascade.resolve("transcript").is_err()); // not in the default serverMessages
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Cascade {
     servers: [Option<Server>; 9],
@@ -849,7 +849,7 @@ impl Cascade {
     }
 
     /// The levels an event type may go to, most specific first (the table in the
-    /// [module docs](self)).
+    /// [`Cascade`] docs).
     #[must_use]
     pub fn levels_for(event_type: &str) -> &'static [Level] {
         match event_type {

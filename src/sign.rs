@@ -1,24 +1,5 @@
 //! Standard Webhooks signatures (<https://www.standardwebhooks.com>) and the legacy
 //! shared-secret header.
-//!
-//! Every delivery carries three headers: `webhook-id` (the same on every retry and replay, so
-//! receivers can deduplicate), `webhook-timestamp` (integer Unix seconds of this attempt) and
-//! `webhook-signature`: `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` under each active
-//! secret, space-separated, newest first (rotation: receivers holding either key accept).
-//! Signing and verifying are pure: the clock is an argument.
-//!
-//! ```
-//! use agent_webhooks::{Signer, SigningSecret, Verifier};
-//! let secret: SigningSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse()?;
-//! let signer = Signer::new(secret.clone());
-//! let body = br#"{"test": 2432232314}"#;
-//! let sig = signer.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)?;
-//! assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
-//! let verifier = Verifier::new(secret);
-//! let now = 1614265330 + 300; // the edge of the default tolerance
-//! verifier.verify("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, &sig, body, now)?;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -185,6 +166,25 @@ fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
 }
 
 /// Signs deliveries with one or more secrets (newest first).
+///
+/// Every delivery carries three headers: `webhook-id` (the same on every retry and replay, so
+/// receivers can deduplicate), `webhook-timestamp` (integer Unix seconds of this attempt) and
+/// `webhook-signature`: `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` under each active
+/// secret, space-separated, newest first (rotation: receivers holding either key accept).
+/// Signing and verifying are pure: the clock is an argument.
+///
+/// ```
+/// use agent_webhooks::{Signer, SigningSecret, Verifier};
+/// let secret: SigningSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse()?;
+/// let signer = Signer::new(secret.clone());
+/// let body = br#"{"test": 2432232314}"#;
+/// let sig = signer.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)?;
+/// assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+/// let verifier = Verifier::new(secret);
+/// let now = 1614265330 + 300; // the edge of the default tolerance
+/// verifier.verify("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, &sig, body, now)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Signer {
     secrets: Vec<SigningSecret>,

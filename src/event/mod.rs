@@ -1,33 +1,4 @@
 //! Server events: what the runtime tells a customer's server about a call.
-//!
-//! Every event travels in an [`Envelope`], `{"message": {"type": ..., ...}}`, the shape Vapi
-//! receivers already read. [`EventBody`] types the event types by [`Family`]; an event type
-//! this crate does not know is kept as [`EventBody::Other`] and unknown fields of any event are
-//! kept in `extra` maps, so `parse` then `to_vec` gives back equal JSON (newer producers and
-//! older receivers keep working).
-//!
-//! # Profiles
-//! | | [`Profile::Default`] | [`Profile::Vapi`] |
-//! |---|---|---|
-//! | `message.timestamp` | RFC 3339 UTC with milliseconds, `"2026-05-31T00:00:00.000Z"` | epoch milliseconds, `1780185600000` |
-//! | everything else | Vapi's field names and shapes | the same |
-//!
-//! Parsing accepts both spellings and remembers the one it saw. Vapi's schema types
-//! `timestamp` as a number, so a strict Vapi receiver rejects the default profile's string:
-//! use [`Profile::Vapi`] for receivers migrated from Vapi.
-//!
-//! ```
-//! use agent_webhooks::{CallStatus, Envelope, Event, EventBody, Profile, StatusUpdate, Timestamp};
-//!
-//! let event = Event::new(EventBody::StatusUpdate(StatusUpdate::new(CallStatus::Ringing)))
-//!     .with_timestamp(Timestamp::from_unix_millis(1_780_185_600_000)?);
-//! let body = Envelope::new(event.clone(), Profile::Default).to_vec();
-//! assert_eq!(body, br#"{"message":{"type":"status-update","status":"ringing","timestamp":"2026-05-31T00:00:00.000Z"}}"#);
-//! let vapi = Envelope::new(event, Profile::Vapi).to_vec();
-//! assert_eq!(vapi, br#"{"message":{"type":"status-update","status":"ringing","timestamp":1780185600000}}"#);
-//! assert_eq!(Envelope::parse(&vapi)?.to_vec(), vapi);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 mod body;
 mod response;
@@ -201,7 +172,7 @@ impl fmt::Display for EventType {
     }
 }
 
-/// Which receivers an envelope is written for; see the [module docs](self) for the
+/// Which receivers an envelope is written for; see [`Envelope`] for the
 /// differences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -617,6 +588,38 @@ pub enum EventError {
 /// Serialization is the hot path of every delivery: [`Envelope::to_vec`] and
 /// [`Envelope::write_to`] write typed structs straight into a presized buffer, with no
 /// `serde_json::Value` in between.
+///
+/// Every event travels in an [`Envelope`], `{"message": {"type": ..., ...}}`, the shape Vapi
+/// receivers already read. [`EventBody`] types the event types by [`Family`]; an event type
+/// this crate does not know is kept as [`EventBody::Other`] and unknown fields of any event are
+/// kept in `extra` maps, so `parse` then `to_vec` gives back equal JSON (newer producers and
+/// older receivers keep working). What parsing normalizes, so it does not come back
+/// byte-for-byte: RFC 3339 text is rewritten with milliseconds and `Z`; a `null` in a known
+/// optional field (`"call": null`) reads as absent; object `arguments` of a tool call become
+/// their JSON text (the schema's string).
+///
+/// # Profiles
+/// | | [`Profile::Default`] | [`Profile::Vapi`] |
+/// |---|---|---|
+/// | `message.timestamp` | RFC 3339 UTC with milliseconds, `"2026-05-31T00:00:00.000Z"` | epoch milliseconds, `1780185600000` |
+/// | everything else | Vapi's field names and shapes | the same |
+///
+/// Parsing accepts both spellings and remembers the one it saw. Vapi's schema types
+/// `timestamp` as a number, so a strict Vapi receiver rejects the default profile's string:
+/// use [`Profile::Vapi`] for receivers migrated from Vapi.
+///
+/// ```
+/// use agent_webhooks::{CallStatus, Envelope, Event, EventBody, Profile, StatusUpdate, Timestamp};
+///
+/// let event = Event::new(EventBody::StatusUpdate(StatusUpdate::new(CallStatus::Ringing)))
+///     .with_timestamp(Timestamp::from_unix_millis(1_780_185_600_000)?);
+/// let body = Envelope::new(event.clone(), Profile::Default).to_vec();
+/// assert_eq!(body, br#"{"message":{"type":"status-update","status":"ringing","timestamp":"2026-05-31T00:00:00.000Z"}}"#);
+/// let vapi = Envelope::new(event, Profile::Vapi).to_vec();
+/// assert_eq!(vapi, br#"{"message":{"type":"status-update","status":"ringing","timestamp":1780185600000}}"#);
+/// assert_eq!(Envelope::parse(&vapi)?.to_vec(), vapi);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     message: Event,
