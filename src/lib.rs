@@ -63,10 +63,10 @@ pub use sign::{
     DEFAULT_TOLERANCE, SignError, SignatureHeaders, Signer, SigningSecret, Verifier, VerifyError,
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_VAPI_SECRET, legacy_secret_header,
 };
-pub use template::{Place, RenderError, TemplateError, UrlTemplate};
+pub use template::{BodyTemplate, Place, RenderError, TemplateError, UrlTemplate};
 pub use tool::{
-    CompiledTool, ConfigError, ConfigProblem, DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, Method,
-    PreparedRequest, ToolConfig, WebhookTool,
+    CompiledTool, ConfigError, ConfigProblem, DEFAULT_RESULT_LIMIT, DEFAULT_TIMEOUT_SECONDS,
+    MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolConfig, ToolFailure, ToolResult, WebhookTool,
 };
 pub use vars::{AgentKind, Builtin, Secret, UnknownAgentKind, Vars};
 
