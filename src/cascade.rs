@@ -9,12 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::event::Event;
+use crate::event::{Event, FINAL_TRANSCRIPT};
 use crate::guard::{is_forbidden_header, is_sensitive_header};
 use crate::vars::Secret;
-
-/// The `serverMessages` name of a final transcript.
-pub const FINAL_TRANSCRIPT: &str = "transcript[transcriptType=\"final\"]";
 
 /// The event types sent when an assistant sets no `serverMessages` (Vapi's default list).
 /// `function-call`, `hang`, `handoff-destination-request` and `assistant.started` are not

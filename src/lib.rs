@@ -44,18 +44,18 @@ pub use url;
 
 pub use cascade::{
     BackoffKind, BackoffPlan, Cascade, CascadeError, CascadeProblem, DEFAULT_SERVER_MESSAGES,
-    DEFAULT_SERVER_TIMEOUT_SECONDS, FINAL_TRANSCRIPT, Level, MAX_SERVER_TIMEOUT_SECONDS, NoTarget,
-    Resolved, Server, ServerAuth,
+    DEFAULT_SERVER_TIMEOUT_SECONDS, Level, MAX_SERVER_TIMEOUT_SECONDS, NoTarget, Resolved, Server,
+    ServerAuth,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use event::{
     AssistantDecision, AssistantRequest, AssistantRequestResponse, AssistantSpeechStarted, Call,
     CallStatus, ConversationUpdate, Customer, EndOfCallReport, EndpointingRequest,
-    EndpointingResponse, Envelope, Event, EventBody, EventError, EventType, Family, FunctionCall,
-    KnowledgeBaseRequest, KnowledgeBaseResponse, KnowledgeDocument, MAX_UNIX_MILLIS, OtherEvent,
-    PhoneCallControl, PhoneCallControlRequest, Profile, ResponseError, Role, SpeechStatus,
-    SpeechUpdate, StatusUpdate, Timestamp, TimestampError, TimestampStyle, ToolCall,
-    ToolCallResult, ToolCalls, ToolCallsResponse, Transcript, TranscriptType,
+    EndpointingResponse, Envelope, Event, EventBody, EventError, EventType, FINAL_TRANSCRIPT,
+    Family, FunctionCall, KnowledgeBaseRequest, KnowledgeBaseResponse, KnowledgeDocument,
+    MAX_UNIX_MILLIS, OtherEvent, PhoneCallControl, PhoneCallControlRequest, Profile, ResponseError,
+    Role, SpeechStatus, SpeechUpdate, StatusUpdate, Timestamp, TimestampError, TimestampStyle,
+    ToolCall, ToolCallResult, ToolCalls, ToolCallsResponse, Transcript, TranscriptType,
     TransferDestinationRequest, TransferDestinationResponse, TransferUpdate, UnknownProfile,
     UserInterrupted, VoiceRequest,
 };

@@ -328,12 +328,10 @@ impl EventBody {
     /// The wire name of the type.
     #[must_use]
     pub fn event_type(&self) -> &str {
-        match self.known_type() {
-            Some(t) => t.as_str(),
-            None => match self {
-                EventBody::Other(o) => &o.event_type,
-                _ => unreachable!("every typed variant has a known type"),
-            },
+        match (self, self.known_type()) {
+            (EventBody::Other(o), _) => &o.event_type,
+            (_, Some(t)) => t.as_str(),
+            (_, None) => "",
         }
     }
 
@@ -385,6 +383,9 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assistant: Option<Value>,
 }
+
+/// The `serverMessages` name of a final transcript (Vapi's spelling).
+pub const FINAL_TRANSCRIPT: &str = "transcript[transcriptType=\"final\"]";
 
 const COMMON_FIELDS: [&str; 5] = ["timestamp", "call", "customer", "phoneNumber", "assistant"];
 
@@ -441,7 +442,7 @@ impl Event {
     pub fn subscription_name(&self) -> &str {
         match &self.body {
             EventBody::Transcript(t) if t.transcript_type == TranscriptType::Final => {
-                crate::cascade::FINAL_TRANSCRIPT
+                FINAL_TRANSCRIPT
             }
             _ => self.event_type(),
         }
