@@ -20,93 +20,65 @@ pub struct Error {
 /// A `Result` whose error is the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Which family an [`Error`] belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
+/// Declares the error families once: the `ErrorKind` variant, the boxed inner variant, the
+/// `as_*` getter and the `From` conversion of each.
+macro_rules! families {
+    ($( $(#[$doc:meta])* $kind:ident($ty:ty), $getter:ident, $getter_doc:literal; )*) => {
+        /// Which family an [`Error`] belongs to.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorKind {
+            $( $(#[$doc])* $kind, )*
+        }
+
+        #[derive(Debug, thiserror::Error)]
+        enum Inner {
+            $( #[error(transparent)] $kind($ty), )*
+        }
+
+        impl Error {
+            /// The family of this error.
+            #[must_use]
+            pub fn kind(&self) -> ErrorKind {
+                match &*self.inner {
+                    $( Inner::$kind(_) => ErrorKind::$kind, )*
+                }
+            }
+
+            $(
+                #[doc = $getter_doc]
+                #[must_use]
+                pub fn $getter(&self) -> Option<&$ty> {
+                    match &*self.inner {
+                        Inner::$kind(e) => Some(e),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+            )*
+        }
+
+        $(
+            impl From<$ty> for Error {
+                fn from(e: $ty) -> Self {
+                    Self { inner: Box::new(Inner::$kind(e)) }
+                }
+            }
+        )*
+    };
+}
+
+families! {
     /// A tool config is invalid: found at compile time, before any call.
-    Config,
+    Config(ConfigError), as_config, "The tool-config error, if this is one.";
     /// A value could not be rendered into its place during a call.
-    Render,
+    Render(RenderError), as_render, "The render error, if this is one.";
     /// An event envelope could not be parsed.
-    Event,
+    Event(EventError), as_event, "The event-parse error, if this is one.";
     /// A server (cascade) config is invalid.
-    Cascade,
+    Cascade(CascadeError), as_cascade, "The server-config error, if this is one.";
     /// A delivery could not be signed (bad secret or message id).
-    Signature,
-}
-
-#[derive(Debug, thiserror::Error)]
-enum Inner {
-    #[error(transparent)]
-    Config(ConfigError),
-    #[error(transparent)]
-    Render(RenderError),
-    #[error(transparent)]
-    Event(EventError),
-    #[error(transparent)]
-    Cascade(CascadeError),
-    #[error(transparent)]
-    Signature(SignError),
-}
-
-impl Error {
-    /// The family of this error.
-    #[must_use]
-    pub fn kind(&self) -> ErrorKind {
-        match &*self.inner {
-            Inner::Config(_) => ErrorKind::Config,
-            Inner::Render(_) => ErrorKind::Render,
-            Inner::Event(_) => ErrorKind::Event,
-            Inner::Cascade(_) => ErrorKind::Cascade,
-            Inner::Signature(_) => ErrorKind::Signature,
-        }
-    }
-
-    /// The tool-config error, if this is one.
-    #[must_use]
-    pub fn as_config(&self) -> Option<&ConfigError> {
-        match &*self.inner {
-            Inner::Config(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// The render error, if this is one.
-    #[must_use]
-    pub fn as_render(&self) -> Option<&RenderError> {
-        match &*self.inner {
-            Inner::Render(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// The event-parse error, if this is one.
-    #[must_use]
-    pub fn as_event(&self) -> Option<&EventError> {
-        match &*self.inner {
-            Inner::Event(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// The server-config error, if this is one.
-    #[must_use]
-    pub fn as_cascade(&self) -> Option<&CascadeError> {
-        match &*self.inner {
-            Inner::Cascade(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// The signing error, if this is one.
-    #[must_use]
-    pub fn as_signature(&self) -> Option<&SignError> {
-        match &*self.inner {
-            Inner::Signature(e) => Some(e),
-            _ => None,
-        }
-    }
+    Signature(SignError), as_signature, "The signing error, if this is one.";
 }
 
 impl fmt::Debug for Error {
@@ -127,22 +99,6 @@ impl std::error::Error for Error {
     }
 }
 
-impl From<ConfigError> for Error {
-    fn from(e: ConfigError) -> Self {
-        Self {
-            inner: Box::new(Inner::Config(e)),
-        }
-    }
-}
-
-impl From<RenderError> for Error {
-    fn from(e: RenderError) -> Self {
-        Self {
-            inner: Box::new(Inner::Render(e)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,14 +114,3 @@ mod tests {
         );
     }
 }
-
-macro_rules! from_family {
-    ($($ty:ident => $variant:ident),*) => {$(
-        impl From<$ty> for Error {
-            fn from(e: $ty) -> Self {
-                Self { inner: Box::new(Inner::$variant(e)) }
-            }
-        }
-    )*};
-}
-from_family!(EventError => Event, CascadeError => Cascade, SignError => Signature);
