@@ -74,9 +74,9 @@ mod plan;
 mod store;
 
 pub use dispatch::{
-    DEFAULT_IDEMPOTENCY_WINDOW, Dispatcher, DispatcherBuilder, LEASE_MARGIN, MAX_RECOVER_JOBS,
-    MAX_RECOVER_WINDOW, NewJob, Observer, Outbox, SchemeCheck, Shutdown, Sign, Target,
-    TargetResolver, Tick, Unresolved, UrlCheck, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    CascadeTargets, DEFAULT_IDEMPOTENCY_WINDOW, Dispatcher, DispatcherBuilder, LEASE_MARGIN,
+    MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Observer, Outbox, SchemeCheck, Shutdown, Sign,
+    Target, TargetResolver, Tick, Unresolved, UrlCheck,
 };
 pub use error::{OutboxError, PlanError};
 pub use io::{
@@ -90,8 +90,8 @@ pub use model::{
     Trigger,
 };
 pub use plan::{
-    BackoffKind, BackoffPlan, DEFAULT_RETRY_AFTER_CAP, Decision, MAX_DELAY, MAX_RETRIES, RetryPlan,
-    RetryPlanBuilder, parse_retry_after,
+    DEFAULT_RETRY_AFTER_CAP, Decision, MAX_DELAY, MAX_RETRIES, RetryPlan, RetryPlanBuilder,
+    parse_retry_after,
 };
 pub use store::{
     Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
