@@ -18,6 +18,7 @@ use url::Url;
 
 use crate::cascade::{Cascade, Resolved, ServerAuth};
 use crate::error::Result;
+use crate::event::Envelope;
 use crate::outbox::error::{OutboxError, PlanError};
 use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock, Transport};
 use crate::outbox::model::{
@@ -83,6 +84,38 @@ impl NewJob {
             payload: payload.into(),
             call_id: None,
             idempotency_key: None,
+        }
+    }
+
+    /// A job carrying `envelope` exactly as it serializes (the bytes that are signed and sent),
+    /// with its event type and its call's id.
+    ///
+    /// ```
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use agent_webhooks::{Call, CallStatus, Envelope, Event, EventBody, Profile, Scope};
+    /// use agent_webhooks::{StatusUpdate, TenantId};
+    /// use agent_webhooks::outbox::{MemoryStore, NewJob, Outbox, TargetRef};
+    ///
+    /// let event = Event::new(EventBody::StatusUpdate(StatusUpdate::new(CallStatus::Ringing)))
+    ///     .with_call(Call::new("call_123"));
+    /// let envelope = Envelope::new(event, Profile::Vapi);
+    /// let acme = TenantId::new("acme")?;
+    /// let new = NewJob::from_envelope(acme.clone(), TargetRef::new("call:call_123")?, &envelope);
+    /// let job = Outbox::new(Arc::new(MemoryStore::new())).enqueue(&Scope::tenant(acme), new).await?.job;
+    /// assert_eq!((job.event_type.as_str(), job.call_id.as_deref()), ("status-update", Some("call_123")));
+    /// assert_eq!(&job.payload[..], &envelope.to_vec()[..]);
+    /// # Ok(()) }
+    /// # let mut f = std::pin::pin!(demo());
+    /// # let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// # assert!(matches!(f.as_mut().poll(&mut cx), std::task::Poll::Ready(Ok(()))));
+    /// ```
+    pub fn from_envelope(tenant: TenantId, target: TargetRef, envelope: &Envelope) -> Self {
+        let event = envelope.event();
+        let new = NewJob::new(tenant, event.event_type(), target, envelope.to_vec());
+        match event.call.as_ref().and_then(|c| c.id.clone()) {
+            Some(id) => new.call_id(id),
+            None => new,
         }
     }
 
