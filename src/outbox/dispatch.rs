@@ -461,10 +461,15 @@ impl TargetResolver for CascadeTargets {
             .get(&(job.tenant.clone(), job.target.clone()))
             .cloned()
             .ok_or_else(|| Unresolved(format!("no cascade for `{}`", job.target)))?;
-        let resolved = route
-            .cascade
-            .resolve(&job.event_type)
-            .map_err(|e| Unresolved(e.to_string()))?;
+        // A final transcript has its own serverMessages name; only the event itself says so.
+        let envelope = (job.event_type == "transcript")
+            .then(|| Envelope::parse(&job.payload).ok())
+            .flatten();
+        let resolved = match &envelope {
+            Some(envelope) => route.cascade.resolve_event(envelope.event()),
+            None => route.cascade.resolve(&job.event_type),
+        }
+        .map_err(|e| Unresolved(e.to_string()))?;
         if let ServerAuth::Credential(id) = resolved.server.auth() {
             return Err(Unresolved(format!(
                 "the {} server uses credential `{id}`: resolve it in your own TargetResolver",

@@ -767,3 +767,44 @@ async fn cascade_targets_route_sign_and_retry_by_the_server_config() {
     assert!(routes.remove(&acme, &call));
     assert!(!format!("{routes:?}").contains("s3cret"));
 }
+
+#[tokio::test]
+async fn cascade_targets_honour_the_final_transcript_subscription() {
+    use agent_webhooks::outbox::{CascadeTargets, NewJob};
+    use agent_webhooks::{Cascade, Envelope, TenantId};
+
+    let rig = Rig::new();
+    let routes = Arc::new(CascadeTargets::new());
+    let cascade = Cascade::from_json(
+        r#"{"assistant": {"server": {"url": "https://hooks.example.com/a"},
+                          "serverMessages": ["transcript[transcriptType=\"final\"]"]}}"#,
+    )
+    .unwrap();
+    let acme = TenantId::new("acme").unwrap();
+    let call = TargetRef::new("call:c1").unwrap();
+    routes.insert(acme.clone(), call.clone(), cascade, None);
+    let transport = Arc::new(Scripted::new(&rig.clock, Reply::Status(200)));
+    let d = Dispatcher::builder(rig.store.clone(), transport.clone(), routes)
+        .clock(Arc::new(rig.clock.clone()))
+        .build()
+        .unwrap();
+    let mut jobs = Vec::new();
+    for kind in ["final", "partial"] {
+        let body = format!(
+            r#"{{"message":{{"type":"transcript","role":"user","transcriptType":"{kind}","transcript":"hi"}}}}"#
+        );
+        let envelope = Envelope::parse(body.as_bytes()).unwrap();
+        let new = NewJob::from_envelope(acme.clone(), call.clone(), &envelope);
+        jobs.push(rig.outbox.enqueue(&scope("acme"), new).await.unwrap().job);
+    }
+    d.run_once().await.unwrap();
+    assert_eq!(rig.job(&jobs[0].id).await.status, JobStatus::Succeeded);
+    assert_eq!(rig.job(&jobs[1].id).await.status, JobStatus::Skipped);
+    assert_eq!(transport.count(), 1);
+    assert!(
+        transport.received()[0]
+            .body
+            .windows(7)
+            .any(|w| w == b"\"final\"")
+    );
+}
