@@ -2,7 +2,10 @@
 
 use std::fmt;
 
+use crate::cascade::CascadeError;
+use crate::event::EventError;
 use crate::outbox::{OutboxError, PlanError};
+use crate::sign::SignError;
 use crate::template::RenderError;
 use crate::tool::ConfigError;
 
@@ -18,95 +21,69 @@ pub struct Error {
 /// A `Result` whose error is the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Which family an [`Error`] belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
+/// Declares the error families once: the `ErrorKind` variant, the boxed inner variant, the
+/// `as_*` getter and the `From` conversion of each.
+macro_rules! families {
+    ($( $(#[$doc:meta])* $kind:ident($ty:ty), $getter:ident, $getter_doc:literal; )*) => {
+        /// Which family an [`Error`] belongs to.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorKind {
+            $( $(#[$doc])* $kind, )*
+        }
+
+        #[derive(Debug, thiserror::Error)]
+        enum Inner {
+            $( #[error(transparent)] $kind($ty), )*
+        }
+
+        impl Error {
+            /// The family of this error.
+            #[must_use]
+            pub fn kind(&self) -> ErrorKind {
+                match &*self.inner {
+                    $( Inner::$kind(_) => ErrorKind::$kind, )*
+                }
+            }
+
+            $(
+                #[doc = $getter_doc]
+                #[must_use]
+                pub fn $getter(&self) -> Option<&$ty> {
+                    match &*self.inner {
+                        Inner::$kind(e) => Some(e),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+            )*
+        }
+
+        $(
+            impl From<$ty> for Error {
+                fn from(e: $ty) -> Self {
+                    Self { inner: Box::new(Inner::$kind(e)) }
+                }
+            }
+        )*
+    };
+}
+
+families! {
     /// A tool config is invalid: found at compile time, before any call.
-    Config,
+    Config(ConfigError), as_config, "The tool-config error, if this is one.";
     /// A value could not be rendered into its place during a call.
-    Render,
+    Render(RenderError), as_render, "The render error, if this is one.";
+    /// An event envelope could not be parsed.
+    Event(EventError), as_event, "The event-parse error, if this is one.";
+    /// A server (cascade) config is invalid.
+    Cascade(CascadeError), as_cascade, "The server-config error, if this is one.";
+    /// A delivery could not be signed (bad secret or message id).
+    Signature(SignError), as_signature, "The signing error, if this is one.";
     /// An outbox or store operation was refused or failed.
-    Outbox,
+    Outbox(OutboxError), as_outbox, "The outbox error, if this is one.";
     /// A retry plan or dispatcher setting cannot work: found at build time.
-    RetryPlan,
-}
-
-#[derive(Debug, thiserror::Error)]
-enum Inner {
-    #[error(transparent)]
-    Config(ConfigError),
-    #[error(transparent)]
-    Render(RenderError),
-    #[error(transparent)]
-    Outbox(OutboxError),
-    #[error(transparent)]
-    RetryPlan(PlanError),
-}
-
-impl Error {
-    /// The family of this error.
-    #[must_use]
-    pub fn kind(&self) -> ErrorKind {
-        match &*self.inner {
-            Inner::Config(_) => ErrorKind::Config,
-            Inner::Render(_) => ErrorKind::Render,
-            Inner::Outbox(_) => ErrorKind::Outbox,
-            Inner::RetryPlan(_) => ErrorKind::RetryPlan,
-        }
-    }
-
-    /// The tool-config error, if this is one.
-    #[must_use]
-    pub fn as_config(&self) -> Option<&ConfigError> {
-        match &*self.inner {
-            Inner::Config(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// The render error, if this is one.
-    #[must_use]
-    pub fn as_render(&self) -> Option<&RenderError> {
-        match &*self.inner {
-            Inner::Render(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// The outbox error, if this is one.
-    #[must_use]
-    pub fn as_outbox(&self) -> Option<&OutboxError> {
-        match &*self.inner {
-            Inner::Outbox(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// The retry-plan error, if this is one.
-    #[must_use]
-    pub fn as_retry_plan(&self) -> Option<&PlanError> {
-        match &*self.inner {
-            Inner::RetryPlan(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<OutboxError> for Error {
-    fn from(e: OutboxError) -> Self {
-        Self {
-            inner: Box::new(Inner::Outbox(e)),
-        }
-    }
-}
-
-impl From<PlanError> for Error {
-    fn from(e: PlanError) -> Self {
-        Self {
-            inner: Box::new(Inner::RetryPlan(e)),
-        }
-    }
+    RetryPlan(PlanError), as_retry_plan, "The retry-plan error, if this is one.";
 }
 
 impl fmt::Debug for Error {
@@ -124,22 +101,6 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         std::error::Error::source(&*self.inner)
-    }
-}
-
-impl From<ConfigError> for Error {
-    fn from(e: ConfigError) -> Self {
-        Self {
-            inner: Box::new(Inner::Config(e)),
-        }
-    }
-}
-
-impl From<RenderError> for Error {
-    fn from(e: RenderError) -> Self {
-        Self {
-            inner: Box::new(Inner::Render(e)),
-        }
     }
 }
 

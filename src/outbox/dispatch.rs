@@ -1,11 +1,13 @@
 //! Enqueueing (`Outbox`) and delivery (`Dispatcher`), with the seams to the host: target
 //! resolution, the URL check, signing and observation.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +16,9 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT};
 use url::Url;
 
+use crate::cascade::{Cascade, Resolved, ServerAuth};
 use crate::error::Result;
+use crate::event::Envelope;
 use crate::outbox::error::{OutboxError, PlanError};
 use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock, Transport};
 use crate::outbox::model::{
@@ -25,14 +29,10 @@ use crate::outbox::plan::{Decision, RetryPlan, parse_retry_after};
 use crate::outbox::store::{
     Claimed, Finish, Inserted, Lease, Next, Recovered, Store, TargetEvent, TargetState,
 };
+use crate::sign::{
+    SignError, Signer, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, legacy_secret_header,
+};
 use crate::tenant::{Scope, TenantId};
-
-/// The `webhook-id` header (Standard Webhooks): the job id, the same on every retry and replay.
-pub const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
-/// The `webhook-timestamp` header: Unix seconds of this attempt, fresh on every attempt.
-pub const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
-/// The `webhook-signature` header: the signatures over `id.timestamp.body`.
-pub const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
 
 /// The default idempotency window: a key returns its first job for one day.
 pub const DEFAULT_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -84,6 +84,38 @@ impl NewJob {
             payload: payload.into(),
             call_id: None,
             idempotency_key: None,
+        }
+    }
+
+    /// A job carrying `envelope` exactly as it serializes (the bytes that are signed and sent),
+    /// with its event type and its call's id.
+    ///
+    /// ```
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use agent_webhooks::{Call, CallStatus, Envelope, Event, EventBody, Profile, Scope};
+    /// use agent_webhooks::{StatusUpdate, TenantId};
+    /// use agent_webhooks::outbox::{MemoryStore, NewJob, Outbox, TargetRef};
+    ///
+    /// let event = Event::new(EventBody::StatusUpdate(StatusUpdate::new(CallStatus::Ringing)))
+    ///     .with_call(Call::new("call_123"));
+    /// let envelope = Envelope::new(event, Profile::Vapi);
+    /// let acme = TenantId::new("acme")?;
+    /// let new = NewJob::from_envelope(acme.clone(), TargetRef::new("call:call_123")?, &envelope);
+    /// let job = Outbox::new(Arc::new(MemoryStore::new())).enqueue(&Scope::tenant(acme), new).await?.job;
+    /// assert_eq!((job.event_type.as_str(), job.call_id.as_deref()), ("status-update", Some("call_123")));
+    /// assert_eq!(&job.payload[..], &envelope.to_vec()[..]);
+    /// # Ok(()) }
+    /// # let mut f = std::pin::pin!(demo());
+    /// # let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    /// # assert!(matches!(f.as_mut().poll(&mut cx), std::task::Poll::Ready(Ok(()))));
+    /// ```
+    pub fn from_envelope(tenant: TenantId, target: TargetRef, envelope: &Envelope) -> Self {
+        let event = envelope.event();
+        let new = NewJob::new(tenant, event.event_type(), target, envelope.to_vec());
+        match event.call.as_ref().and_then(|c| c.id.clone()) {
+            Some(id) => new.call_id(id),
+            None => new,
         }
     }
 
@@ -321,6 +353,137 @@ impl fmt::Debug for Target {
     }
 }
 
+impl Target {
+    /// The target a cascade resolution picked: the winning server's URL, its level's name
+    /// (`assistant.server`, ...), timeout and headers, the legacy `X-Vapi-Secret` header
+    /// (sensitive) for a server configured with a shared `secret`, and its `backoffPlan` as the
+    /// target's retry plan. A server without a `backoffPlan` gets the dispatcher's plan (set
+    /// [`RetryPlan::none`] there for Vapi's no-retry default).
+    ///
+    /// A server whose auth is a stored credential (`credentialId`) needs its header added by
+    /// the host ([`Target::header`]).
+    ///
+    /// # Errors
+    /// [`SignError::InvalidLegacySecret`] for a legacy secret that cannot be a header value.
+    pub fn from_resolved(resolved: Resolved<'_>) -> std::result::Result<Target, SignError> {
+        let server = resolved.server;
+        let mut target =
+            Target::new(server.url().clone(), resolved.level.as_str()).timeout(server.timeout());
+        target.headers = server.headers().clone();
+        if let ServerAuth::LegacySecret(secret) = server.auth() {
+            let (name, value) = legacy_secret_header(secret)?;
+            target.headers.insert(name, value);
+        }
+        target.plan = server.backoff_plan().map(RetryPlan::from_backoff);
+        Ok(target)
+    }
+}
+
+/// A [`TargetResolver`] over server-URL cascades registered per tenant and target reference:
+/// each job goes to the server its cascade resolves for the job's event type, signed with the
+/// route's signer. For cascades kept elsewhere (a database), implement [`TargetResolver`] with
+/// [`Cascade::resolve`](crate::Cascade::resolve) and [`Target::from_resolved`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use agent_webhooks::{Cascade, Signer, TenantId};
+/// use agent_webhooks::outbox::{CascadeTargets, TargetRef};
+///
+/// let targets = CascadeTargets::new();
+/// let cascade = Cascade::from_json(r#"{"assistant": {"server": {"url": "https://hooks.example.com/vapi"}}}"#)?;
+/// let signer = Signer::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse()?);
+/// targets.insert(TenantId::new("acme")?, TargetRef::new("assistant:asst_1")?, cascade, Some(Arc::new(signer)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Default)]
+pub struct CascadeTargets {
+    routes: RwLock<HashMap<(TenantId, TargetRef), Route>>,
+}
+
+#[derive(Clone)]
+struct Route {
+    cascade: Arc<Cascade>,
+    signer: Option<Arc<dyn Sign>>,
+}
+
+impl CascadeTargets {
+    /// No routes yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Routes the jobs of `tenant` to `target` through `cascade`, signed by `signer`; replaces
+    /// an earlier route (the next attempt uses the new one).
+    pub fn insert(
+        &self,
+        tenant: TenantId,
+        target: TargetRef,
+        cascade: Cascade,
+        signer: Option<Arc<dyn Sign>>,
+    ) {
+        let route = Route {
+            cascade: Arc::new(cascade),
+            signer,
+        };
+        self.routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((tenant, target), route);
+    }
+
+    /// Removes a route; its jobs are skipped from then on. Whether there was one.
+    pub fn remove(&self, tenant: &TenantId, target: &TargetRef) -> bool {
+        self.routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(tenant.clone(), target.clone()))
+            .is_some()
+    }
+}
+
+impl fmt::Debug for CascadeTargets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("CascadeTargets")
+            .field("routes", &routes.len())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl TargetResolver for CascadeTargets {
+    async fn resolve(&self, job: &Job) -> std::result::Result<Target, Unresolved> {
+        let route = self
+            .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(job.tenant.clone(), job.target.clone()))
+            .cloned()
+            .ok_or_else(|| Unresolved(format!("no cascade for `{}`", job.target)))?;
+        // A final transcript has its own serverMessages name; only the event itself says so.
+        let envelope = (job.event_type == "transcript")
+            .then(|| Envelope::parse(&job.payload).ok())
+            .flatten();
+        let resolved = match &envelope {
+            Some(envelope) => route.cascade.resolve_event(envelope.event()),
+            None => route.cascade.resolve(&job.event_type),
+        }
+        .map_err(|e| Unresolved(e.to_string()))?;
+        if let ServerAuth::Credential(id) = resolved.server.auth() {
+            return Err(Unresolved(format!(
+                "the {} server uses credential `{id}`: resolve it in your own TargetResolver",
+                resolved.level
+            )));
+        }
+        let target = Target::from_resolved(resolved).map_err(|e| Unresolved(e.to_string()))?;
+        Ok(match route.signer {
+            Some(signer) => target.signer(signer),
+            None => target,
+        })
+    }
+}
+
 /// Resolves a job's target reference to its current [`Target`] (through the server-URL
 /// cascade, with the server's timeout and signing secrets).
 #[async_trait]
@@ -368,12 +531,33 @@ impl UrlCheck for SchemeCheck {
 }
 
 /// Signs an attempt: the `webhook-signature` value over `id.timestamp.body`.
+///
+/// [`Signer`] (Standard Webhooks, with rotation) is one; implement it for a key held elsewhere
+/// (an HSM, a KMS).
 pub trait Sign: Send + Sync + fmt::Debug {
     /// The header value for this attempt.
     ///
     /// # Errors
-    /// The reason signing failed (the job is then skipped: nothing unsigned is sent).
-    fn sign(&self, webhook_id: &str, timestamp: u64, body: &[u8]) -> Result<HeaderValue, String>;
+    /// Why signing failed; the job is then skipped (nothing unsigned is sent).
+    fn sign(
+        &self,
+        webhook_id: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> std::result::Result<HeaderValue, SignError>;
+}
+
+impl Sign for Signer {
+    fn sign(
+        &self,
+        webhook_id: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> std::result::Result<HeaderValue, SignError> {
+        let value = Signer::sign(self, webhook_id, timestamp, body)?;
+        // `v1,` and base64 only: always a valid header value.
+        HeaderValue::from_str(&value).map_err(|_| SignError::InvalidId(webhook_id.to_owned()))
+    }
 }
 
 /// Hooks for metrics and tracing; every method does nothing by default.
@@ -898,9 +1082,7 @@ impl Dispatcher {
         }
         let request = match self.request(job, &target) {
             Ok(r) => r,
-            Err(reason) => {
-                return refuse(attempt, OutboxError::TargetRefused { url, reason }, plan);
-            }
+            Err(e) => return refuse(attempt, e, plan),
         };
         let timeout = target.timeout.min(self.max_timeout);
         let send_start = self.clock.now();
@@ -943,27 +1125,35 @@ impl Dispatcher {
         &self,
         job: &Job,
         target: &Target,
-    ) -> std::result::Result<http::Request<Vec<u8>>, String> {
+    ) -> std::result::Result<http::Request<Vec<u8>>, OutboxError> {
+        let invalid = |problem: String| OutboxError::Invalid {
+            what: "target URL",
+            problem,
+        };
         let uri: http::Uri = target
             .url
             .as_str()
             .parse()
-            .map_err(|e| format!("URL is not a valid request URI: {e}"))?;
+            .map_err(|e| invalid(format!("not a valid request URI: {e}")))?;
         // Fresh for every attempt, including retries and replays; the id never changes.
         let timestamp = self.clock.now().as_unix_seconds();
         let mut request = http::Request::post(uri)
             .body(job.payload.to_vec())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| invalid(e.to_string()))?;
         let headers = request.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, self.user_agent.clone());
-        let id = HeaderValue::from_str(job.id.as_str()).map_err(|e| e.to_string())?;
+        // Job ids are `A-Z a-z 0-9 _ -`: always a valid header value.
+        let id = HeaderValue::from_str(job.id.as_str()).map_err(|e| invalid(e.to_string()))?;
         headers.insert(WEBHOOK_ID, id);
         headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
         if let Some(signer) = &target.signer {
             let signature = signer
                 .sign(job.id.as_str(), timestamp, &job.payload)
-                .map_err(|e| format!("signing failed: {e}"))?;
+                .map_err(|error| OutboxError::Unsigned {
+                    job: job.id.clone(),
+                    error,
+                })?;
             headers.insert(WEBHOOK_SIGNATURE, signature);
         }
         for (name, value) in &target.headers {

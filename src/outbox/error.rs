@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::outbox::model::{JobId, JobStatus};
+use crate::sign::SignError;
 use crate::tenant::TenantId;
 
 /// What a store or outbox operation refused, or why it failed.
@@ -78,6 +79,14 @@ pub enum OutboxError {
         url: String,
         /// The guard's rejection.
         reason: String,
+    },
+    /// The attempt could not be signed, so nothing was sent.
+    #[error("job `{job}` could not be signed: {error}")]
+    Unsigned {
+        /// The job.
+        job: JobId,
+        /// Why.
+        error: SignError,
     },
     /// A recovery window is reversed or longer than allowed.
     #[error("recovery window of {window:?} is invalid: it must be positive and at most {max:?}")]

@@ -80,9 +80,9 @@ mod sqlite;
 mod store;
 
 pub use dispatch::{
-    DEFAULT_IDEMPOTENCY_WINDOW, Dispatcher, DispatcherBuilder, LEASE_MARGIN, MAX_RECOVER_JOBS,
-    MAX_RECOVER_WINDOW, NewJob, Observer, Outbox, SchemeCheck, Shutdown, Sign, Target,
-    TargetResolver, Tick, Unresolved, UrlCheck, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
+    CascadeTargets, DEFAULT_IDEMPOTENCY_WINDOW, Dispatcher, DispatcherBuilder, LEASE_MARGIN,
+    MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Observer, Outbox, SchemeCheck, Shutdown, Sign,
+    Target, TargetResolver, Tick, Unresolved, UrlCheck,
 };
 pub use error::{OutboxError, PlanError};
 pub use io::{
@@ -96,8 +96,8 @@ pub use model::{
     Trigger,
 };
 pub use plan::{
-    BackoffKind, BackoffPlan, DEFAULT_RETRY_AFTER_CAP, Decision, MAX_DELAY, MAX_RETRIES, RetryPlan,
-    RetryPlanBuilder, parse_retry_after,
+    DEFAULT_RETRY_AFTER_CAP, Decision, MAX_DELAY, MAX_RETRIES, RetryPlan, RetryPlanBuilder,
+    parse_retry_after,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, PostgresStoreBuilder};

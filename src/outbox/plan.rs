@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cascade::BackoffPlan;
 use crate::outbox::error::PlanError;
 use crate::outbox::model::Timestamp;
 
@@ -105,47 +106,45 @@ impl RetryPlan {
         }
     }
 
-    /// A plan from Vapi's `backoffPlan`.
-    ///
-    /// `fixed`: `maxRetries` retries, each after `baseDelaySeconds`. `exponential`: the i-th
-    /// retry after `baseDelaySeconds x 2^i`. No jitter, like Vapi's own.
-    ///
-    /// # Errors
-    /// [`PlanError`] for `maxRetries` above 10, `baseDelaySeconds` outside 0 to 10 or not a
-    /// number, or an excluded status that is a 2xx or outside 100..=599.
-    pub fn from_backoff(plan: &BackoffPlan) -> Result<Self, PlanError> {
-        if plan.max_retries > 10 {
-            return Err(PlanError::TooManyRetries {
-                got: u64::from(plan.max_retries),
-                max: 10,
-            });
+    /// The plan of a server's `backoffPlan` (already checked when the server config was read):
+    /// `max_retries` retries, each after the plan's delay (fixed, or doubling from the base for
+    /// exponential), its excluded statuses never retried. No jitter, like Vapi's own.
+    #[must_use]
+    pub fn from_backoff(plan: &BackoffPlan) -> Self {
+        let delays = (1..=u32::from(plan.max_retries))
+            .filter_map(|n| plan.delay_before_retry(n))
+            .map(|d| d.min(MAX_DELAY))
+            .take(MAX_RETRIES)
+            .collect();
+        // A 2xx is a success whatever the list says, so such entries are dropped.
+        let mut excluded: Vec<u16> = plan
+            .excluded_status_codes
+            .iter()
+            .copied()
+            .filter(|c| (100..=599).contains(c) && !(200..=299).contains(c))
+            .collect();
+        excluded.sort_unstable();
+        excluded.dedup();
+        RetryPlan {
+            delays,
+            jitter: 0.0,
+            excluded,
+            retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
         }
-        let base = plan.base_delay_seconds;
-        if !(0.0..=10.0).contains(&base) {
-            return Err(PlanError::Delay {
-                what: "baseDelaySeconds",
-                got: base,
-                max: 10.0,
-            });
-        }
-        let delays = (0..plan.max_retries).map(|i| match plan.kind {
-            BackoffKind::Fixed => Duration::from_secs_f64(base),
-            BackoffKind::Exponential => Duration::from_secs_f64(base * f64::from(1u32 << i)),
-        });
-        RetryPlan::builder()
-            .schedule(delays)
-            .excluded_status_codes(plan.excluded_status_codes.iter().copied())
-            .build()
     }
 
     /// A plan from Vapi's `backoffPlan` JSON (`{"type":"fixed","maxRetries":3,...}`).
     ///
+    /// `fixed`: `maxRetries` retries, each after `baseDelaySeconds`. `exponential`: the n-th
+    /// retry after `baseDelaySeconds x 2^(n-1)`. No jitter, like Vapi's own.
+    ///
     /// # Errors
     /// [`PlanError::Json`] with the field's path when the JSON is malformed or has an unknown
-    /// field; otherwise as [`RetryPlan::from_backoff`].
+    /// field; [`PlanError`] for `maxRetries` above 10, `baseDelaySeconds` outside 0 to 10, or
+    /// an excluded status that is a 2xx or outside 100..=599.
     pub fn from_backoff_json(json: &str) -> Result<Self, PlanError> {
         let de = &mut serde_json::Deserializer::from_str(json);
-        let plan: BackoffPlan = serde_path_to_error::deserialize(de).map_err(|e| {
+        let raw: RawBackoffPlan = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             PlanError::Json {
                 path: if path == "." {
@@ -156,7 +155,28 @@ impl RetryPlan {
                 problem: e.into_inner().to_string(),
             }
         })?;
-        RetryPlan::from_backoff(&plan)
+        if raw.max_retries > 10 {
+            return Err(PlanError::TooManyRetries {
+                got: u64::from(raw.max_retries),
+                max: 10,
+            });
+        }
+        let base = raw.base_delay_seconds;
+        if !(0.0..=10.0).contains(&base) {
+            return Err(PlanError::Delay {
+                what: "baseDelaySeconds",
+                got: base,
+                max: 10.0,
+            });
+        }
+        let delays = (0..raw.max_retries).map(|i| match raw.kind {
+            RawBackoffKind::Fixed => Duration::from_secs_f64(base),
+            RawBackoffKind::Exponential => Duration::from_secs_f64(base * f64::from(1u32 << i)),
+        });
+        RetryPlan::builder()
+            .schedule(delays)
+            .excluded_status_codes(raw.excluded_status_codes)
+            .build()
     }
 
     /// The delay before each retry, in order.
@@ -328,33 +348,24 @@ impl RetryPlanBuilder {
     }
 }
 
-/// Vapi's `backoffPlan` object, as found on a `Server` or an `apiRequest` tool.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Vapi's `backoffPlan` object as JSON.
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[non_exhaustive]
-pub struct BackoffPlan {
-    /// `fixed` (default) or `exponential`.
+struct RawBackoffPlan {
     #[serde(rename = "type", default)]
-    pub kind: BackoffKind,
-    /// 0 to 10 retries.
+    kind: RawBackoffKind,
     #[serde(default)]
-    pub max_retries: u32,
-    /// 0 to 10 seconds: the fixed delay, or the first delay for exponential.
-    pub base_delay_seconds: f64,
-    /// Statuses never retried; without it every non-2xx is retried.
+    max_retries: u32,
+    base_delay_seconds: f64,
     #[serde(default)]
-    pub excluded_status_codes: Vec<u16>,
+    excluded_status_codes: Vec<u16>,
 }
 
-/// How a [`BackoffPlan`] grows its delay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum BackoffKind {
-    /// The same delay before every retry.
+enum RawBackoffKind {
     #[default]
     Fixed,
-    /// Doubling from the base delay.
     Exponential,
 }
 

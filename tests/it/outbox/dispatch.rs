@@ -10,10 +10,10 @@ use agent_webhooks::outbox::{
     SeededRandom, Shutdown, Store, TargetRef, Transport, TransportError, TransportErrorKind,
     Trigger, UrlCheck,
 };
-use agent_webhooks::{Scope, url::Url};
+use agent_webhooks::{Scope, SignError, url::Url};
 use async_trait::async_trait;
 
-use super::support::{FakeSigner, Reply, Rig, Scripted, T0, scope, target, tenant};
+use super::support::{Reply, Rig, Scripted, T0, scope, signer, target, tenant, verifier};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -83,7 +83,7 @@ async fn every_retry_keeps_the_webhook_id_with_a_fresh_timestamp_and_signature()
     rig.targets.set(
         "assistant:a1",
         target("https://hooks.example.com/a1")
-            .signer(Arc::new(FakeSigner))
+            .signer(signer())
             .timeout(secs(7))
             .header(http::header::AUTHORIZATION, {
                 let mut v = http::HeaderValue::from_static("Bearer sk_1");
@@ -107,14 +107,17 @@ async fn every_retry_keeps_the_webhook_id_with_a_fresh_timestamp_and_signature()
     let sent = transport.received();
     assert_eq!(sent.len(), 3);
     let mut stamps = Vec::new();
+    let mut signatures = Vec::new();
     for r in &sent {
         assert_eq!(r.header("webhook-id"), job.id.as_str());
         let ts = r.header("webhook-timestamp");
         assert_eq!(ts.parse::<u64>().unwrap(), r.at.as_unix_seconds());
-        assert_eq!(
-            r.header("webhook-signature"),
-            format!("v1,{}.{ts}.{}", job.id, job.payload.len())
-        );
+        let signature = r.header("webhook-signature");
+        let at = r.at.as_unix_seconds();
+        verifier()
+            .verify(job.id.as_str(), at, signature, &r.body, at)
+            .unwrap();
+        signatures.push(signature.to_owned());
         assert_eq!(r.header("content-type"), "application/json");
         assert!(r.headers["authorization"].is_sensitive());
         assert_eq!(r.body, &job.payload[..]);
@@ -124,6 +127,8 @@ async fn every_retry_keeps_the_webhook_id_with_a_fresh_timestamp_and_signature()
     }
     stamps.dedup();
     assert_eq!(stamps.len(), 3, "a fresh timestamp per attempt");
+    signatures.dedup();
+    assert_eq!(signatures.len(), 3, "a fresh signature per attempt");
 }
 
 #[tokio::test]
@@ -261,8 +266,8 @@ async fn refused_unresolved_and_unsigned_targets_are_skipped_with_a_refused_atte
     #[derive(Debug)]
     struct BrokenSigner;
     impl agent_webhooks::outbox::Sign for BrokenSigner {
-        fn sign(&self, _: &str, _: u64, _: &[u8]) -> Result<http::HeaderValue, String> {
-            Err("no active secret".into())
+        fn sign(&self, _: &str, _: u64, _: &[u8]) -> Result<http::HeaderValue, SignError> {
+            Err(SignError::EmptySecret)
         }
     }
     rig.targets.set(
@@ -291,7 +296,7 @@ async fn refused_unresolved_and_unsigned_targets_are_skipped_with_a_refused_atte
             "target `https://internal.example/x` refused by the guard: host `internal.example` is not allowed",
         ),
         (&missing, "has no target: no server for `assistant:nowhere`"),
-        (&unsigned, "signing failed: no active secret"),
+        (&unsigned, "could not be signed: signing secret is empty"),
     ] {
         assert_eq!(rig.job(&job.id).await.status, JobStatus::Skipped);
         let a = rig.attempts(&job.id).await.remove(0);
@@ -681,4 +686,125 @@ async fn a_dispatcher_scoped_to_a_tenant_claims_only_its_jobs() {
     assert_eq!(d.run_once().await.unwrap().succeeded, 1);
     assert_eq!(rig.job(&a.id).await.status, JobStatus::Pending);
     assert_eq!(rig.job(&g.id).await.status, JobStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn cascade_targets_route_sign_and_retry_by_the_server_config() {
+    use agent_webhooks::outbox::CascadeTargets;
+    use agent_webhooks::{Cascade, TenantId};
+
+    let rig = Rig::new();
+    let routes = Arc::new(CascadeTargets::new());
+    let cascade = Cascade::from_json(
+        r#"{
+          "assistant": {"server": {"url": "https://hooks.example.com/assistant", "timeoutSeconds": 9,
+                                   "backoffPlan": {"type": "fixed", "maxRetries": 1, "baseDelaySeconds": 2}}},
+          "phoneNumber": {"serverUrl": "https://hooks.example.com/phone", "serverUrlSecret": "s3cret"}
+        }"#,
+    )
+    .unwrap();
+    let acme = TenantId::new("acme").unwrap();
+    let call = TargetRef::new("call:c1").unwrap();
+    routes.insert(acme.clone(), call.clone(), cascade, Some(signer()));
+    let transport = Arc::new(Scripted::new(&rig.clock, Reply::Status(500)));
+    let d = Dispatcher::builder(rig.store.clone(), transport.clone(), routes.clone())
+        .clock(Arc::new(rig.clock.clone()))
+        .build()
+        .unwrap();
+
+    let status = rig.enqueue("acme", "status-update", "call:c1").await;
+    let request = rig.enqueue("acme", "assistant-request", "call:c1").await;
+    let muted = rig.enqueue("acme", "transcript", "call:c1").await;
+    let stray = rig.enqueue("globex", "status-update", "call:c1").await;
+    rig.drive(&d, &status.id, 10).await;
+
+    // status-update: the assistant server, its timeout, its backoffPlan (1 retry after 2 s).
+    let to_assistant: Vec<_> = transport
+        .received()
+        .into_iter()
+        .filter(|r| r.uri == "https://hooks.example.com/assistant")
+        .collect();
+    assert_eq!(to_assistant.len(), 2);
+    assert_eq!(
+        to_assistant[1].at.duration_since(to_assistant[0].at),
+        secs(2)
+    );
+    assert_eq!(to_assistant[0].timeout, secs(9));
+    let at = to_assistant[0].at.as_unix_seconds();
+    verifier()
+        .verify_headers(&to_assistant[0].headers, &to_assistant[0].body, at)
+        .unwrap();
+    let attempts = rig.attempts(&status.id).await;
+    assert_eq!(attempts[0].level.as_deref(), Some("assistant.server"));
+    assert_eq!(rig.job(&status.id).await.status, JobStatus::Failed);
+
+    // assistant-request: the phone number's legacy server with its shared secret, sensitive.
+    let to_phone = transport
+        .received()
+        .into_iter()
+        .find(|r| r.uri == "https://hooks.example.com/phone")
+        .unwrap();
+    assert_eq!(to_phone.header("x-vapi-secret"), "s3cret");
+    assert!(to_phone.headers["x-vapi-secret"].is_sensitive());
+    assert_eq!(
+        rig.attempts(&request.id).await[0].level.as_deref(),
+        Some("phoneNumber.serverUrl")
+    );
+
+    // Not subscribed, or no route for that tenant: skipped with the reason.
+    for (job, reason) in [
+        (&muted, "not in the assistant's serverMessages"),
+        (&stray, "no cascade for `call:c1`"),
+    ] {
+        assert_eq!(rig.job(&job.id).await.status, JobStatus::Skipped);
+        let a = rig.attempts(&job.id).await.remove(0);
+        assert!(
+            a.error.as_deref().unwrap().contains(reason),
+            "{:?}",
+            a.error
+        );
+    }
+    assert!(routes.remove(&acme, &call));
+    assert!(!format!("{routes:?}").contains("s3cret"));
+}
+
+#[tokio::test]
+async fn cascade_targets_honour_the_final_transcript_subscription() {
+    use agent_webhooks::outbox::{CascadeTargets, NewJob};
+    use agent_webhooks::{Cascade, Envelope, TenantId};
+
+    let rig = Rig::new();
+    let routes = Arc::new(CascadeTargets::new());
+    let cascade = Cascade::from_json(
+        r#"{"assistant": {"server": {"url": "https://hooks.example.com/a"},
+                          "serverMessages": ["transcript[transcriptType=\"final\"]"]}}"#,
+    )
+    .unwrap();
+    let acme = TenantId::new("acme").unwrap();
+    let call = TargetRef::new("call:c1").unwrap();
+    routes.insert(acme.clone(), call.clone(), cascade, None);
+    let transport = Arc::new(Scripted::new(&rig.clock, Reply::Status(200)));
+    let d = Dispatcher::builder(rig.store.clone(), transport.clone(), routes)
+        .clock(Arc::new(rig.clock.clone()))
+        .build()
+        .unwrap();
+    let mut jobs = Vec::new();
+    for kind in ["final", "partial"] {
+        let body = format!(
+            r#"{{"message":{{"type":"transcript","role":"user","transcriptType":"{kind}","transcript":"hi"}}}}"#
+        );
+        let envelope = Envelope::parse(body.as_bytes()).unwrap();
+        let new = NewJob::from_envelope(acme.clone(), call.clone(), &envelope);
+        jobs.push(rig.outbox.enqueue(&scope("acme"), new).await.unwrap().job);
+    }
+    d.run_once().await.unwrap();
+    assert_eq!(rig.job(&jobs[0].id).await.status, JobStatus::Succeeded);
+    assert_eq!(rig.job(&jobs[1].id).await.status, JobStatus::Skipped);
+    assert_eq!(transport.count(), 1);
+    assert!(
+        transport.received()[0]
+            .body
+            .windows(7)
+            .any(|w| w == b"\"final\"")
+    );
 }

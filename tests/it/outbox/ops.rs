@@ -8,7 +8,7 @@ use agent_webhooks::outbox::{
 };
 use agent_webhooks::{ErrorKind, Scope};
 
-use super::support::{FakeSigner, Reply, Rig, Scripted, T0, scope, target, tenant};
+use super::support::{Reply, Rig, Scripted, T0, scope, signer, target, tenant};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -24,7 +24,7 @@ async fn replay_sends_to_the_current_target_as_a_new_manual_attempt() {
     let rig = Rig::new();
     rig.targets.set(
         "assistant:a1",
-        target("https://hooks.example.com/a1").signer(Arc::new(FakeSigner)),
+        target("https://hooks.example.com/a1").signer(signer()),
     );
     let transport = Arc::new(Scripted::new(&rig.clock, Reply::Status(500)));
     let d = rig
@@ -42,7 +42,7 @@ async fn replay_sends_to_the_current_target_as_a_new_manual_attempt() {
     // The server URL changed since: the replay goes to the new one.
     rig.targets.set(
         "assistant:a1",
-        target("https://new.example.com/hook").signer(Arc::new(FakeSigner)),
+        target("https://new.example.com/hook").signer(signer()),
     );
     rig.clock.advance(secs(3600));
     let replayed = d.replay(&scope("acme"), &original.id).await.unwrap();

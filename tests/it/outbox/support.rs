@@ -7,11 +7,11 @@ use std::time::Duration;
 use agent_webhooks::http::{self, HeaderMap, HeaderValue};
 use agent_webhooks::outbox::{
     Attempt, AttemptQuery, Clock, Dispatcher, DispatcherBuilder, Job, JobId, JobStatus, Lease,
-    ManualClock, MemoryStore, NewJob, Observer, Outbox, RetryPlan, SeededRandom, Sign, Store,
-    Target, TargetRef, TargetResolver, TargetState, Timestamp, Transport, TransportError,
+    ManualClock, MemoryStore, NewJob, Observer, Outbox, RetryPlan, SeededRandom, Store, Target,
+    TargetRef, TargetResolver, TargetState, Timestamp, Transport, TransportError,
     TransportErrorKind, Unresolved,
 };
-use agent_webhooks::{Scope, TenantId};
+use agent_webhooks::{Scope, Signer, TenantId, Verifier};
 use async_trait::async_trait;
 
 /// 2026-01-01T00:00:00Z.
@@ -162,15 +162,15 @@ pub fn target(url: &str) -> Target {
     Target::new(url.parse().unwrap(), "assistant")
 }
 
-/// A stand-in signer: `v1,<id>.<timestamp>.<body length>` (tests read it back).
-#[derive(Debug)]
-pub struct FakeSigner;
+/// The Standard Webhooks test secret (vector A).
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-impl Sign for FakeSigner {
-    fn sign(&self, id: &str, timestamp: u64, body: &[u8]) -> Result<HeaderValue, String> {
-        HeaderValue::from_str(&format!("v1,{id}.{timestamp}.{}", body.len()))
-            .map_err(|e| e.to_string())
-    }
+pub fn signer() -> Arc<Signer> {
+    Arc::new(Signer::new(SECRET.parse().unwrap()))
+}
+
+pub fn verifier() -> Verifier {
+    Verifier::new(SECRET.parse().unwrap())
 }
 
 /// Counts what the dispatcher reports.
