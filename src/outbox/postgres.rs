@@ -2,10 +2,12 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{GenericClient, Manager, Pool};
+use deadpool_postgres::{GenericClient, Manager, Object, Pool};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -59,6 +61,16 @@ type Param<'a> = &'a (dyn ToSql + Sync);
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    shared: Arc<Shared>,
+}
+
+/// Connections taken out of the pool and used by many tasks at once for single statements:
+/// tokio-postgres pipelines concurrent queries on one connection, so a dispatcher's claims,
+/// target checks and finishes share round trips instead of each waiting for its own.
+/// Transactions and listings take a pooled connection of their own.
+struct Shared {
+    slots: Vec<Mutex<Option<Arc<Object>>>>,
+    next: AtomicUsize,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -68,6 +80,7 @@ impl fmt::Debug for PostgresStore {
         f.debug_struct("PostgresStore")
             .field("connections", &status.size)
             .field("max_connections", &status.max_size)
+            .field("pipelined", &self.shared.slots.len())
             .finish_non_exhaustive()
     }
 }
@@ -376,11 +389,38 @@ impl PostgresStore {
         }
         tx.commit().await.map_err(backend)?;
         drop(client);
-        Ok(PostgresStore { pool })
+        // A quarter of the pool (1 to 4) is shared; the rest stays for transactions.
+        let max = pool.status().max_size;
+        let shared = if max >= 2 { (max / 4).clamp(1, 4) } else { 0 };
+        let shared = Shared {
+            slots: (0..shared).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
+        };
+        Ok(PostgresStore {
+            pool,
+            shared: Arc::new(shared),
+        })
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, OutboxError> {
+    async fn client(&self) -> Result<Object, OutboxError> {
         self.pool.get().await.map_err(backend)
+    }
+
+    /// A shared connection for one autocommit statement (a pooled one if none are shared).
+    async fn shared(&self) -> Result<Arc<Object>, OutboxError> {
+        let slots = &self.shared.slots;
+        if slots.is_empty() {
+            return Ok(Arc::new(self.client().await?));
+        }
+        let slot = &slots[self.shared.next.fetch_add(1, Ordering::Relaxed) % slots.len()];
+        let lock = || slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(conn) = lock().as_ref().filter(|c| !c.is_closed()) {
+            return Ok(conn.clone());
+        }
+        // A broken connection is dropped here (deadpool discards it) and replaced.
+        let conn = Arc::new(self.client().await?);
+        *lock() = Some(conn.clone());
+        Ok(conn)
     }
 
     async fn insert_keyed(
@@ -524,6 +564,9 @@ async fn insert_row(client: &impl GenericClient, mut job: Job) -> Result<Inserte
 /// whose failures a delivery clears when `clear_target`.
 fn finish_statement(scoped: bool, clear_target: bool) -> String {
     let mut n = 23;
+    // The status and tenant tests sit inside `IS TRUE`, which no index serves: the planner
+    // then always finds the row by its unique id, never by walking the (tenant, status)
+    // index's dead in-flight entries.
     let scope = if scoped {
         n += 1;
         format!(" AND tenant_id = ${n}")
@@ -542,8 +585,8 @@ fn finish_statement(scoped: bool, clear_target: bool) -> String {
     };
     format!(
         "WITH upd AS (UPDATE outbox_jobs SET status = $1, next_attempt_at = $2, due_at = $2, \
-         updated_at = $3 WHERE id = $4 AND fence = $22 AND status = 'in-flight' \
-         AND tenant_id = $23{scope} RETURNING {JOB_COLS}), \
+         updated_at = $3 WHERE id = $4 AND fence = $22 AND (status = 'in-flight') IS TRUE \
+         AND (tenant_id = $23{scope}) IS TRUE RETURNING {JOB_COLS}), \
          ins AS (INSERT INTO outbox_attempts ({ATTEMPT_COLS}) SELECT {} FROM upd){target} \
          SELECT {JOB_COLS} FROM upd",
         attempt_placeholders(5)
@@ -622,7 +665,7 @@ impl Store for PostgresStore {
         check_job_text(&job)?;
         match job.idempotency_key.clone() {
             Some(key) => self.insert_keyed(job, key, idempotency_window).await,
-            None => insert_row(&self.client().await?, job).await,
+            None => insert_row(&*self.shared().await?, job).await,
         }
     }
 
@@ -658,9 +701,7 @@ impl Store for PostgresStore {
                 .collect::<Vec<_>>()
                 .join(", "),
         );
-        let client = self.client().await?;
-        let rows = query(&client, &sql).await?;
-        drop(client);
+        let rows = query(&*self.shared().await?, &sql).await?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let job = sql::job_from_row(&row, 3)?;
@@ -707,22 +748,30 @@ impl Store for PostgresStore {
             values.push(&clear);
         }
         let text = finish_statement(scope_tenant.is_some(), clear_url.is_some());
-        let mut client = self.client().await?;
         let (rows, disabled_target) = match health {
             Some(event) => {
+                let mut client = self.client().await?;
                 let tx = client.transaction().await.map_err(backend)?;
                 let rows = run_finish(&tx, &text, &values, attempt).await?;
-                let mut disabled = None;
-                if !rows.is_empty() {
-                    disabled = record_health(&tx, &attempt.tenant, event, attempt.ended_at).await?;
-                    tx.commit().await.map_err(backend)?;
+                if rows.is_empty() {
+                    drop(tx);
+                    return Err(self.finish_refusal(&client, scope, lease, attempt).await);
                 }
+                let disabled = record_health(&tx, &attempt.tenant, event, attempt.ended_at).await?;
+                tx.commit().await.map_err(backend)?;
                 (rows, disabled)
             }
-            None => (run_finish(&client, &text, &values, attempt).await?, None),
+            None => {
+                let client = self.shared().await?;
+                let rows = run_finish(&*client, &text, &values, attempt).await?;
+                if rows.is_empty() {
+                    return Err(self.finish_refusal(&*client, scope, lease, attempt).await);
+                }
+                (rows, None)
+            }
         };
         let Some(job_row) = rows.first() else {
-            return Err(self.finish_refusal(&client, scope, lease, attempt).await);
+            return Err(sql::corrupt("a finish returned no job"));
         };
         let job = sql::job_from_row(job_row, 0)?;
         Ok(Finished::new(job, disabled_target))
@@ -746,7 +795,7 @@ impl Store for PostgresStore {
         if scope_tenant.is_some() {
             values.push(&scope_value);
         }
-        let client = self.client().await?;
+        let client = self.shared().await?;
         let stmt = client.prepare_cached(&text).await.map_err(backend)?;
         match client.execute(&stmt, &values).await {
             Ok(0) => Err(OutboxError::not_found("job", &attempt.job_id)),
@@ -762,7 +811,7 @@ impl Store for PostgresStore {
         let mut sql = Sql::new(&format!("SELECT {JOB_COLS} FROM outbox_jobs WHERE "));
         sql.scope(scope)
             .bind(" AND id = {}", Val::Text(id.as_str().into()));
-        let rows = query(&self.client().await?, &sql).await?;
+        let rows = query(&*self.shared().await?, &sql).await?;
         rows.first().map(|r| sql::job_from_row(r, 0)).transpose()
     }
 
@@ -780,7 +829,7 @@ impl Store for PostgresStore {
         let mut sql = Sql::new(&format!("SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE "));
         sql.scope(scope)
             .bind(" AND id = {}", Val::Text(id.as_str().into()));
-        let rows = query(&self.client().await?, &sql).await?;
+        let rows = query(&*self.shared().await?, &sql).await?;
         rows.first().map(|r| sql::attempt_from_row(r, 0)).transpose()
     }
 
@@ -880,7 +929,7 @@ impl Store for PostgresStore {
         if !scope.contains(tenant) {
             return Ok(None);
         }
-        let client = self.client().await?;
+        let client = self.shared().await?;
         let stmt = client
             .prepare_cached(
                 "SELECT failing_since, disabled_reason, disabled_at FROM outbox_targets \

@@ -365,8 +365,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         idempotency_key TEXT
     );
     CREATE INDEX outbox_jobs_due ON outbox_jobs (due_at, seq) WHERE due_at IS NOT NULL;
-    CREATE INDEX outbox_jobs_tenant_due ON outbox_jobs (tenant_id, due_at, seq)
-        WHERE due_at IS NOT NULL;
     CREATE INDEX outbox_jobs_tenant ON outbox_jobs (tenant_id, seq);
     CREATE INDEX outbox_jobs_status ON outbox_jobs (tenant_id, status, seq);
     CREATE INDEX outbox_jobs_event_type ON outbox_jobs (tenant_id, event_type, seq);
