@@ -209,12 +209,16 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
 
-    let sqlite: Arc<dyn Store> =
-        Arc::new(rt.block_on(SqliteStore::open(dir.join("store.sqlite3"))).unwrap());
+    let sqlite: Arc<dyn Store> = Arc::new(
+        rt.block_on(SqliteStore::open(dir.join("store.sqlite3")))
+            .unwrap(),
+    );
     let sqlite_cycle = Cycle::new(sqlite);
     let mut sqlite_loop = SqliteLoop::open(&dir.join("floor.sqlite3"));
 
-    let url = std::env::var("AGENT_WEBHOOKS_PG_URL").ok().filter(|u| !u.is_empty());
+    let url = std::env::var("AGENT_WEBHOOKS_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     let schema = format!("aw_bench_{}", std::process::id());
     let pg = url.as_deref().map(|url| {
         let store = rt
@@ -239,18 +243,25 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     {
         let mut g = c.benchmark_group("sqlite");
-        g.sample_size(10).throughput(Throughput::Elements(SQLITE_BATCH));
+        g.sample_size(10)
+            .throughput(Throughput::Elements(SQLITE_BATCH));
         g.bench_function("store_cycle", |b| {
             b.iter(|| rt.block_on(sqlite_cycle.run(SQLITE_BATCH)))
         });
-        g.bench_function("insert_update_loop", |b| b.iter(|| sqlite_loop.run(SQLITE_BATCH)));
+        g.bench_function("insert_update_loop", |b| {
+            b.iter(|| sqlite_loop.run(SQLITE_BATCH))
+        });
         g.finish();
     }
     if let Some((cycle, floor)) = &mut pg {
         let mut g = c.benchmark_group("postgres");
         g.sample_size(10).throughput(Throughput::Elements(PG_BATCH));
-        g.bench_function("store_cycle", |b| b.iter(|| rt.block_on(cycle.run(PG_BATCH))));
-        g.bench_function("update_loop", |b| b.iter(|| rt.block_on(floor.run(PG_BATCH))));
+        g.bench_function("store_cycle", |b| {
+            b.iter(|| rt.block_on(cycle.run(PG_BATCH)))
+        });
+        g.bench_function("update_loop", |b| {
+            b.iter(|| rt.block_on(floor.run(PG_BATCH)))
+        });
         g.finish();
     }
     c.final_summary();
@@ -287,7 +298,10 @@ fn summary(
             ),
         ],
     );
-    let (floor, store) = (per_second(SQLITE_BATCH, m[0]), per_second(SQLITE_BATCH, m[1]));
+    let (floor, store) = (
+        per_second(SQLITE_BATCH, m[0]),
+        per_second(SQLITE_BATCH, m[1]),
+    );
     println!(
         "  sqlite: store {store:.0} jobs/s, insert+update loop {floor:.0} writes/s, \
          ratio = {:.2}",

@@ -112,7 +112,9 @@ impl Transport for LoopbackHttp {
             .parse()
             .ok()
             .filter(IpAddr::is_loopback)
-            .ok_or_else(|| transport_error(TransportErrorKind::Refused, "not a loopback address"))?;
+            .ok_or_else(|| {
+                transport_error(TransportErrorKind::Refused, "not a loopback address")
+            })?;
         let port = uri.port_u16().unwrap_or(80);
         let mut head = format!(
             "POST {} HTTP/1.1\r\nhost: {}\r\n",
@@ -173,7 +175,9 @@ async fn open_store(args: &Args) -> Result<Arc<dyn Store>, String> {
         }
         return Ok(Arc::new(builder.build().await.map_err(|e| e.to_string())?));
     }
-    Err(format!("--store must start with sqlite: or postgres:\n{HELP}"))
+    Err(format!(
+        "--store must start with sqlite: or postgres:\n{HELP}"
+    ))
 }
 
 /// Whether any job is pending or in flight.
@@ -193,13 +197,17 @@ async fn run(args: Args) -> Result<(), String> {
     let store = open_store(&args).await?;
     let url = args.target.parse().map_err(|e| format!("--target: {e}"))?;
     let target = Target::new(url, "assistant").timeout(args.timeout);
-    let dispatcher = Dispatcher::builder(store.clone(), Arc::new(LoopbackHttp), Arc::new(OneTarget(target)))
-        .concurrency(args.concurrency)
-        .max_timeout(args.timeout)
-        .lease(args.lease)
-        .poll_interval(Duration::from_millis(50))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let dispatcher = Dispatcher::builder(
+        store.clone(),
+        Arc::new(LoopbackHttp),
+        Arc::new(OneTarget(target)),
+    )
+    .concurrency(args.concurrency)
+    .max_timeout(args.timeout)
+    .lease(args.lease)
+    .poll_interval(Duration::from_millis(50))
+    .build()
+    .map_err(|e| e.to_string())?;
     let shutdown = Shutdown::new();
     if args.exit_when_done {
         let (store, shutdown) = (store.clone(), shutdown.clone());

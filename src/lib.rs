@@ -27,6 +27,15 @@
 //! assert!(tool.compile(AgentKind::Chat).is_err());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Features
+//!
+//! None is on by default: the core does no IO and pulls in no database or async runtime.
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `sqlite` | `outbox::SqliteStore`, the durable embedded store: one SQLite file (compiled in), WAL mode, versioned migrations, its own thread so no executor is blocked |
+//! | `postgres` | `outbox::PostgresStore`, the store for several runtime instances on one PostgreSQL: `FOR UPDATE SKIP LOCKED` claims, fenced leases, versioned migrations; re-exports `deadpool_postgres` (and through it `tokio_postgres`) for `PostgresStore::from_pool`; needs a tokio runtime |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -41,6 +50,8 @@ mod tenant;
 mod tool;
 mod vars;
 
+#[cfg(feature = "postgres")]
+pub use deadpool_postgres;
 pub use http;
 pub use url;
 

@@ -308,7 +308,11 @@ fn duplicate_attempt(a: &Attempt) -> OutboxError {
 }
 
 fn check_job_text(job: &Job) -> Result<(), OutboxError> {
-    let texts = [Some(&job.event_type), job.call_id.as_ref(), job.idempotency_key.as_ref()];
+    let texts = [
+        Some(&job.event_type),
+        job.call_id.as_ref(),
+        job.idempotency_key.as_ref(),
+    ];
     if texts.into_iter().flatten().any(|s| s.contains('\0')) {
         return Err(OutboxError::Invalid {
             what: "job",
@@ -366,7 +370,10 @@ impl PostgresStore {
             .await
             .map_err(backend)?;
         let version: i64 = tx
-            .query_one("SELECT COALESCE(MAX(version), 0)::bigint FROM outbox_schema", &[])
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::bigint FROM outbox_schema",
+                &[],
+            )
             .await
             .map_err(backend)?
             .try_get(0)
@@ -376,7 +383,10 @@ impl PostgresStore {
         }
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let ddl = m
-                .replace("{SERIAL}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
+                .replace(
+                    "{SERIAL}",
+                    "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                )
                 .replace("{BLOB}", "BYTEA")
                 .replace("{BOOL}", "BOOLEAN");
             tx.batch_execute(&ddl).await.map_err(backend)?;
@@ -440,7 +450,10 @@ impl PostgresStore {
         .await
         .map_err(backend)?;
         let exists = tx
-            .query_opt("SELECT 1 FROM outbox_jobs WHERE id = $1", &[&job.id.as_str()])
+            .query_opt(
+                "SELECT 1 FROM outbox_jobs WHERE id = $1",
+                &[&job.id.as_str()],
+            )
             .await
             .map_err(backend)?;
         if exists.is_some() {
@@ -740,7 +753,10 @@ impl Store for PostgresStore {
         let mut values: Vec<Param<'_>> = vec![&status, &next, &at, &row.job_id];
         values.extend(row.params());
         values.extend([&fence as Param<'_>, &row.tenant]);
-        let (scope_value, clear) = (scope_tenant.unwrap_or_default(), clear_url.unwrap_or_default());
+        let (scope_value, clear) = (
+            scope_tenant.unwrap_or_default(),
+            clear_url.unwrap_or_default(),
+        );
         if scope_tenant.is_some() {
             values.push(&scope_value);
         }
@@ -826,11 +842,15 @@ impl Store for PostgresStore {
     }
 
     async fn attempt(&self, scope: &Scope, id: &AttemptId) -> Result<Option<Attempt>, OutboxError> {
-        let mut sql = Sql::new(&format!("SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE "));
+        let mut sql = Sql::new(&format!(
+            "SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE "
+        ));
         sql.scope(scope)
             .bind(" AND id = {}", Val::Text(id.as_str().into()));
         let rows = query(&*self.shared().await?, &sql).await?;
-        rows.first().map(|r| sql::attempt_from_row(r, 0)).transpose()
+        rows.first()
+            .map(|r| sql::attempt_from_row(r, 0))
+            .transpose()
     }
 
     async fn attempts(

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use crate::outbox::error::OutboxError;
+use crate::outbox::model::JobStatus;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, TargetRef, Timestamp,
 };
-use crate::outbox::model::JobStatus;
 use crate::outbox::store::{DisabledReason, Next, TargetEvent, TargetState};
 use crate::tenant::{Scope, TenantId};
 
@@ -139,7 +139,8 @@ impl Sql {
     pub(crate) fn bind(&mut self, text: &str, v: Val) -> &mut Self {
         self.args.push(v);
         let n = self.args.len();
-        self.text.push_str(&text.replacen("{}", &format!("${n}"), 1));
+        self.text
+            .push_str(&text.replacen("{}", &format!("${n}"), 1));
         self
     }
 
@@ -157,7 +158,10 @@ impl Sql {
     }
 }
 
-pub(crate) fn parse_cursor(cursor: Option<&Cursor>, prefix: char) -> Result<Option<i64>, OutboxError> {
+pub(crate) fn parse_cursor(
+    cursor: Option<&Cursor>,
+    prefix: char,
+) -> Result<Option<i64>, OutboxError> {
     let Some(c) = cursor else { return Ok(None) };
     c.as_str()
         .strip_prefix(prefix)
@@ -201,14 +205,19 @@ pub(crate) fn jobs_query(scope: &Scope, q: &JobQuery) -> Result<(Sql, usize), Ou
         sql.bind(" AND seq < {}", Val::Int(b));
     }
     let limit = q.limit_or_default();
-    sql.bind(" ORDER BY seq DESC LIMIT {}", Val::Int(int(limit as u64 + 1)));
+    sql.bind(
+        " ORDER BY seq DESC LIMIT {}",
+        Val::Int(int(limit as u64 + 1)),
+    );
     Ok((sql, limit))
 }
 
 /// `SELECT seq, <ATTEMPT_COLS> ... LIMIT limit + 1` for an attempt listing, newest first.
 pub(crate) fn attempts_query(scope: &Scope, q: &AttemptQuery) -> Result<(Sql, usize), OutboxError> {
     let before = parse_cursor(q.cursor.as_ref(), 'a')?;
-    let mut sql = Sql::new(&format!("SELECT seq, {ATTEMPT_COLS} FROM outbox_attempts WHERE "));
+    let mut sql = Sql::new(&format!(
+        "SELECT seq, {ATTEMPT_COLS} FROM outbox_attempts WHERE "
+    ));
     sql.scope(scope);
     if let Some(j) = &q.job_id {
         sql.bind(" AND job_id = {}", Val::Text(j.as_str().into()));
@@ -235,7 +244,10 @@ pub(crate) fn attempts_query(scope: &Scope, q: &AttemptQuery) -> Result<(Sql, us
         sql.bind(" AND seq < {}", Val::Int(b));
     }
     let limit = q.limit_or_default();
-    sql.bind(" ORDER BY seq DESC LIMIT {}", Val::Int(int(limit as u64 + 1)));
+    sql.bind(
+        " ORDER BY seq DESC LIMIT {}",
+        Val::Int(int(limit as u64 + 1)),
+    );
     Ok((sql, limit))
 }
 

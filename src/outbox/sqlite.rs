@@ -148,7 +148,11 @@ fn migrate(conn: &mut Connection) -> Result<(), OutboxError> {
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(backend)?;
     let version: i64 = tx
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM outbox_schema", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM outbox_schema",
+            [],
+            |r| r.get(0),
+        )
         .map_err(backend)?;
     if version > MIGRATIONS.len() as i64 {
         return Err(sql::too_new(version));
@@ -159,8 +163,11 @@ fn migrate(conn: &mut Connection) -> Result<(), OutboxError> {
             .replace("{BLOB}", "BLOB")
             .replace("{BOOL}", "INTEGER");
         tx.execute_batch(&ddl).map_err(backend)?;
-        tx.execute("INSERT INTO outbox_schema (version) VALUES (?1)", [i as i64 + 1])
-            .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO outbox_schema (version) VALUES (?1)",
+            [i as i64 + 1],
+        )
+        .map_err(backend)?;
     }
     tx.commit().map_err(backend)
 }
@@ -213,7 +220,8 @@ fn query_all<T>(
 
 fn job_by_id(conn: &Connection, scope: &Scope, id: &JobId) -> Result<Option<Job>, OutboxError> {
     let mut sql = Sql::new(&format!("SELECT {JOB_COLS} FROM outbox_jobs WHERE "));
-    sql.scope(scope).bind(" AND id = {}", Val::Text(id.as_str().into()));
+    sql.scope(scope)
+        .bind(" AND id = {}", Val::Text(id.as_str().into()));
     Ok(query_all(conn, &sql, |r| sql::job_from_row(r, 0))?.pop())
 }
 
@@ -381,7 +389,10 @@ fn claim_jobs(
     let mut pick = Sql::new("SELECT seq FROM outbox_jobs WHERE ");
     pick.scope(scope)
         .bind(" AND due_at <= {}", Val::Int(ms(now)))
-        .bind(" ORDER BY due_at, seq LIMIT {}", Val::Int(int(limit as u64)));
+        .bind(
+            " ORDER BY due_at, seq LIMIT {}",
+            Val::Int(int(limit as u64)),
+        );
     let seqs = query_all(&tx, &pick, |r| r.int(0))?;
     let until = now.saturating_add(lease);
     let mut claimed = Vec::with_capacity(seqs.len());
@@ -605,7 +616,9 @@ impl Store for SqliteStore {
     }
 
     async fn attempt(&self, scope: &Scope, id: &AttemptId) -> Result<Option<Attempt>, OutboxError> {
-        let mut sql = Sql::new(&format!("SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE "));
+        let mut sql = Sql::new(&format!(
+            "SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE "
+        ));
         sql.scope(scope)
             .bind(" AND id = {}", Val::Text(id.as_str().into()));
         self.call(move |c| Ok(query_all(c, &sql, |r| sql::attempt_from_row(r, 0))?.pop()))

@@ -245,7 +245,10 @@ async fn check(store: &dyn Store, ids: &HashMap<u64, JobId>, seen: &Seen) -> usi
         .values()
         .filter(|j| j.status != JobStatus::Succeeded)
         .collect();
-    assert!(stuck.is_empty(), "jobs not delivered or left claimed: {stuck:?}");
+    assert!(
+        stuck.is_empty(),
+        "jobs not delivered or left claimed: {stuck:?}"
+    );
     let seen = seen.0.lock().unwrap().clone();
     let mut duplicates = 0;
     for (n, id) in ids {
@@ -365,7 +368,10 @@ async fn four_postgres_dispatchers_deliver_20k_jobs_each_once() {
     workers.wait_all(Instant::now() + Duration::from_secs(150));
     let took = started.elapsed();
     let duplicates = check(&*store, &ids, &seen).await;
-    assert_eq!(duplicates, 0, "a job was sent twice while its lease was valid");
+    assert_eq!(
+        duplicates, 0,
+        "a job was sent twice while its lease was valid"
+    );
     let (jobs, _) = everything(&*store).await;
     let claims: u64 = jobs.values().map(|j| u64::from(j.attempts)).sum();
     assert_eq!(claims, JOBS, "every job claimed exactly once");

@@ -29,7 +29,12 @@ async fn raw_client(url: &str) -> tokio_postgres::Client {
 async fn migrations_are_versioned_idempotent_and_a_newer_schema_is_refused() {
     let Some(url) = pg::url() else { return };
     let schema = pg::fresh_schema();
-    let open = || PostgresStore::builder(&url).schema(&schema).max_connections(2).build();
+    let open = || {
+        PostgresStore::builder(&url)
+            .schema(&schema)
+            .max_connections(2)
+            .build()
+    };
     let store = open().await.unwrap();
     store
         .insert(&Scope::AllTenants, job(1, "acme", T0), Duration::ZERO)
@@ -48,7 +53,10 @@ async fn migrations_are_versioned_idempotent_and_a_newer_schema_is_refused() {
     );
     let client = raw_client(&url).await;
     let versions: Vec<i64> = client
-        .query(&format!("SELECT version FROM {schema}.outbox_schema ORDER BY version"), &[])
+        .query(
+            &format!("SELECT version FROM {schema}.outbox_schema ORDER BY version"),
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -59,7 +67,10 @@ async fn migrations_are_versioned_idempotent_and_a_newer_schema_is_refused() {
         (1..=i64::from(PostgresStore::SCHEMA_VERSION)).collect::<Vec<_>>()
     );
     client
-        .execute(&format!("INSERT INTO {schema}.outbox_schema (version) VALUES (99)"), &[])
+        .execute(
+            &format!("INSERT INTO {schema}.outbox_schema (version) VALUES (99)"),
+            &[],
+        )
         .await
         .unwrap();
     let err = open().await.unwrap_err();
@@ -110,7 +121,13 @@ async fn bad_settings_are_typed_errors_that_never_echo_the_password() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, OutboxError::Invalid { what: "postgres connection string", .. }),
+        matches!(
+            err,
+            OutboxError::Invalid {
+                what: "postgres connection string",
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(!format!("{err} {err:?}").contains("hunter2"));
@@ -121,7 +138,13 @@ async fn bad_settings_are_typed_errors_that_never_echo_the_password() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, OutboxError::Invalid { what: "postgres schema", .. }),
+            matches!(
+                err,
+                OutboxError::Invalid {
+                    what: "postgres schema",
+                    ..
+                }
+            ),
             "{schema}: {err:?}"
         );
     }
@@ -130,7 +153,13 @@ async fn bad_settings_are_typed_errors_that_never_echo_the_password() {
         .build()
         .await
         .unwrap_err();
-    assert!(matches!(err, OutboxError::Invalid { what: "max_connections", .. }));
+    assert!(matches!(
+        err,
+        OutboxError::Invalid {
+            what: "max_connections",
+            ..
+        }
+    ));
     // Nothing listens on port 1: a backend error, not a hang or a panic.
     let err = PostgresStore::connect("postgres://u:hunter2@127.0.0.1:1/db")
         .await
@@ -166,11 +195,17 @@ async fn listing_filters_and_claims_have_indexes() {
     };
     assert!(has("outbox_jobs", "due_at, seq)"), "{defs:#?}");
     for col in ["status", "event_type", "call_id", "target"] {
-        assert!(has("outbox_jobs", &format!("tenant_id, {col}, seq)")), "{col}");
+        assert!(
+            has("outbox_jobs", &format!("tenant_id, {col}, seq)")),
+            "{col}"
+        );
     }
     assert!(has("outbox_jobs", "tenant_id, created_at)"));
     for col in ["status", "event_type", "url"] {
-        assert!(has("outbox_attempts", &format!("tenant_id, {col}, seq)")), "{col}");
+        assert!(
+            has("outbox_attempts", &format!("tenant_id, {col}, seq)")),
+            "{col}"
+        );
     }
     assert!(has("outbox_attempts", "job_id, seq)"));
     assert!(has("outbox_attempts", "tenant_id, started_at)"));

@@ -132,7 +132,10 @@ async fn two_stores_on_one_file_never_claim_the_same_job() {
     all.dedup();
     assert_eq!((n, all.len()), (200, 200));
     let pending = a
-        .jobs(&Scope::AllTenants, &JobQuery::new().status(JobStatus::Pending))
+        .jobs(
+            &Scope::AllTenants,
+            &JobQuery::new().status(JobStatus::Pending),
+        )
         .await
         .unwrap();
     assert!(pending.items.is_empty());
