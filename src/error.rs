@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::guard::{PolicyError, Rejection};
 use crate::template::RenderError;
 use crate::tool::ConfigError;
 
@@ -25,6 +26,10 @@ pub enum ErrorKind {
     Config,
     /// A value could not be rendered into its place during a call.
     Render,
+    /// The guard refused a request (URL, address or redirect hop): see [`Error::as_rejection`].
+    Guard,
+    /// A guard policy could not be built: see [`Error::as_policy`].
+    Policy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +38,10 @@ enum Inner {
     Config(ConfigError),
     #[error(transparent)]
     Render(RenderError),
+    #[error(transparent)]
+    Guard(Rejection),
+    #[error(transparent)]
+    Policy(PolicyError),
 }
 
 impl Error {
@@ -42,6 +51,8 @@ impl Error {
         match &*self.inner {
             Inner::Config(_) => ErrorKind::Config,
             Inner::Render(_) => ErrorKind::Render,
+            Inner::Guard(_) => ErrorKind::Guard,
+            Inner::Policy(_) => ErrorKind::Policy,
         }
     }
 
@@ -59,6 +70,24 @@ impl Error {
     pub fn as_render(&self) -> Option<&RenderError> {
         match &*self.inner {
             Inner::Render(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The guard's refusal, if this is one.
+    #[must_use]
+    pub fn as_rejection(&self) -> Option<Rejection> {
+        match &*self.inner {
+            Inner::Guard(r) => Some(*r),
+            _ => None,
+        }
+    }
+
+    /// The policy-building error, if this is one.
+    #[must_use]
+    pub fn as_policy(&self) -> Option<&PolicyError> {
+        match &*self.inner {
+            Inner::Policy(e) => Some(e),
             _ => None,
         }
     }
@@ -94,6 +123,22 @@ impl From<RenderError> for Error {
     fn from(e: RenderError) -> Self {
         Self {
             inner: Box::new(Inner::Render(e)),
+        }
+    }
+}
+
+impl From<Rejection> for Error {
+    fn from(r: Rejection) -> Self {
+        Self {
+            inner: Box::new(Inner::Guard(r)),
+        }
+    }
+}
+
+impl From<PolicyError> for Error {
+    fn from(e: PolicyError) -> Self {
+        Self {
+            inner: Box::new(Inner::Policy(e)),
         }
     }
 }

@@ -40,6 +40,7 @@ pub use http;
 pub use url;
 
 pub use error::{Error, ErrorKind, Result};
+pub use guard::{Origin, Policy, PolicyError, Rejection};
 pub use template::{Place, RenderError, TemplateError, UrlTemplate};
 pub use tool::{
     CompiledTool, ConfigError, ConfigProblem, DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, Method,
