@@ -37,6 +37,7 @@ mod tool;
 mod vars;
 
 pub use http;
+pub use ipnet;
 pub use url;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,3 +1,12 @@
 //! The integration tests, one binary with a module per concept.
 
+mod guard;
 mod tool;
+
+// The `webhookctl check-url` command, compiled into the tests so they drive the real code.
+#[allow(dead_code)]
+#[path = "../../examples/webhookctl/args.rs"]
+mod args;
+#[allow(dead_code)]
+#[path = "../../examples/webhookctl/check_url.rs"]
+mod check_url;
