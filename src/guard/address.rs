@@ -278,6 +278,58 @@ const fn masked_v6() -> [Masked<u128>; V6_ROWS.len()] {
 static MASKED_V4: [Masked<u32>; V4_ROWS.len()] = masked_v4();
 static MASKED_V6: [Masked<u128>; V6_ROWS.len()] = masked_v6();
 
+/// 2000::/3, the global unicast space, as (net, mask).
+const GLOBAL_UNICAST: (u128, u128) = (0x2 << 124, 0x7 << 125);
+
+/// Whether a masked row lies inside 2000::/3.
+const fn inside_global_unicast(m: &Masked<u128>) -> bool {
+    m.mask & GLOBAL_UNICAST.1 == GLOBAL_UNICAST.1 && m.net & GLOBAL_UNICAST.1 == GLOBAL_UNICAST.0
+}
+
+const fn count_inside() -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < MASKED_V6.len() {
+        if inside_global_unicast(&MASKED_V6[i]) {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+const V6_INSIDE: usize = count_inside();
+
+/// The IPv6 table split in two, so an address scans only the rows that can contain it: the rows
+/// inside 2000::/3 (2000::/3 itself last), and the others (::/0 last). A row that contains
+/// 2000::/3 but is larger (only ::/0) can never win for an address inside it, so it sits only
+/// in the second table. Order (most specific first) is kept.
+const fn split_v6<const N: usize>(inside: bool) -> [Masked<u128>; N] {
+    let mut out = [Masked {
+        net: 0,
+        mask: 0,
+        row: 0,
+        verdict: Deny,
+    }; N];
+    let mut n = 0;
+    let mut i = 0;
+    while i < MASKED_V6.len() {
+        let m = MASKED_V6[i];
+        if inside_global_unicast(&m) == inside {
+            // No row partly overlaps 2000::/3 without containing it.
+            assert!(inside || m.mask & GLOBAL_UNICAST.1 == GLOBAL_UNICAST.1 || m.mask == 0);
+            out[n] = m;
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n == N);
+    out
+}
+
+static V6_GLOBAL_ROWS: [Masked<u128>; V6_INSIDE] = split_v6(true);
+static V6_OTHER_ROWS: [Masked<u128>; V6_ROWS.len() - V6_INSIDE] = split_v6(false);
+
 /// A block of the special-purpose tables: an IANA registry row, or one of our policy rows.
 ///
 /// A [`Rejection::SpecialAddress`](super::Rejection::SpecialAddress) names the block that
@@ -425,11 +477,19 @@ fn classify_v6(bits: u128) -> Option<SpecialBlock> {
     if high == 0xffff || high == 0x0064_ff9b_0000_0000_0000_0000 {
         return classify_v4(bits as u32);
     }
-    // `::/0` is the last row, so the scan always finds one.
-    let m = MASKED_V6
-        .iter()
-        .find(|m| bits & m.mask == m.net)
-        .unwrap_or(&MASKED_V6[MASKED_V6.len() - 1]);
+    let rows: &[Masked<u128>] = if bits & GLOBAL_UNICAST.1 == GLOBAL_UNICAST.0 {
+        &V6_GLOBAL_ROWS
+    } else {
+        &V6_OTHER_ROWS
+    };
+    // Each part ends in a catch-all (2000::/3, ::/0), so the scan always finds a row; were it
+    // not to, the address is refused as outside global unicast (fail closed).
+    let Some(m) = rows.iter().find(|m| bits & m.mask == m.net) else {
+        return Some(SpecialBlock {
+            v6: true,
+            row: (V6_ROWS.len() - 1) as u8,
+        });
+    };
     match m.verdict {
         Allow => None,
         Deny => Some(SpecialBlock {
@@ -486,6 +546,14 @@ mod tests {
                 .all(|w| w[0].mask.count_ones() >= w[1].mask.count_ones())
         );
         assert_eq!(MASKED_V6[MASKED_V6.len() - 1].mask, 0);
+        let last = |rows: &[Masked<u128>]| {
+            let m = rows[rows.len() - 1];
+            IpNet::V6(Ipv6Net::new(Ipv6Addr::from_bits(m.net), m.mask.count_ones() as u8).unwrap())
+        };
+        assert_eq!(last(&V6_GLOBAL_ROWS).to_string(), "2000::/3");
+        assert_eq!(last(&V6_OTHER_ROWS).to_string(), "::/0");
+        assert_eq!(V6_GLOBAL_ROWS.len() + V6_OTHER_ROWS.len(), V6_ROWS.len());
+        assert_eq!(V6_ROWS[V6_ROWS.len() - 1].len, 0);
     }
 
     #[test]
