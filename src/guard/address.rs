@@ -330,6 +330,46 @@ const fn split_v6<const N: usize>(inside: bool) -> [Masked<u128>; N] {
 static V6_GLOBAL_ROWS: [Masked<u128>; V6_INSIDE] = split_v6(true);
 static V6_OTHER_ROWS: [Masked<u128>; V6_ROWS.len() - V6_INSIDE] = split_v6(false);
 
+/// The first 16 bits of every row inside 2000::/3 but 2000::/3 itself (each such row is a /16
+/// or longer, asserted): a global unicast address whose first 16 bits are not here is decided
+/// by 2000::/3 without a scan. Unused slots repeat the first entry.
+const fn global_top16() -> [u16; V6_INSIDE] {
+    let mut out = [0u16; V6_INSIDE];
+    let mut n = 0;
+    let mut i = 0;
+    while i < V6_GLOBAL_ROWS.len() {
+        let m = V6_GLOBAL_ROWS[i];
+        if m.mask.count_ones() > 3 {
+            assert!(
+                m.mask.count_ones() >= 16,
+                "a row inside 2000::/3 is shorter than /16"
+            );
+            let top = (m.net >> 112) as u16;
+            let mut seen = false;
+            let mut j = 0;
+            while j < n {
+                if out[j] == top {
+                    seen = true;
+                }
+                j += 1;
+            }
+            if !seen {
+                out[n] = top;
+                n += 1;
+            }
+        }
+        i += 1;
+    }
+    let mut j = n;
+    while j < out.len() {
+        out[j] = out[0];
+        j += 1;
+    }
+    out
+}
+
+static V6_GLOBAL_TOP16: [u16; V6_INSIDE] = global_top16();
+
 /// A block of the special-purpose tables: an IANA registry row, or one of our policy rows.
 ///
 /// A [`Rejection::SpecialAddress`](super::Rejection::SpecialAddress) names the block that
@@ -469,6 +509,16 @@ fn classify_v4(bits: u32) -> Option<SpecialBlock> {
     })
 }
 
+/// The first (most specific) row of `rows` containing `bits`. Each part of the table ends in a
+/// catch-all (2000::/3, ::/0), so one always matches; were none to, the `::/0` row ("outside
+/// global unicast", refused) answers: fail closed.
+#[inline]
+fn scan_v6(rows: &'static [Masked<u128>], bits: u128) -> &'static Masked<u128> {
+    rows.iter()
+        .find(|m| bits & m.mask == m.net)
+        .unwrap_or(&MASKED_V6[MASKED_V6.len() - 1])
+}
+
 #[inline]
 fn classify_v6(bits: u128) -> Option<SpecialBlock> {
     // IPv4-mapped and well-known NAT64 are by far the most common embeddings: decide them
@@ -477,18 +527,15 @@ fn classify_v6(bits: u128) -> Option<SpecialBlock> {
     if high == 0xffff || high == 0x0064_ff9b_0000_0000_0000_0000 {
         return classify_v4(bits as u32);
     }
-    let rows: &[Masked<u128>] = if bits & GLOBAL_UNICAST.1 == GLOBAL_UNICAST.0 {
-        &V6_GLOBAL_ROWS
+    let m = if bits & GLOBAL_UNICAST.1 == GLOBAL_UNICAST.0 {
+        if V6_GLOBAL_TOP16.contains(&((bits >> 112) as u16)) {
+            scan_v6(&V6_GLOBAL_ROWS, bits)
+        } else {
+            // No row but 2000::/3 itself starts with these 16 bits: it decides.
+            &V6_GLOBAL_ROWS[V6_INSIDE - 1]
+        }
     } else {
-        &V6_OTHER_ROWS
-    };
-    // Each part ends in a catch-all (2000::/3, ::/0), so the scan always finds a row; were it
-    // not to, the address is refused as outside global unicast (fail closed).
-    let Some(m) = rows.iter().find(|m| bits & m.mask == m.net) else {
-        return Some(SpecialBlock {
-            v6: true,
-            row: (V6_ROWS.len() - 1) as u8,
-        });
+        scan_v6(&V6_OTHER_ROWS, bits)
     };
     match m.verdict {
         Allow => None,
@@ -554,6 +601,10 @@ mod tests {
         assert_eq!(last(&V6_OTHER_ROWS).to_string(), "::/0");
         assert_eq!(V6_GLOBAL_ROWS.len() + V6_OTHER_ROWS.len(), V6_ROWS.len());
         assert_eq!(V6_ROWS[V6_ROWS.len() - 1].len, 0);
+        let mut top: Vec<u16> = V6_GLOBAL_TOP16.to_vec();
+        top.sort_unstable();
+        top.dedup();
+        assert_eq!(top, [0x2001, 0x2002, 0x2620, 0x3fff]);
     }
 
     #[test]

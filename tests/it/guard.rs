@@ -425,12 +425,16 @@ fn port_allowlist() {
     );
 }
 
-fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
     move |name| {
         pairs
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| (*v).to_owned())
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -490,10 +494,9 @@ fn from_env_reads_every_documented_variable() {
         ("AGENT_WEBHOOKS_GUARD_ALLOW_LOOPBACK", "yes"),
         ("AGENT_WEBHOOKS_GUARD_ALLOWED_NETWORKS", "10.20.0.0/16"),
     ] {
-        let pairs: &'static [(&str, &str)] = Box::leak(Box::new([(name, value)]));
         assert!(
             matches!(
-                Policy::from_env_with(env(pairs)),
+                Policy::from_env_with(env(&[(name, value)])),
                 Err(PolicyError::DangerousInProduction { .. })
             ),
             "{name}"
@@ -506,8 +509,7 @@ fn from_env_reads_every_documented_variable() {
         ("AGENT_WEBHOOKS_GUARD_ALLOW_LOOPBACK", "maybe"),
         ("AGENT_WEBHOOKS_GUARD_ALLOWED_NETWORKS", "10.20.0.0/33"),
     ] {
-        let pairs: &'static [(&str, &str)] = Box::leak(Box::new([(name, value)]));
-        let err = Policy::from_env_with(env(pairs)).unwrap_err();
+        let err = Policy::from_env_with(env(&[(name, value)])).unwrap_err();
         assert!(
             matches!(&err, PolicyError::Env { name: n, .. } if *n == name),
             "{err:?}"
