@@ -2,16 +2,18 @@
 //! - the check of a domain URL and of an IP-literal URL vs `Url::parse` alone (goal <= 1.15x);
 //! - the address classifier vs a linear `Vec<IpNet>` scan, IPv4 and IPv6 (goal <= 25 ns).
 //!
-//! After criterion's own report, a same-run timing loop prints the medians and the ratios.
+//! After criterion's own report, `support::compare` times the cases interleaved in the same
+//! process and prints the medians and the ratios the goals are judged on.
 
 use std::hint::black_box;
 use std::net::IpAddr;
-use std::time::Instant;
 
 use agent_webhooks::guard::{Origin, Policy, SpecialBlock, special_block};
 use agent_webhooks::ipnet::IpNet;
 use agent_webhooks::url::Url;
 use criterion::Criterion;
+
+mod support;
 
 const DOMAIN_URL: &str = "https://api.example.com/customers/+15551234567?call=CA123&agent=a1";
 const IP_URL: &str = "https://93.184.215.14:8443/customers/+15551234567?call=CA123&agent=a1";
@@ -95,73 +97,63 @@ fn benches(c: &mut Criterion, i: &Inputs) {
     g.finish();
 }
 
-/// Calls per batch so that one batch of `f` takes about 1 ms.
-fn batch_size<R>(f: &mut impl FnMut() -> R) -> u64 {
-    let mut iters = 1u64;
-    loop {
-        let t = Instant::now();
-        for _ in 0..iters {
-            black_box(f());
-        }
-        if t.elapsed().as_micros() >= 1000 || iters >= 1 << 30 {
-            return iters;
-        }
-        iters *= 2;
-    }
-}
-
-fn batch_ns<R>(f: &mut impl FnMut() -> R, iters: u64) -> f64 {
-    let t = Instant::now();
-    for _ in 0..iters {
-        black_box(f());
-    }
-    t.elapsed().as_nanos() as f64 / iters as f64
-}
-
-/// Same-run, interleaved: batches of `a` and `b` alternate so both see the same machine load.
-/// Returns the median ns per call of each and the median of the per-round ratios `a / b`.
-fn paired<A, B>(mut a: impl FnMut() -> A, mut b: impl FnMut() -> B) -> (f64, f64, f64) {
-    let (na, nb) = (batch_size(&mut a), batch_size(&mut b));
-    let mut rounds: Vec<(f64, f64)> = (0..41)
-        .map(|_| (batch_ns(&mut a, na), batch_ns(&mut b, nb)))
-        .collect();
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let mut ratio: Vec<f64> = rounds.iter().map(|(x, y)| x / y).collect();
-    let mut xs: Vec<f64> = rounds.iter().map(|r| r.0).collect();
-    let mut ys: Vec<f64> = rounds.iter_mut().map(|r| r.1).collect();
-    (median(&mut xs), median(&mut ys), median(&mut ratio))
-}
-
 fn ratios(i: &Inputs) {
-    println!("\nsame-run medians (interleaved timing loop after criterion):");
-    for (name, url) in [("domain URL", DOMAIN_URL), ("IP-literal URL", IP_URL)] {
-        let (ours, floor, ratio) = paired(
-            || i.policy.parse(black_box(url), Origin::Model),
-            || Url::parse(black_box(url)),
-        );
-        println!(
-            "  check({name}) {ours:.1} ns vs Url::parse {floor:.1} ns: ratio = {ratio:.2} (goal <= 1.15)"
-        );
-    }
     for (name, url) in [("domain URL", DOMAIN_URL), ("IP-literal URL", IP_URL)] {
         let parsed = Url::parse(url).unwrap();
-        let (check, _, _) = paired(
-            || i.policy.check_url(black_box(&parsed), Origin::Model),
-            || (),
-        );
-        println!("  of which the checks on the parsed {name}: {check:.1} ns");
-    }
-    for (name, addr) in [("IPv4", i.v4), ("IPv6", i.v6)] {
-        let (ours, linear, ratio) = paired(
-            || special_block(black_box(addr)),
-            || i.linear.classify(black_box(addr)),
+        let m = support::compare(
+            &format!("check of a {name} vs Url::parse (goal <= 1.15x)"),
+            vec![
+                (
+                    "Url::parse (floor)",
+                    Box::new(|| drop(black_box(Url::parse(black_box(url))))),
+                ),
+                (
+                    "Policy::parse (parse + every check)",
+                    Box::new(|| drop(black_box(i.policy.parse(black_box(url), Origin::Model)))),
+                ),
+                (
+                    "Url::parse, then check_url (same work, caller-side)",
+                    Box::new(|| {
+                        let url = Url::parse(black_box(url)).unwrap();
+                        let _ = black_box(i.policy.check_url(&url, Origin::Model));
+                        drop(black_box(url));
+                    }),
+                ),
+                (
+                    "of which check_url on the parsed URL",
+                    Box::new(|| {
+                        let _ = black_box(i.policy.check_url(black_box(&parsed), Origin::Model));
+                    }),
+                ),
+            ],
         );
         println!(
-            "  classify {name}: masked {ours:.1} ns (goal <= 25 ns) vs linear Vec<IpNet> {linear:.1} ns: \
-             ratio = {ratio:.2}"
+            "  ratio = {:.2} (check / Url::parse, goal <= 1.15)",
+            m[1] / m[0]
+        );
+    }
+    for (name, addr) in [("IPv4", i.v4), ("IPv6", i.v6)] {
+        let m = support::compare(
+            &format!("classify one public {name} address (goal <= 25 ns)"),
+            vec![
+                (
+                    "masked integer table (ours)",
+                    Box::new(|| {
+                        black_box(special_block(black_box(addr)));
+                    }),
+                ),
+                (
+                    "linear Vec<IpNet> longest-prefix scan",
+                    Box::new(|| {
+                        black_box(i.linear.classify(black_box(addr)));
+                    }),
+                ),
+            ],
+        );
+        println!(
+            "  ratio = {:.2} (linear / masked); masked = {:.1} ns",
+            m[1] / m[0],
+            m[0]
         );
     }
 }
@@ -171,7 +163,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c, &i);
     c.final_summary();
-    if !std::env::args().any(|a| a == "--test" || a == "--list") {
+    if support::is_bench_run() {
         ratios(&i);
     }
 }

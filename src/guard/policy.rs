@@ -263,7 +263,8 @@ impl Policy {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(Rejection::Credentials);
         }
-        match url.host() {
+        let host = url.host();
+        match host {
             None => return Err(Rejection::MissingHost),
             Some(Host::Ipv4(a)) => self.check_ip(IpAddr::V4(a))?,
             Some(Host::Ipv6(a)) => self.check_ip(IpAddr::V6(a))?,
@@ -280,21 +281,28 @@ impl Policy {
             }
         }
         if origin == Origin::Model {
-            let host = strip_dots(url.host_str().unwrap_or(""));
+            let host = match host {
+                Some(Host::Domain(d)) => strip_dots(d),
+                _ => url.host_str().unwrap_or(""),
+            };
             if !self.allowed_hosts.iter().any(|p| p.matches(host)) {
                 return Err(Rejection::HostNotAllowed);
             }
         }
-        let port = url.port_or_known_default().unwrap_or(0);
-        if port == 0 {
-            return Err(Rejection::Port { port });
-        }
-        if let Some(ports) = &self.allowed_ports {
-            if !ports.contains(&port) {
-                return Err(Rejection::Port { port });
+        match (url.port(), &self.allowed_ports) {
+            // No port in the URL: the scheme's default (80, 443), fine without an allowlist.
+            (None, None) => Ok(()),
+            (Some(0), _) => Err(Rejection::Port { port: 0 }),
+            (Some(_), None) => Ok(()),
+            (port, Some(allowed)) => {
+                let port = port.or_else(|| url.port_or_known_default()).unwrap_or(0);
+                if port != 0 && allowed.contains(&port) {
+                    Ok(())
+                } else {
+                    Err(Rejection::Port { port })
+                }
             }
         }
-        Ok(())
     }
 
     /// Checks one address: a URL's IP literal, an address DNS returned, or a transport's peer.
