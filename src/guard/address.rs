@@ -276,6 +276,26 @@ const fn masked_v6() -> [Masked<u128>; V6_ROWS.len()] {
 }
 
 static MASKED_V4: [Masked<u32>; V4_ROWS.len()] = masked_v4();
+
+/// A 256-bit set of the first octets any IPv4 row covers: an address whose first octet is not in
+/// it is in no row, so it is decided without a scan (most public addresses).
+const fn v4_first_octets() -> [u64; 4] {
+    let mut set = [0u64; 4];
+    let mut i = 0;
+    while i < MASKED_V4.len() {
+        let m = MASKED_V4[i];
+        let mut octet = m.net >> 24;
+        let last = (m.net | !m.mask) >> 24;
+        while octet <= last {
+            set[(octet >> 6) as usize] |= 1 << (octet & 63);
+            octet += 1;
+        }
+        i += 1;
+    }
+    set
+}
+
+static V4_FIRST_OCTETS: [u64; 4] = v4_first_octets();
 static MASKED_V6: [Masked<u128>; V6_ROWS.len()] = masked_v6();
 
 /// 2000::/3, the global unicast space, as (net, mask).
@@ -486,6 +506,10 @@ impl fmt::Debug for SpecialBlock {
 
 #[inline]
 fn lookup_v4(bits: u32) -> &'static Masked<u32> {
+    let octet = bits >> 24;
+    if V4_FIRST_OCTETS[(octet >> 6) as usize] & (1 << (octet & 63)) == 0 {
+        return &GLOBAL_V4;
+    }
     // The table ends in no catch-all; an address outside every row is globally reachable.
     MASKED_V4
         .iter()
@@ -601,6 +625,12 @@ mod tests {
         assert_eq!(last(&V6_OTHER_ROWS).to_string(), "::/0");
         assert_eq!(V6_GLOBAL_ROWS.len() + V6_OTHER_ROWS.len(), V6_ROWS.len());
         assert_eq!(V6_ROWS[V6_ROWS.len() - 1].len, 0);
+        let octets: Vec<usize> = (0..256)
+            .filter(|o| V4_FIRST_OCTETS[o >> 6] & (1 << (o & 63)) != 0)
+            .collect();
+        let mut expected = vec![0, 10, 100, 127, 168, 169, 172, 192, 198, 203];
+        expected.extend(224..=255);
+        assert_eq!(octets, expected);
         let mut top: Vec<u16> = V6_GLOBAL_TOP16.to_vec();
         top.sort_unstable();
         top.dedup();

@@ -241,6 +241,7 @@ impl Policy {
     ///
     /// # Errors
     /// [`Rejection::Parse`] if it is not a URL, else what [`Policy::check_url`] returns.
+    #[inline]
     pub fn parse(&self, input: &str, origin: Origin) -> Result<Url, Rejection> {
         let url = Url::parse(input).map_err(Rejection::Parse)?;
         self.check_url(&url, origin)?;
