@@ -5,12 +5,29 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use agent_webhooks::guard::{Origin, Policy, Rejection, special_block};
+use agent_webhooks::guard::{Origin, Policy, Rejection, SpecialBlock, special_block};
+use agent_webhooks::ipnet::IpNet;
 use libfuzzer_sys::fuzz_target;
 
 struct Policies {
     production: Policy,
     development: Policy,
+    rows: Vec<(IpNet, SpecialBlock)>,
+}
+
+/// The rows read the plain way: the longest containing prefix decides. The masked tables and
+/// their fast paths must agree with it on every address.
+fn reference(rows: &[(IpNet, SpecialBlock)], addr: IpAddr) -> Option<SpecialBlock> {
+    let (_, block) = rows
+        .iter()
+        .filter(|(net, _)| net.contains(&addr))
+        .max_by_key(|(net, _)| net.prefix_len())?;
+    if block.carries_ipv4() {
+        if let IpAddr::V6(a) = addr {
+            return reference(rows, IpAddr::V4((a.to_bits() as u32).into()));
+        }
+    }
+    block.is_refused().then_some(*block)
 }
 
 fn policies() -> &'static Policies {
@@ -28,6 +45,7 @@ fn policies() -> &'static Policies {
             .allow_loopback()
             .build()
             .expect("valid policy"),
+        rows: SpecialBlock::all().map(|b| (b.prefix(), b)).collect(),
     })
 }
 
@@ -38,6 +56,12 @@ fuzz_target!(|data: &[u8]| {
         .get(..16)
         .and_then(|b| <[u8; 16]>::try_from(b).ok())
         .map(|b| IpAddr::from(b));
+    if let Some(a) = addr {
+        assert_eq!(special_block(a), reference(&p.rows, a), "{a}");
+        let IpAddr::V6(v6) = a else { unreachable!() };
+        let v4 = IpAddr::V4((v6.to_bits() as u32).into());
+        assert_eq!(special_block(v4), reference(&p.rows, v4), "{v4}");
+    }
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
