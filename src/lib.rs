@@ -30,8 +30,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cascade;
 mod error;
+mod event;
 pub mod guard;
+mod sign;
 mod template;
 mod tool;
 mod vars;
@@ -40,8 +43,28 @@ pub use http;
 pub use ipnet;
 pub use url;
 
+pub use cascade::{
+    BackoffKind, BackoffPlan, Cascade, CascadeError, CascadeProblem, DEFAULT_SERVER_MESSAGES,
+    DEFAULT_SERVER_TIMEOUT_SECONDS, Level, MAX_SERVER_TIMEOUT_SECONDS, NoTarget, Resolved, Server,
+    ServerAuth,
+};
 pub use error::{Error, ErrorKind, Result};
+pub use event::{
+    AssistantDecision, AssistantRequest, AssistantRequestResponse, AssistantSpeechStarted, Call,
+    CallStatus, ConversationUpdate, Customer, EndOfCallReport, EndpointingRequest,
+    EndpointingResponse, Envelope, Event, EventBody, EventError, EventType, FINAL_TRANSCRIPT,
+    Family, FunctionCall, KnowledgeBaseRequest, KnowledgeBaseResponse, KnowledgeDocument,
+    MAX_UNIX_MILLIS, OtherEvent, PhoneCallControl, PhoneCallControlRequest, Profile, ResponseError,
+    Role, SpeechStatus, SpeechUpdate, StatusUpdate, Timestamp, TimestampError, TimestampStyle,
+    ToolCall, ToolCallResult, ToolCalls, ToolCallsResponse, Transcript, TranscriptType,
+    TransferDestinationRequest, TransferDestinationResponse, TransferUpdate, UnknownProfile,
+    UserInterrupted, VoiceRequest,
+};
 pub use guard::{Origin, Policy, PolicyError, Rejection};
+pub use sign::{
+    DEFAULT_TOLERANCE, SignError, SignatureHeaders, Signer, SigningSecret, Verifier, VerifyError,
+    WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_VAPI_SECRET, legacy_secret_header,
+};
 pub use template::{BodyTemplate, Place, RenderError, TemplateError, UrlTemplate};
 pub use tool::{
     CompiledTool, ConfigError, ConfigProblem, DEFAULT_RESULT_LIMIT, DEFAULT_TIMEOUT_SECONDS,

@@ -1,6 +1,9 @@
 //! The integration tests, one binary with a module per concept.
 
+mod cascade;
+mod event;
 mod guard;
+mod sign;
 mod tool;
 
 // The `webhookctl check-url` command, compiled into the tests so they drive the real code.
