@@ -4,8 +4,8 @@ use std::fmt;
 
 use crate::cascade::CascadeError;
 use crate::event::EventError;
-use crate::outbox::{OutboxError, PlanError};
 use crate::guard::{PolicyError, Rejection};
+use crate::outbox::{OutboxError, PlanError};
 use crate::sign::SignError;
 use crate::template::RenderError;
 use crate::tool::ConfigError;
