@@ -907,7 +907,8 @@ impl Dispatcher {
     /// Sends a stored attempt's job again, now, to its *current* target, as a new manual
     /// attempt: same `webhook-id`, fresh timestamp and signature. The original attempt and the
     /// job's state are unchanged, and a failed replay is never rescheduled (requeue the job to
-    /// run its retry plan again).
+    /// run its retry plan again). A manual attempt does not change the target's health either:
+    /// a 410 on a replay does not disable it.
     ///
     /// # Errors
     /// [`OutboxError::NotFound`] when the attempt or its job is not in `scope`;
