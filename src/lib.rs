@@ -42,6 +42,7 @@ mod tool;
 mod vars;
 
 pub use http;
+pub use ipnet;
 pub use url;
 
 pub use cascade::{
@@ -61,6 +62,7 @@ pub use event::{
     TransferDestinationRequest, TransferDestinationResponse, TransferUpdate, UnknownProfile,
     UserInterrupted, VoiceRequest,
 };
+pub use guard::{Origin, Policy, PolicyError, Rejection};
 pub use sign::{
     DEFAULT_TOLERANCE, SignError, SignatureHeaders, Signer, SigningSecret, Verifier, VerifyError,
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_VAPI_SECRET, legacy_secret_header,
