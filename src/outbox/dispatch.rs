@@ -642,12 +642,12 @@ enum Outcome {
     StoreError,
 }
 
-/// Delivers due jobs: claim -> resolve the current target -> disabled? -> URL check -> sign
+/// Delivers due jobs: claim -> resolve the current target -> disabled? -> guard check -> sign
 /// (fresh timestamp, the job id as `webhook-id`) -> send with the server's timeout -> record
 /// the attempt -> schedule the next try or finish.
 ///
 /// Not sent, the job is **skipped** (and can be requeued): the resolver found no target, the
-/// target is disabled, the URL check refused it, or signing failed. The attempt is recorded
+/// target is disabled, the guard refused its URL, or signing failed. The attempt is recorded
 /// with status `refused` and the reason in `error`.
 ///
 /// Runtime-agnostic: [`Dispatcher::run`] takes the host's sleep function; [`Dispatcher::run_once`]
