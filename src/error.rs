@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::guard::{PolicyError, Rejection};
+use crate::outbox::{OutboxError, PlanError};
 use crate::template::RenderError;
 use crate::tool::ConfigError;
 
@@ -18,79 +19,67 @@ pub struct Error {
 /// A `Result` whose error is the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Which family an [`Error`] belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
+/// Declares the error families once: the `ErrorKind` variant, the boxed inner variant, the
+/// `as_*` getter and the `From` conversion of each.
+macro_rules! families {
+    ($( $(#[$doc:meta])* $kind:ident($ty:ty), $getter:ident, $getter_doc:literal; )*) => {
+        /// Which family an [`Error`] belongs to.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorKind {
+            $( $(#[$doc])* $kind, )*
+        }
+
+        #[derive(Debug, thiserror::Error)]
+        enum Inner {
+            $( #[error(transparent)] $kind($ty), )*
+        }
+
+        impl Error {
+            /// The family of this error.
+            #[must_use]
+            pub fn kind(&self) -> ErrorKind {
+                match &*self.inner {
+                    $( Inner::$kind(_) => ErrorKind::$kind, )*
+                }
+            }
+
+            $(
+                #[doc = $getter_doc]
+                #[must_use]
+                pub fn $getter(&self) -> Option<&$ty> {
+                    match &*self.inner {
+                        Inner::$kind(e) => Some(e),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+            )*
+        }
+
+        $(
+            impl From<$ty> for Error {
+                fn from(e: $ty) -> Self {
+                    Self { inner: Box::new(Inner::$kind(e)) }
+                }
+            }
+        )*
+    };
+}
+
+families! {
     /// A tool config is invalid: found at compile time, before any call.
-    Config,
+    Config(ConfigError), as_config, "The tool-config error, if this is one.";
     /// A value could not be rendered into its place during a call.
-    Render,
-    /// The guard refused a request (URL, address or redirect hop): see [`Error::as_rejection`].
-    Guard,
-    /// A guard policy could not be built: see [`Error::as_policy`].
-    Policy,
-}
-
-#[derive(Debug, thiserror::Error)]
-enum Inner {
-    #[error(transparent)]
-    Config(ConfigError),
-    #[error(transparent)]
-    Render(RenderError),
-    #[error(transparent)]
-    Guard(Rejection),
-    #[error(transparent)]
-    Policy(PolicyError),
-}
-
-impl Error {
-    /// The family of this error.
-    #[must_use]
-    pub fn kind(&self) -> ErrorKind {
-        match &*self.inner {
-            Inner::Config(_) => ErrorKind::Config,
-            Inner::Render(_) => ErrorKind::Render,
-            Inner::Guard(_) => ErrorKind::Guard,
-            Inner::Policy(_) => ErrorKind::Policy,
-        }
-    }
-
-    /// The tool-config error, if this is one.
-    #[must_use]
-    pub fn as_config(&self) -> Option<&ConfigError> {
-        match &*self.inner {
-            Inner::Config(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// The render error, if this is one.
-    #[must_use]
-    pub fn as_render(&self) -> Option<&RenderError> {
-        match &*self.inner {
-            Inner::Render(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// The guard's refusal, if this is one.
-    #[must_use]
-    pub fn as_rejection(&self) -> Option<Rejection> {
-        match &*self.inner {
-            Inner::Guard(r) => Some(*r),
-            _ => None,
-        }
-    }
-
-    /// The policy-building error, if this is one.
-    #[must_use]
-    pub fn as_policy(&self) -> Option<&PolicyError> {
-        match &*self.inner {
-            Inner::Policy(e) => Some(e),
-            _ => None,
-        }
-    }
+    Render(RenderError), as_render, "The render error, if this is one.";
+    /// The guard refused a request (URL, address or redirect hop).
+    Guard(Rejection), as_rejection, "The guard's refusal, if this is one.";
+    /// A guard policy could not be built.
+    Policy(PolicyError), as_policy, "The policy-building error, if this is one.";
+    /// An outbox or store operation was refused or failed.
+    Outbox(OutboxError), as_outbox, "The outbox error, if this is one.";
+    /// A retry plan or dispatcher setting cannot work: found at build time.
+    RetryPlan(PlanError), as_retry_plan, "The retry-plan error, if this is one.";
 }
 
 impl fmt::Debug for Error {
@@ -108,38 +97,6 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         std::error::Error::source(&*self.inner)
-    }
-}
-
-impl From<ConfigError> for Error {
-    fn from(e: ConfigError) -> Self {
-        Self {
-            inner: Box::new(Inner::Config(e)),
-        }
-    }
-}
-
-impl From<RenderError> for Error {
-    fn from(e: RenderError) -> Self {
-        Self {
-            inner: Box::new(Inner::Render(e)),
-        }
-    }
-}
-
-impl From<Rejection> for Error {
-    fn from(r: Rejection) -> Self {
-        Self {
-            inner: Box::new(Inner::Guard(r)),
-        }
-    }
-}
-
-impl From<PolicyError> for Error {
-    fn from(e: PolicyError) -> Self {
-        Self {
-            inner: Box::new(Inner::Policy(e)),
-        }
     }
 }
 

@@ -32,7 +32,9 @@
 
 mod error;
 pub mod guard;
+pub mod outbox;
 mod template;
+mod tenant;
 mod tool;
 mod vars;
 
@@ -42,10 +44,11 @@ pub use url;
 
 pub use error::{Error, ErrorKind, Result};
 pub use guard::{Origin, Policy, PolicyError, Rejection};
-pub use template::{Place, RenderError, TemplateError, UrlTemplate};
+pub use template::{BodyTemplate, Place, RenderError, TemplateError, UrlTemplate};
+pub use tenant::{InvalidTenantId, MAX_TENANT_ID_LEN, Scope, TenantId};
 pub use tool::{
-    CompiledTool, ConfigError, ConfigProblem, DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, Method,
-    PreparedRequest, ToolConfig, WebhookTool,
+    CompiledTool, ConfigError, ConfigProblem, DEFAULT_RESULT_LIMIT, DEFAULT_TIMEOUT_SECONDS,
+    MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolConfig, ToolFailure, ToolResult, WebhookTool,
 };
 pub use vars::{AgentKind, Builtin, Secret, UnknownAgentKind, Vars};
 

@@ -12,53 +12,65 @@ use std::fmt;
 
 use handlebars::template::{Parameter, TemplateElement};
 use handlebars::{Path, PathSeg};
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::Value;
 
 use crate::vars::{AgentKind, Builtin, Vars};
 
+/// A table of the bytes to percent-encode: every control, space, non-ASCII byte, and `extra`.
+const fn encode_table(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b < 0x20 || b >= 0x7f || b == b' ' as usize;
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
 /// Bytes percent-encoded in a URL path slot: everything that could end the segment, start the
 /// query or fragment (also `\`, a slash for http URLs), or be read as an escape (`%`).
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
+static PATH_SEGMENT: [bool; 256] = encode_table(b"\"#%/<>?[\\]^`{|}");
 
 /// Bytes percent-encoded in a URL query slot: what could end the value or the pair (`&`, `;`,
 /// `=`, `#`), be decoded as a space (`+`) or as an escape (`%`).
-const QUERY_VALUE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'&')
-    .add(b'\'')
-    .add(b'+')
-    .add(b';')
-    .add(b'<')
-    .add(b'=')
-    .add(b'>')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
+static QUERY_VALUE: [bool; 256] = encode_table(b"\"#%&'+;<=>[\\]^`{|}");
+
+/// Appends `value` to `out`, percent-encoding the bytes `table` marks; runs of safe bytes are
+/// copied whole.
+fn push_encoded(out: &mut String, value: &str, table: &[bool; 256]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if !value.bytes().any(|b| table[usize::from(b)]) {
+        out.push_str(value);
+        return;
+    }
+    let mut safe_from = 0;
+    for (i, c) in value.char_indices() {
+        if c.is_ascii() && !table[c as usize] {
+            continue;
+        }
+        out.push_str(&value[safe_from..i]);
+        let mut utf8 = [0u8; 4];
+        for &b in c.encode_utf8(&mut utf8).as_bytes() {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        safe_from = i + c.len_utf8();
+    }
+    out.push_str(&value[safe_from..]);
+}
+
+/// `value` with the bytes `table` marks percent-encoded.
+fn encoded(value: &str, table: &[bool; 256]) -> String {
+    let mut out = String::with_capacity(value.len());
+    push_encoded(&mut out, value, table);
+    out
+}
 
 /// Where a template slot sits; it decides how a value is escaped there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -477,7 +489,6 @@ pub struct UrlTemplate {
     segs: Vec<UrlSeg>,
     /// Where the path starts in every rendering (the scheme and authority are literal).
     path_start: usize,
-    has_path_slots: bool,
     len_hint: usize,
 }
 
@@ -540,7 +551,6 @@ impl UrlTemplate {
         let mut segs = Vec::with_capacity(parts.len() + 2 * query.len());
         let mut literal = String::new();
         let mut fragment = String::new();
-        let mut has_path_slots = false;
         for part in parts {
             match part {
                 Part::Lit(s) => {
@@ -580,7 +590,6 @@ impl UrlTemplate {
                         Region::Path => Place::UrlPath,
                         Region::Query => Place::UrlQuery,
                     };
-                    has_path_slots |= place == Place::UrlPath;
                     segs.push(UrlSeg::Slot(slot, place));
                 }
             }
@@ -591,13 +600,11 @@ impl UrlTemplate {
             for (key, value) in query {
                 let sep = if has_query { '&' } else { '?' };
                 has_query = true;
-                let key: String = utf8_percent_encode(key, QUERY_VALUE).collect();
+                let key = encoded(key, &QUERY_VALUE);
                 segs.push(UrlSeg::Lit(format!("{sep}{key}=").into()));
                 for part in value {
                     match part {
-                        Part::Lit(s) => segs.push(UrlSeg::Lit(
-                            utf8_percent_encode(s, QUERY_VALUE).to_string().into(),
-                        )),
+                        Part::Lit(s) => segs.push(UrlSeg::Lit(encoded(s, &QUERY_VALUE).into())),
                         Part::Slot(slot) => {
                             if slot.is_secret() {
                                 return Err(TemplateError::SecretOutsideHeader {
@@ -635,7 +642,6 @@ impl UrlTemplate {
         Ok(UrlTemplate {
             segs: merged,
             path_start: path_offset(&literal),
-            has_path_slots,
             len_hint: lit_len + 24 * slots,
         })
     }
@@ -647,23 +653,22 @@ impl UrlTemplate {
     /// or `..`.
     pub fn render(&self, vars: &Vars) -> Result<String, RenderError> {
         let mut out = String::with_capacity(self.len_hint);
+        let mut maybe_dot_segment = false;
         for seg in &self.segs {
             match seg {
                 UrlSeg::Lit(s) => out.push_str(s),
+                UrlSeg::Slot(slot, Place::UrlPath) => {
+                    let value = slot.text(vars, Place::UrlPath)?;
+                    maybe_dot_segment |= value.is_empty() || value.contains('.');
+                    push_encoded(&mut out, &value, &PATH_SEGMENT);
+                }
                 UrlSeg::Slot(slot, place) => {
-                    let value = slot.text(vars, *place)?;
-                    let set = if *place == Place::UrlPath {
-                        PATH_SEGMENT
-                    } else {
-                        QUERY_VALUE
-                    };
-                    for chunk in utf8_percent_encode(&value, set) {
-                        out.push_str(chunk);
-                    }
+                    push_encoded(&mut out, &slot.text(vars, *place)?, &QUERY_VALUE);
                 }
             }
         }
-        if self.has_path_slots {
+        // Only a path value that is empty or has a dot can complete a dot segment.
+        if maybe_dot_segment {
             if let Some(name) = self.dot_segment_slot(&out) {
                 return Err(RenderError::DotSegment { name });
             }
@@ -682,25 +687,26 @@ impl UrlTemplate {
         })
     }
 
-    /// If a path segment of `rendered` is a dot segment, the first path slot's name (the slots
-    /// cannot add `/`, so any dot segment in a rendering comes from a slot value).
+    /// If a path segment of `rendered` is a dot segment, the first path slot's name.
     fn dot_segment_slot(&self, rendered: &str) -> Option<String> {
+        if !self.has_dot_segment(rendered) {
+            return None;
+        }
+        self.segs.iter().find_map(|s| match s {
+            UrlSeg::Slot(slot, Place::UrlPath) => Some(slot.name.to_string()),
+            _ => None,
+        })
+    }
+
+    /// Whether a path segment of `rendered` is `.` or `..`, also percent-encoded.
+    pub(crate) fn has_dot_segment(&self, rendered: &str) -> bool {
         let path = &rendered[self.path_start.min(rendered.len())..];
         let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
-        let is_dot = |seg: &str| {
-            matches!(
-                seg.to_ascii_lowercase().as_str(),
-                "." | ".." | "%2e" | ".%2e" | "%2e." | "%2e%2e"
-            )
-        };
-        if path.split('/').any(is_dot) {
-            self.segs.iter().find_map(|s| match s {
-                UrlSeg::Slot(slot, Place::UrlPath) => Some(slot.name.to_string()),
-                _ => None,
-            })
-        } else {
-            None
-        }
+        path.split(['/', '\\']).any(|seg| {
+            [".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"]
+                .iter()
+                .any(|d| seg.eq_ignore_ascii_case(d))
+        })
     }
 
     /// The names of the variables this template uses, in order.
@@ -778,8 +784,20 @@ enum BodyOp {
 }
 
 /// A JSON body template compiled into a flat list of pre-serialized text and slots.
+///
+/// String leaves are templates, rendered and then serialized by serde_json, so quotes,
+/// backslashes and control characters stay inside the string. A leaf that is exactly one
+/// placeholder takes the variable's JSON type. Object keys are literal.
+///
+/// ```
+/// use agent_webhooks::{AgentKind, BodyTemplate, Vars};
+/// let body = serde_json::json!({"order": "{{args.order}}", "note": "said: {{args.note}}"});
+/// let t = BodyTemplate::compile(&body, AgentKind::Chat).unwrap();
+/// let vars = Vars::new().with_arg("order", 42).with_arg("note", "\"quoted\"");
+/// assert_eq!(t.render(&vars).unwrap(), br#"{"note":"said: \"quoted\"","order":42}"#);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct BodyTemplate {
+pub struct BodyTemplate {
     ops: Vec<BodyOp>,
     len_hint: usize,
 }
@@ -851,7 +869,16 @@ impl BodyCompiler<'_> {
 }
 
 impl BodyTemplate {
-    pub(crate) fn compile(
+    /// Compiles a JSON body template for agents of `kind`.
+    ///
+    /// # Errors
+    /// A [`TemplateError`] for bad syntax, unknown or unavailable variables, secrets and
+    /// placeholders in object keys.
+    pub fn compile(body: &Value, kind: AgentKind) -> Result<Self, TemplateError> {
+        Self::compile_with(body, kind, &Defaults::new())
+    }
+
+    pub(crate) fn compile_with(
         body: &Value,
         kind: AgentKind,
         defaults: &Defaults,
@@ -893,7 +920,10 @@ impl BodyTemplate {
     }
 
     /// Renders the body as JSON bytes.
-    pub(crate) fn render(&self, vars: &Vars) -> Result<Vec<u8>, RenderError> {
+    ///
+    /// # Errors
+    /// A [`RenderError`] when a value is missing or an object lands inside a string.
+    pub fn render(&self, vars: &Vars) -> Result<Vec<u8>, RenderError> {
         let mut out = Vec::with_capacity(self.len_hint);
         let mut scratch = String::new();
         for op in &self.ops {

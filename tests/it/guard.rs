@@ -691,7 +691,7 @@ fn rejection_is_a_plain_value_with_a_reason() {
 fn crate_error_carries_the_rejection() {
     let err = Error::from(Rejection::Credentials);
     assert_eq!(err.kind(), ErrorKind::Guard);
-    assert_eq!(err.as_rejection(), Some(Rejection::Credentials));
+    assert_eq!(err.as_rejection().copied(), Some(Rejection::Credentials));
     assert!(err.as_config().is_none());
     let err = Error::from(PolicyError::PortZero);
     assert_eq!(err.kind(), ErrorKind::Policy);

@@ -1,6 +1,7 @@
 //! The integration tests, one binary with a module per concept.
 
 mod guard;
+mod outbox;
 mod tool;
 
 // The `webhookctl check-url` command, compiled into the tests so they drive the real code.

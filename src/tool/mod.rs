@@ -1,5 +1,9 @@
 //! Webhook tools: the config users write, compiled once per agent kind, prepared per call.
 
+mod result;
+
+pub use result::{DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -310,7 +314,14 @@ impl WebhookTool {
         }
         let url = UrlTemplate::compile_with(&c.url, kind, defaults, &query)
             .map_err(|e| ConfigError::new("config.url", e.into()))?;
-        check_url_shape(&url.sample()).map_err(|p| ConfigError::new("config.url", p))?;
+        let sample = url.sample();
+        check_url_shape(&sample).map_err(|p| ConfigError::new("config.url", p))?;
+        if url.has_dot_segment(&sample) {
+            return Err(ConfigError::new(
+                "config.url",
+                ConfigProblem::Url("`.` or `..` path segment".into()),
+            ));
+        }
 
         let mut headers = Vec::with_capacity(c.headers.len());
         let mut dropped = Vec::new();
@@ -349,7 +360,7 @@ impl WebhookTool {
         }
         let body = match &c.body {
             Some(body) => Some(
-                BodyTemplate::compile(body, kind, defaults)
+                BodyTemplate::compile_with(body, kind, defaults)
                     .map_err(|e| ConfigError::new("config.body", e.into()))?,
             ),
             None => None,

@@ -1,0 +1,974 @@
+//! Enqueueing (`Outbox`) and delivery (`Dispatcher`), with the seams to the host: target
+//! resolution, the URL check, signing and observation.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::future::{Either, select};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT};
+use url::Url;
+
+use crate::error::Result;
+use crate::outbox::error::{OutboxError, PlanError};
+use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock, Transport};
+use crate::outbox::model::{
+    Attempt, AttemptId, AttemptStatus, Job, JobId, JobStatus, TargetRef, Timestamp, Trigger,
+    check_text, stored_body,
+};
+use crate::outbox::plan::{Decision, RetryPlan, parse_retry_after};
+use crate::outbox::store::{
+    Claimed, Finish, Inserted, Lease, Next, Recovered, Store, TargetEvent, TargetState,
+};
+use crate::tenant::{Scope, TenantId};
+
+/// The `webhook-id` header (Standard Webhooks): the job id, the same on every retry and replay.
+pub const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+/// The `webhook-timestamp` header: Unix seconds of this attempt, fresh on every attempt.
+pub const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+/// The `webhook-signature` header: the signatures over `id.timestamp.body`.
+pub const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
+
+/// The default idempotency window: a key returns its first job for one day.
+pub const DEFAULT_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// The longest window [`Outbox::recover`] accepts: 14 days.
+pub const MAX_RECOVER_WINDOW: Duration = Duration::from_secs(14 * 24 * 3600);
+/// The most jobs one [`Outbox::recover`] requeues.
+pub const MAX_RECOVER_JOBS: usize = 10_000;
+/// How much longer than the longest request timeout a lease must be.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// A job to enqueue.
+///
+/// ```
+/// use agent_webhooks::TenantId;
+/// use agent_webhooks::outbox::{NewJob, TargetRef};
+/// let job = NewJob::new(
+///     TenantId::new("acme")?,
+///     "end-of-call-report",
+///     TargetRef::new("assistant:asst_1")?,
+///     br#"{"message":{"type":"end-of-call-report"}}"#.to_vec(),
+/// )
+/// .call_id("call_123")
+/// .idempotency_key("call_123:eocr");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct NewJob {
+    tenant: TenantId,
+    event_type: String,
+    target: TargetRef,
+    payload: Vec<u8>,
+    call_id: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+impl NewJob {
+    /// A job of `tenant` for `event_type`, to `target`, with the exact body to send.
+    pub fn new(
+        tenant: TenantId,
+        event_type: impl Into<String>,
+        target: TargetRef,
+        payload: impl Into<Vec<u8>>,
+    ) -> Self {
+        NewJob {
+            tenant,
+            event_type: event_type.into(),
+            target,
+            payload: payload.into(),
+            call_id: None,
+            idempotency_key: None,
+        }
+    }
+
+    /// The call the event is about.
+    pub fn call_id(mut self, call_id: impl Into<String>) -> Self {
+        self.call_id = Some(call_id.into());
+        self
+    }
+
+    /// A key that makes enqueueing idempotent within the window, per tenant.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+}
+
+/// The write side of the outbox: enqueue, requeue, recover.
+///
+/// ```
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use agent_webhooks::{Scope, TenantId};
+/// use agent_webhooks::outbox::{MemoryStore, NewJob, Outbox, TargetRef, JobStatus};
+///
+/// let outbox = Outbox::new(Arc::new(MemoryStore::new()));
+/// let acme = TenantId::new("acme")?;
+/// let job = NewJob::new(acme.clone(), "status-update", TargetRef::new("assistant:a1")?, b"{}".to_vec());
+/// let stored = outbox.enqueue(&Scope::tenant(acme), job).await?;   // written before dispatch
+/// assert_eq!(stored.job.status, JobStatus::Pending);
+/// assert!(stored.created);
+/// # Ok(()) }
+/// # let mut f = std::pin::pin!(demo());
+/// # let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// # assert!(matches!(f.as_mut().poll(&mut cx), std::task::Poll::Ready(Ok(()))));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    idempotency_window: Duration,
+}
+
+impl Outbox {
+    /// An outbox over `store`, with the system clock and process-seeded ids.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Outbox {
+            store,
+            clock: Arc::new(SystemClock),
+            random: Arc::new(SeededRandom::from_entropy()),
+            idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
+        }
+    }
+
+    /// Uses `clock` for creation and due times.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses `random` for the random part of job ids.
+    #[must_use]
+    pub fn with_random(mut self, random: Arc<dyn Random>) -> Self {
+        self.random = random;
+        self
+    }
+
+    /// How long an idempotency key returns its first job (default one day).
+    #[must_use]
+    pub fn with_idempotency_window(mut self, window: Duration) -> Self {
+        self.idempotency_window = window;
+        self
+    }
+
+    /// The store, for listing and inspecting.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Writes a job, due now. Returns once it is stored; nothing is sent before.
+    ///
+    /// With an idempotency key used by the same tenant within the window, the first job is
+    /// returned (`created: false`) and nothing new is stored.
+    ///
+    /// # Errors
+    /// An [`OutboxError`]: `Invalid` for an empty or overlong event type, call id or key;
+    /// `IdempotencyConflict` when the key's first job differs; `OutOfScope` when the tenant is
+    /// outside `scope`; `Backend` when the store fails.
+    pub async fn enqueue(&self, scope: &Scope, new: NewJob) -> Result<Inserted> {
+        check_text("event type", &new.event_type, 128)?;
+        if let Some(c) = &new.call_id {
+            check_text("call id", c, 128)?;
+        }
+        if let Some(k) = &new.idempotency_key {
+            check_text("idempotency key", k, 256)?;
+        }
+        let now = self.clock.now();
+        let job = Job {
+            id: JobId::generate(now, self.random.next_u64()),
+            tenant: new.tenant,
+            event_type: new.event_type,
+            call_id: new.call_id,
+            payload: Arc::from(new.payload),
+            target: new.target,
+            status: JobStatus::Pending,
+            attempts: 0,
+            step: 0,
+            next_attempt_at: Some(now),
+            created_at: now,
+            updated_at: now,
+            idempotency_key: new.idempotency_key,
+        };
+        Ok(self
+            .store
+            .insert(scope, job, self.idempotency_window)
+            .await?)
+    }
+
+    /// Moves a failed or skipped job back to pending, due now, its retry plan restarted.
+    ///
+    /// # Errors
+    /// [`OutboxError::NotRequeueable`] for a pending, in-flight or succeeded job;
+    /// [`OutboxError::NotFound`] when it is not in `scope`.
+    pub async fn requeue(&self, scope: &Scope, id: &JobId) -> Result<Job> {
+        Ok(self.store.requeue(scope, id, self.clock.now()).await?)
+    }
+
+    /// Requeues the failed jobs in `scope` created in `[since, until)`: at most
+    /// [`MAX_RECOVER_JOBS`], oldest first; `capped` says whether more matched.
+    ///
+    /// # Errors
+    /// [`OutboxError::InvalidWindow`] when `until` is not after `since` or the window is longer
+    /// than [`MAX_RECOVER_WINDOW`].
+    pub async fn recover(
+        &self,
+        scope: &Scope,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Recovered> {
+        let window = until.duration_since(since);
+        if window.is_zero() || window > MAX_RECOVER_WINDOW {
+            return Err(OutboxError::InvalidWindow {
+                window,
+                max: MAX_RECOVER_WINDOW,
+            }
+            .into());
+        }
+        Ok(self
+            .store
+            .recover(scope, since, until, self.clock.now(), MAX_RECOVER_JOBS)
+            .await?)
+    }
+
+    /// Enables a disabled target again (after a 410 or auto-disable); requeue its skipped or
+    /// failed jobs afterwards.
+    ///
+    /// # Errors
+    /// [`OutboxError::NotFound`] when nothing is recorded for the target in `scope`.
+    pub async fn enable_target(&self, scope: &Scope, tenant: &TenantId, url: &str) -> Result<()> {
+        Ok(self.store.enable_target(scope, tenant, url).await?)
+    }
+}
+
+/// Where a job goes now: resolved at every attempt, so a changed server URL takes effect on the
+/// next retry.
+#[derive(Clone)]
+#[must_use]
+pub struct Target {
+    url: Url,
+    level: String,
+    timeout: Duration,
+    headers: http::HeaderMap,
+    signer: Option<Arc<dyn Sign>>,
+    plan: Option<RetryPlan>,
+}
+
+impl Target {
+    /// A target URL and the cascade level it came from (`assistant`, `phone-number`, ...).
+    /// Timeout 20 s, no signer, the dispatcher's retry plan.
+    pub fn new(url: Url, level: impl Into<String>) -> Self {
+        Target {
+            url,
+            level: level.into(),
+            timeout: Duration::from_secs(20),
+            headers: http::HeaderMap::new(),
+            signer: None,
+            plan: None,
+        }
+    }
+
+    /// The server's request timeout (capped by the dispatcher's longest timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// An extra header (a credential: mark it sensitive).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Signs every attempt (`webhook-signature`).
+    pub fn signer(mut self, signer: Arc<dyn Sign>) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// This server's own retry plan (Vapi's per-server `backoffPlan`).
+    pub fn plan(mut self, plan: RetryPlan) -> Self {
+        self.plan = Some(plan);
+        self
+    }
+
+    /// The URL.
+    #[must_use]
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values and signer keys may be secrets: names only.
+        f.debug_struct("Target")
+            .field("url", &self.url.as_str())
+            .field("level", &self.level)
+            .field("timeout", &self.timeout)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("signed", &self.signer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolves a job's target reference to its current [`Target`] (through the server-URL
+/// cascade, with the server's timeout and signing secrets).
+#[async_trait]
+pub trait TargetResolver: Send + Sync + fmt::Debug {
+    /// The job's current target.
+    ///
+    /// # Errors
+    /// [`Unresolved`] when the job has no target now; the job is skipped and the reason
+    /// recorded on its attempt.
+    async fn resolve(&self, job: &Job) -> Result<Target, Unresolved>;
+}
+
+/// Why a job has no target now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unresolved(pub String);
+
+/// Checks a target URL before any byte is sent; a refusal skips the job.
+pub trait UrlCheck: Send + Sync + fmt::Debug {
+    /// `Ok` to send, or the refusal's reason (recorded on the attempt).
+    ///
+    /// # Errors
+    /// The reason the URL may not be called.
+    fn check(&self, url: &Url) -> Result<(), String>;
+}
+
+/// The minimal check used when none is configured: `http` or `https` only, no credentials in
+/// the URL. Configure the guard's policy for address and host rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchemeCheck;
+
+impl UrlCheck for SchemeCheck {
+    fn check(&self, url: &Url) -> Result<(), String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "scheme `{}` is not allowed: use https",
+                url.scheme()
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("credentials in the URL are not allowed: use a header".into());
+        }
+        Ok(())
+    }
+}
+
+/// Signs an attempt: the `webhook-signature` value over `id.timestamp.body`.
+pub trait Sign: Send + Sync + fmt::Debug {
+    /// The header value for this attempt.
+    ///
+    /// # Errors
+    /// The reason signing failed (the job is then skipped: nothing unsigned is sent).
+    fn sign(&self, webhook_id: &str, timestamp: u64, body: &[u8]) -> Result<HeaderValue, String>;
+}
+
+/// Hooks for metrics and tracing; every method does nothing by default.
+pub trait Observer: Send + Sync + fmt::Debug {
+    /// An attempt starts (open a span keyed by the attempt id here).
+    fn attempt_started(&self, job: &Job, attempt: &AttemptId, trigger: Trigger) {
+        let _ = (job, attempt, trigger);
+    }
+    /// An attempt was recorded.
+    fn attempt_finished(&self, attempt: &Attempt) {
+        let _ = attempt;
+    }
+    /// A finisher was fenced out: its lease was stale.
+    fn fenced_out(&self, lease: &Lease) {
+        let _ = lease;
+    }
+    /// A target was disabled (410 Gone or auto-disable).
+    fn target_disabled(&self, target: &TargetState) {
+        let _ = target;
+    }
+    /// The store failed while claiming (`job` is `None`) or delivering a job; a claimed job's
+    /// lease expires and it is claimed again.
+    fn store_failed(&self, job: Option<&JobId>, error: &OutboxError) {
+        let _ = (job, error);
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct NoObserver;
+impl Observer for NoObserver {}
+
+/// Asks [`Dispatcher::run`] to stop: it claims nothing more and returns once every claimed job
+/// is finished. Clones share the signal.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown(Arc<AtomicBool>);
+
+impl Shutdown {
+    /// A signal not yet given.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Gives the signal.
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    /// Whether the signal was given.
+    #[must_use]
+    pub fn is_triggered(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a dispatcher run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tick {
+    /// Jobs claimed.
+    pub claimed: usize,
+    /// Attempts that succeeded.
+    pub succeeded: usize,
+    /// Attempts that failed with a retry scheduled.
+    pub retried: usize,
+    /// Attempts after which the job failed.
+    pub failed: usize,
+    /// Jobs skipped (no target, disabled target, refused).
+    pub skipped: usize,
+    /// Finishers fenced out by a stale lease.
+    pub fenced: usize,
+    /// Jobs left to their lease because the store failed.
+    pub store_errors: usize,
+}
+
+impl Tick {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Done(Next::Succeeded) => self.succeeded += 1,
+            Outcome::Done(Next::Retry(_)) => self.retried += 1,
+            Outcome::Done(Next::Failed) => self.failed += 1,
+            Outcome::Done(Next::Skipped) => self.skipped += 1,
+            Outcome::Fenced => self.fenced += 1,
+            Outcome::StoreError => self.store_errors += 1,
+        }
+    }
+}
+
+enum Outcome {
+    Done(Next),
+    Fenced,
+    StoreError,
+}
+
+/// Delivers due jobs: claim -> resolve the current target -> disabled? -> URL check -> sign
+/// (fresh timestamp, the job id as `webhook-id`) -> send with the server's timeout -> record
+/// the attempt -> schedule the next try or finish.
+///
+/// Not sent, the job is **skipped** (and can be requeued): the resolver found no target, the
+/// target is disabled, the URL check refused it, or signing failed. The attempt is recorded
+/// with status `refused` and the reason in `error`.
+///
+/// Runtime-agnostic: [`Dispatcher::run`] takes the host's sleep function; [`Dispatcher::run_once`]
+/// is one claim-and-deliver round.
+#[derive(Debug)]
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    transport: Arc<dyn Transport>,
+    resolver: Arc<dyn TargetResolver>,
+    check: Arc<dyn UrlCheck>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    observer: Arc<dyn Observer>,
+    plan: RetryPlan,
+    scope: Scope,
+    lease: Duration,
+    max_timeout: Duration,
+    concurrency: usize,
+    poll_interval: Duration,
+    auto_disable_after: Option<Duration>,
+    user_agent: HeaderValue,
+}
+
+/// Builds a [`Dispatcher`]; settings are checked by [`DispatcherBuilder::build`].
+#[derive(Debug)]
+#[must_use]
+pub struct DispatcherBuilder {
+    d: Dispatcher,
+}
+
+impl DispatcherBuilder {
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.d.clock = clock;
+        self
+    }
+    /// The randomness for jitter and attempt ids (default: process-seeded).
+    pub fn random(mut self, random: Arc<dyn Random>) -> Self {
+        self.d.random = random;
+        self
+    }
+    /// The URL check run before every send (default: [`SchemeCheck`]).
+    pub fn url_check(mut self, check: Arc<dyn UrlCheck>) -> Self {
+        self.d.check = check;
+        self
+    }
+    /// Metrics and tracing hooks.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.d.observer = observer;
+        self
+    }
+    /// The retry plan of targets without their own (default: [`RetryPlan::default`]).
+    pub fn plan(mut self, plan: RetryPlan) -> Self {
+        self.d.plan = plan;
+        self
+    }
+    /// Which tenants' jobs this dispatcher claims (default: all).
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.d.scope = scope;
+        self
+    }
+    /// How long a claim lasts (default 60 s); must exceed the longest timeout plus
+    /// [`LEASE_MARGIN`].
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.d.lease = lease;
+        self
+    }
+    /// The longest request timeout; a target's own is capped to it (default 30 s).
+    pub fn max_timeout(mut self, timeout: Duration) -> Self {
+        self.d.max_timeout = timeout;
+        self
+    }
+    /// How many sends run at once (default 16).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.d.concurrency = n;
+        self
+    }
+    /// How long [`Dispatcher::run`] waits when nothing is due (default 1 s); also the longest
+    /// delay before it notices a shutdown while idle.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.d.poll_interval = interval;
+        self
+    }
+    /// Disables a target after only exhausted failures for this long (Svix uses 5 days); off
+    /// by default. A success in between starts the count again; a failure run with nothing
+    /// for twice the period lapses.
+    pub fn auto_disable_after(mut self, period: Duration) -> Self {
+        self.d.auto_disable_after = Some(period);
+        self
+    }
+
+    /// The dispatcher.
+    ///
+    /// # Errors
+    /// [`PlanError::LeaseTooShort`] when the lease is not longer than the longest timeout plus
+    /// [`LEASE_MARGIN`] (a slow send could be claimed twice); [`PlanError::Zero`] for a
+    /// concurrency of 0.
+    pub fn build(self) -> std::result::Result<Dispatcher, PlanError> {
+        let d = self.d;
+        if d.lease <= d.max_timeout + LEASE_MARGIN {
+            return Err(PlanError::LeaseTooShort {
+                lease: d.lease,
+                timeout: d.max_timeout,
+                margin: LEASE_MARGIN,
+            });
+        }
+        if d.concurrency == 0 {
+            return Err(PlanError::Zero("concurrency"));
+        }
+        Ok(d)
+    }
+}
+
+enum Sent {
+    Refused(OutboxError),
+    Response {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    TransportError,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `store`, sending through `transport` to targets from `resolver`.
+    pub fn builder(
+        store: Arc<dyn Store>,
+        transport: Arc<dyn Transport>,
+        resolver: Arc<dyn TargetResolver>,
+    ) -> DispatcherBuilder {
+        DispatcherBuilder {
+            d: Dispatcher {
+                store,
+                transport,
+                resolver,
+                check: Arc::new(SchemeCheck),
+                clock: Arc::new(SystemClock),
+                random: Arc::new(SeededRandom::from_entropy()),
+                observer: Arc::new(NoObserver),
+                plan: RetryPlan::default(),
+                scope: Scope::AllTenants,
+                lease: Duration::from_secs(60),
+                max_timeout: Duration::from_secs(30),
+                concurrency: 16,
+                poll_interval: Duration::from_secs(1),
+                auto_disable_after: None,
+                user_agent: HeaderValue::from_static(concat!(
+                    "agent-webhooks/",
+                    env!("CARGO_PKG_VERSION")
+                )),
+            },
+        }
+    }
+
+    /// Claims up to `concurrency` due jobs and delivers them, `concurrency` at a time; returns
+    /// once every claimed job is finished.
+    ///
+    /// # Errors
+    /// [`OutboxError::Backend`] when the claim fails. A store failure while finishing one job
+    /// is counted in [`Tick::store_errors`] and reported to the observer; that job's lease
+    /// expires and it is claimed again.
+    pub async fn run_once(&self) -> Result<Tick> {
+        let claimed = self
+            .store
+            .claim(&self.scope, self.clock.now(), self.lease, self.concurrency)
+            .await?;
+        let mut tick = Tick {
+            claimed: claimed.len(),
+            ..Tick::default()
+        };
+        let mut in_flight: FuturesUnordered<_> =
+            claimed.into_iter().map(|c| self.deliver(c)).collect();
+        while let Some(outcome) = in_flight.next().await {
+            tick.add(outcome);
+        }
+        Ok(tick)
+    }
+
+    /// Delivers jobs until `shutdown` is triggered, keeping up to `concurrency` sends in
+    /// flight; claims more as slots free up, and waits with `sleep` when nothing is due.
+    ///
+    /// On shutdown it claims nothing more, finishes every claimed job and returns the totals:
+    /// nothing stays claimed. If the future is dropped instead (process killed), the claimed
+    /// jobs' leases expire and another dispatcher claims them.
+    ///
+    /// ```no_run
+    /// # async fn demo(dispatcher: agent_webhooks::outbox::Dispatcher) {
+    /// use agent_webhooks::outbox::Shutdown;
+    /// let shutdown = Shutdown::new();
+    /// // With tokio: dispatcher.run(&shutdown, tokio::time::sleep).await;
+    /// # let sleep = |_d: std::time::Duration| async {};
+    /// let totals = dispatcher.run(&shutdown, sleep).await;
+    /// # }
+    /// ```
+    pub async fn run<F, S>(&self, shutdown: &Shutdown, sleep: S) -> Tick
+    where
+        S: Fn(Duration) -> F,
+        F: Future<Output = ()>,
+    {
+        let mut totals = Tick::default();
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            let mut claimed_any = false;
+            if !shutdown.is_triggered() && in_flight.len() < self.concurrency {
+                let room = self.concurrency - in_flight.len();
+                let mut claim = self
+                    .store
+                    .claim(&self.scope, self.clock.now(), self.lease, room);
+                // Keep the sends in flight moving while the store answers.
+                let result = loop {
+                    match select(claim, in_flight.next()).await {
+                        Either::Left((result, _)) => break result,
+                        Either::Right((Some(outcome), pending)) => {
+                            totals.add(outcome);
+                            claim = pending;
+                        }
+                        Either::Right((None, pending)) => break pending.await,
+                    }
+                };
+                match result {
+                    Ok(claimed) => {
+                        claimed_any = !claimed.is_empty();
+                        totals.claimed += claimed.len();
+                        in_flight.extend(claimed.into_iter().map(|c| self.deliver(c)));
+                    }
+                    Err(e) => {
+                        totals.store_errors += 1;
+                        self.observer.store_failed(None, &e);
+                    }
+                }
+            }
+            if in_flight.is_empty() {
+                if shutdown.is_triggered() {
+                    return totals;
+                }
+                sleep(self.poll_interval).await;
+                continue;
+            }
+            if claimed_any && in_flight.len() < self.concurrency {
+                // Room left and work may remain: look again before waiting.
+                continue;
+            }
+            let wait = pin!(sleep(self.poll_interval));
+            if let Either::Left((Some(outcome), _)) = select(in_flight.next(), wait).await {
+                totals.add(outcome);
+            }
+        }
+    }
+
+    /// Sends a stored attempt's job again, now, to its *current* target, as a new manual
+    /// attempt: same `webhook-id`, fresh timestamp and signature. The original attempt and the
+    /// job's state are unchanged, and a failed replay is never rescheduled (requeue the job to
+    /// run its retry plan again).
+    ///
+    /// # Errors
+    /// [`OutboxError::NotFound`] when the attempt or its job is not in `scope`;
+    /// [`OutboxError::TargetDisabled`], [`OutboxError::NoTarget`] or
+    /// [`OutboxError::TargetRefused`] when nothing could be sent (the refused attempt is
+    /// recorded).
+    pub async fn replay(&self, scope: &Scope, attempt: &AttemptId) -> Result<Attempt> {
+        let original = self
+            .store
+            .attempt(scope, attempt)
+            .await?
+            .ok_or_else(|| OutboxError::not_found("attempt", attempt))?;
+        let job = self
+            .store
+            .job(scope, &original.job_id)
+            .await?
+            .ok_or_else(|| OutboxError::not_found("job", &original.job_id))?;
+        let id = AttemptId::generate(self.clock.now(), self.random.next_u64());
+        self.observer.attempt_started(&job, &id, Trigger::Manual);
+        let (mut record, sent, _) = self.send(&job, id, Trigger::Manual).await?;
+        record.number = 0;
+        record.next_attempt_at = None;
+        self.store.append_attempt(scope, record.clone()).await?;
+        self.observer.attempt_finished(&record);
+        match sent {
+            Sent::Refused(e) => Err(e.into()),
+            _ => Ok(record),
+        }
+    }
+
+    async fn deliver(&self, claimed: Claimed) -> Outcome {
+        let Claimed { job, lease } = claimed;
+        let id = AttemptId::generate(self.clock.now(), self.random.next_u64());
+        self.observer.attempt_started(&job, &id, Trigger::Scheduled);
+        let (mut attempt, sent, plan) = match self.send(&job, id, Trigger::Scheduled).await {
+            Ok(x) => x,
+            Err(e) => {
+                self.observer.store_failed(Some(&job.id), &e);
+                return Outcome::StoreError;
+            }
+        };
+        let url = attempt.url.clone().unwrap_or_default();
+        let (next, target) = match sent {
+            Sent::Refused(_) => (Next::Skipped, None),
+            Sent::Response {
+                status,
+                retry_after,
+            } => self.next(
+                plan.as_ref(),
+                &job,
+                Some(status),
+                retry_after,
+                &attempt,
+                url,
+            ),
+            Sent::TransportError => self.next(plan.as_ref(), &job, None, None, &attempt, url),
+        };
+        if let Next::Retry(at) = next {
+            attempt.next_attempt_at = Some(at);
+        }
+        let scope = &self.scope;
+        match self
+            .store
+            .finish(scope, &lease, Finish::new(attempt.clone(), next, target))
+            .await
+        {
+            Ok(finished) => {
+                self.observer.attempt_finished(&attempt);
+                if let Some(state) = &finished.disabled_target {
+                    self.observer.target_disabled(state);
+                }
+                Outcome::Done(next)
+            }
+            Err(OutboxError::StaleLease { .. }) => {
+                // Every attempt is a row, even a fenced-out one; the job's state is not ours.
+                attempt.next_attempt_at = None;
+                if let Err(e) = self.store.append_attempt(scope, attempt.clone()).await {
+                    self.observer.store_failed(Some(&job.id), &e);
+                }
+                self.observer.attempt_finished(&attempt);
+                self.observer.fenced_out(&lease);
+                Outcome::Fenced
+            }
+            Err(e) => {
+                self.observer.store_failed(Some(&job.id), &e);
+                Outcome::StoreError
+            }
+        }
+    }
+
+    fn next(
+        &self,
+        plan: Option<&RetryPlan>,
+        job: &Job,
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        attempt: &Attempt,
+        url: String,
+    ) -> (Next, Option<TargetEvent>) {
+        let plan = plan.unwrap_or(&self.plan);
+        match plan.decide(job.step, status, retry_after, self.random.next_unit()) {
+            Decision::Succeeded => (Next::Succeeded, Some(TargetEvent::Delivered { url })),
+            Decision::Retry { after } => {
+                (Next::Retry(attempt.ended_at.saturating_add(after)), None)
+            }
+            Decision::Gone => (Next::Failed, Some(TargetEvent::Gone { url })),
+            Decision::Exhausted => (
+                Next::Failed,
+                self.auto_disable_after
+                    .map(|disable_after| TargetEvent::Exhausted { url, disable_after }),
+            ),
+            // Decision is non-exhaustive for users; `Excluded` and anything new stop here.
+            _ => (Next::Failed, None),
+        }
+    }
+
+    /// Resolves, checks, signs and sends one attempt; the attempt record is complete but for
+    /// `next_attempt_at`. `Err` only when the store fails.
+    async fn send(
+        &self,
+        job: &Job,
+        id: AttemptId,
+        trigger: Trigger,
+    ) -> std::result::Result<(Attempt, Sent, Option<RetryPlan>), OutboxError> {
+        let started = self.clock.now();
+        let mut attempt = Attempt {
+            id,
+            job_id: job.id.clone(),
+            tenant: job.tenant.clone(),
+            trigger,
+            url: None,
+            level: None,
+            status: AttemptStatus::Refused,
+            status_code: None,
+            error: None,
+            latency_ms: 0,
+            event_type: job.event_type.clone(),
+            number: job.attempts,
+            next_attempt_at: None,
+            response_body: String::new(),
+            response_truncated: false,
+            started_at: started,
+            ended_at: started,
+        };
+        let refuse = |mut attempt: Attempt, e: OutboxError, plan| {
+            attempt.error = Some(e.to_string());
+            attempt.ended_at = self.clock.now();
+            Ok((attempt, Sent::Refused(e), plan))
+        };
+        let target = match self.resolver.resolve(job).await {
+            Ok(t) => t,
+            Err(Unresolved(reason)) => {
+                let e = OutboxError::NoTarget {
+                    job: job.id.clone(),
+                    reason,
+                };
+                return refuse(attempt, e, None);
+            }
+        };
+        let url = target.url.as_str().to_owned();
+        attempt.url = Some(url.clone());
+        attempt.level = Some(target.level.clone());
+        let plan = target.plan.clone();
+        let own = Scope::tenant(job.tenant.clone());
+        if let Some(state) = self.store.target(&own, &job.tenant, &url).await? {
+            if state.is_disabled() {
+                return refuse(attempt, OutboxError::TargetDisabled { url }, plan);
+            }
+        }
+        if let Err(reason) = self.check.check(&target.url) {
+            return refuse(attempt, OutboxError::TargetRefused { url, reason }, plan);
+        }
+        let request = match self.request(job, &target) {
+            Ok(r) => r,
+            Err(reason) => {
+                return refuse(attempt, OutboxError::TargetRefused { url, reason }, plan);
+            }
+        };
+        let timeout = target.timeout.min(self.max_timeout);
+        let send_start = self.clock.now();
+        let result = self.transport.send(request, timeout).await;
+        let ended = self.clock.now();
+        attempt.ended_at = ended;
+        attempt.latency_ms = ended.duration_since(send_start).as_millis() as u64;
+        let sent = match result {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                attempt.status_code = Some(status);
+                attempt.status = if response.status().is_success() {
+                    AttemptStatus::Succeeded
+                } else {
+                    AttemptStatus::Failed
+                };
+                let (body, cut) = stored_body(response.body());
+                attempt.response_body = body;
+                attempt.response_truncated = cut;
+                let retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, ended));
+                Sent::Response {
+                    status,
+                    retry_after,
+                }
+            }
+            Err(e) => {
+                attempt.status = AttemptStatus::Failed;
+                attempt.error = Some(e.to_string());
+                Sent::TransportError
+            }
+        };
+        Ok((attempt, sent, plan))
+    }
+
+    fn request(
+        &self,
+        job: &Job,
+        target: &Target,
+    ) -> std::result::Result<http::Request<Vec<u8>>, String> {
+        let uri: http::Uri = target
+            .url
+            .as_str()
+            .parse()
+            .map_err(|e| format!("URL is not a valid request URI: {e}"))?;
+        // Fresh for every attempt, including retries and replays; the id never changes.
+        let timestamp = self.clock.now().as_unix_seconds();
+        let mut request = http::Request::post(uri)
+            .body(job.payload.to_vec())
+            .map_err(|e| e.to_string())?;
+        let headers = request.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, self.user_agent.clone());
+        let id = HeaderValue::from_str(job.id.as_str()).map_err(|e| e.to_string())?;
+        headers.insert(WEBHOOK_ID, id);
+        headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
+        if let Some(signer) = &target.signer {
+            let signature = signer
+                .sign(job.id.as_str(), timestamp, &job.payload)
+                .map_err(|e| format!("signing failed: {e}"))?;
+            headers.insert(WEBHOOK_SIGNATURE, signature);
+        }
+        for (name, value) in &target.headers {
+            headers.append(name, value.clone());
+        }
+        Ok(request)
+    }
+}

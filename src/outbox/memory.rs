@@ -1,0 +1,505 @@
+//! `MemoryStore`: the embedded default store, one mutex over indexed maps.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::outbox::error::OutboxError;
+use crate::outbox::model::{
+    Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
+};
+use crate::outbox::store::{
+    Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
+    TargetEvent, TargetState,
+};
+use crate::tenant::{Scope, TenantId};
+
+/// The in-memory [`Store`]: correct under concurrency (every method is one critical section
+/// under one mutex, never held across an await), lost when the process ends.
+///
+/// Use it embedded where losing queued webhooks on restart is acceptable, and in tests; use a
+/// durable store otherwise.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Jobs in insertion order: a job's index is its sequence number (the listing cursor).
+    rows: Vec<Row>,
+    ids: HashMap<JobId, usize>,
+    due: BTreeSet<(Timestamp, usize)>,
+    leases: BTreeSet<(Timestamp, usize)>,
+    /// Attempts in insertion order, likewise.
+    attempts: Vec<Attempt>,
+    attempt_ids: HashMap<AttemptId, usize>,
+    idempotency: HashMap<(TenantId, String), usize>,
+    targets: HashMap<(TenantId, String), TargetState>,
+}
+
+struct Row {
+    job: Job,
+    fence: u64,
+    lease_until: Option<Timestamp>,
+    /// This job's attempts, by index into `Inner::attempts`.
+    attempts: Vec<usize>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every critical section leaves the maps consistent before anything can panic, so a
+        // poisoned lock still guards consistent data.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("jobs", &inner.rows.len())
+            .field("due", &inner.due.len())
+            .field("in_flight", &inner.leases.len())
+            .field("attempts", &inner.attempts.len())
+            .finish()
+    }
+}
+
+fn parse_cursor(cursor: Option<&Cursor>, prefix: char) -> Result<usize, OutboxError> {
+    let Some(c) = cursor else {
+        return Ok(usize::MAX);
+    };
+    c.as_str()
+        .strip_prefix(prefix)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| OutboxError::Invalid {
+            what: "cursor",
+            problem: "not a cursor from this store's listing; pass `next` back unchanged".into(),
+        })
+}
+
+/// Up to `limit` items from `candidates` (newest first) and the cursor after the last one when
+/// more follow.
+fn page<'a, T: Clone + 'a>(
+    candidates: impl Iterator<Item = (usize, &'a T)>,
+    limit: usize,
+    prefix: char,
+) -> Page<T> {
+    let mut items = Vec::with_capacity(limit.min(64));
+    let mut last = None;
+    for (seq, item) in candidates {
+        if items.len() == limit {
+            return Page::new(items, last.map(|s| Cursor::new(format!("{prefix}{s}"))));
+        }
+        items.push(item.clone());
+        last = Some(seq);
+    }
+    Page::new(items, None)
+}
+
+impl Inner {
+    fn seq_in_scope(&self, scope: &Scope, id: &JobId) -> Option<usize> {
+        self.ids
+            .get(id)
+            .copied()
+            .filter(|&seq| scope.contains(&self.rows[seq].job.tenant))
+    }
+
+    fn push_attempt(&mut self, seq: usize, attempt: Attempt) -> Result<(), OutboxError> {
+        if self.attempt_ids.contains_key(&attempt.id) {
+            return Err(OutboxError::Invalid {
+                what: "attempt id",
+                problem: format!("`{}` is already recorded", attempt.id),
+            });
+        }
+        let index = self.attempts.len();
+        self.attempt_ids.insert(attempt.id.clone(), index);
+        self.rows[seq].attempts.push(index);
+        self.attempts.push(attempt);
+        Ok(())
+    }
+
+    fn apply_target(
+        &mut self,
+        tenant: &TenantId,
+        event: TargetEvent,
+        at: Timestamp,
+    ) -> Option<TargetState> {
+        match event {
+            TargetEvent::Delivered { url } => {
+                if !self.targets.is_empty() {
+                    if let Some(state) = self.targets.get_mut(&(tenant.clone(), url)) {
+                        state.failing_since = None;
+                    }
+                }
+                None
+            }
+            TargetEvent::Gone { url } => {
+                let state = self
+                    .targets
+                    .entry((tenant.clone(), url.clone()))
+                    .or_insert_with(|| TargetState::new(tenant.clone(), url, None, None));
+                if state.disabled.is_some() {
+                    return None;
+                }
+                state.disabled = Some((DisabledReason::Gone, at));
+                Some(state.clone())
+            }
+            TargetEvent::Exhausted { url, disable_after } => {
+                let state = self
+                    .targets
+                    .entry((tenant.clone(), url.clone()))
+                    .or_insert_with(|| TargetState::new(tenant.clone(), url, None, None));
+                // A run of failures older than twice the period with nothing since has lapsed.
+                let since = match state.failing_since {
+                    Some(s) if at.duration_since(s) <= disable_after.saturating_mul(2) => s,
+                    _ => at,
+                };
+                state.failing_since = Some(since);
+                if state.disabled.is_none() && at.duration_since(since) >= disable_after {
+                    state.disabled = Some((DisabledReason::Failing, at));
+                    return Some(state.clone());
+                }
+                None
+            }
+        }
+    }
+
+    fn requeue_row(&mut self, seq: usize, now: Timestamp) {
+        let job = &mut self.rows[seq].job;
+        job.status = JobStatus::Pending;
+        job.step = 0;
+        job.next_attempt_at = Some(now);
+        job.updated_at = now;
+        self.due.insert((now, seq));
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn insert(
+        &self,
+        scope: &Scope,
+        mut job: Job,
+        idempotency_window: Duration,
+    ) -> Result<Inserted, OutboxError> {
+        if !scope.contains(&job.tenant) {
+            return Err(OutboxError::OutOfScope { tenant: job.tenant });
+        }
+        let mut inner = self.lock();
+        if inner.ids.contains_key(&job.id) {
+            return Err(OutboxError::DuplicateJob(job.id));
+        }
+        let key = job.idempotency_key.clone().map(|k| (job.tenant.clone(), k));
+        if let Some(key) = &key {
+            if let Some(&seq) = inner.idempotency.get(key) {
+                let first = &inner.rows[seq].job;
+                if job.created_at < first.created_at.saturating_add(idempotency_window) {
+                    let same = first.payload == job.payload
+                        && first.event_type == job.event_type
+                        && first.target == job.target
+                        && first.call_id == job.call_id;
+                    return if same {
+                        Ok(Inserted::new(first.clone(), false))
+                    } else {
+                        Err(OutboxError::IdempotencyConflict {
+                            key: key.1.clone(),
+                            existing: first.id.clone(),
+                        })
+                    };
+                }
+            }
+        }
+        job.status = JobStatus::Pending;
+        let due = *job.next_attempt_at.get_or_insert(job.created_at);
+        let seq = inner.rows.len();
+        if let Some(key) = key {
+            inner.idempotency.insert(key, seq);
+        }
+        inner.ids.insert(job.id.clone(), seq);
+        inner.due.insert((due, seq));
+        inner.rows.push(Row {
+            job: job.clone(),
+            fence: 0,
+            lease_until: None,
+            attempts: Vec::new(),
+        });
+        Ok(Inserted::new(job, true))
+    }
+
+    async fn claim(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, OutboxError> {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let rows = &inner.rows;
+        let in_scope = |k: &&(Timestamp, usize)| scope.contains(&rows[k.1].job.tenant);
+        let bound = (now, usize::MAX);
+        // Expired leases first (their jobs have waited longest), then due jobs by due time.
+        let mut picked: Vec<(bool, (Timestamp, usize))> = inner
+            .leases
+            .range(..=bound)
+            .filter(in_scope)
+            .take(limit)
+            .map(|&k| (true, k))
+            .collect();
+        let room = limit - picked.len();
+        picked.extend(
+            inner
+                .due
+                .range(..=bound)
+                .filter(in_scope)
+                .take(room)
+                .map(|&k| (false, k)),
+        );
+        let until = now.saturating_add(lease);
+        let mut claimed = Vec::with_capacity(picked.len());
+        for (from_leases, key) in picked {
+            if from_leases {
+                inner.leases.remove(&key);
+            } else {
+                inner.due.remove(&key);
+            }
+            let seq = key.1;
+            let row = &mut inner.rows[seq];
+            row.fence += 1;
+            row.lease_until = Some(until);
+            row.job.status = JobStatus::InFlight;
+            row.job.attempts += 1;
+            row.job.step += 1;
+            row.job.updated_at = now;
+            inner.leases.insert((until, seq));
+            claimed.push(Claimed::new(
+                row.job.clone(),
+                Lease::new(row.job.id.clone(), row.job.tenant.clone(), row.fence, until),
+            ));
+        }
+        Ok(claimed)
+    }
+
+    async fn finish(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        finish: Finish,
+    ) -> Result<Finished, OutboxError> {
+        let mut inner = self.lock();
+        let Some(seq) = inner.seq_in_scope(scope, &lease.job_id) else {
+            return Err(OutboxError::not_found("job", &lease.job_id));
+        };
+        let row = &inner.rows[seq];
+        if row.job.status != JobStatus::InFlight || row.fence != lease.fence {
+            return Err(OutboxError::StaleLease {
+                job: lease.job_id.clone(),
+                fence: lease.fence,
+            });
+        }
+        if finish.attempt.job_id != lease.job_id || finish.attempt.tenant != row.job.tenant {
+            return Err(OutboxError::Invalid {
+                what: "attempt",
+                problem: "its job id and tenant must be the leased job's".into(),
+            });
+        }
+        let at = finish.attempt.ended_at;
+        inner.push_attempt(seq, finish.attempt)?;
+        let disabled_target = match finish.target {
+            Some(event) => {
+                let tenant = inner.rows[seq].job.tenant.clone();
+                inner.apply_target(&tenant, event, at)
+            }
+            None => None,
+        };
+        let inner = &mut *inner;
+        let row = &mut inner.rows[seq];
+        if let Some(until) = row.lease_until.take() {
+            inner.leases.remove(&(until, seq));
+        }
+        let (status, next) = match finish.next {
+            Next::Retry(t) => (JobStatus::Pending, Some(t)),
+            Next::Succeeded => (JobStatus::Succeeded, None),
+            Next::Failed => (JobStatus::Failed, None),
+            Next::Skipped => (JobStatus::Skipped, None),
+        };
+        row.job.status = status;
+        row.job.next_attempt_at = next;
+        row.job.updated_at = at;
+        if let Some(t) = next {
+            inner.due.insert((t, seq));
+        }
+        Ok(Finished::new(row.job.clone(), disabled_target))
+    }
+
+    async fn append_attempt(&self, scope: &Scope, attempt: Attempt) -> Result<(), OutboxError> {
+        let mut inner = self.lock();
+        match inner.seq_in_scope(scope, &attempt.job_id) {
+            Some(seq) if inner.rows[seq].job.tenant == attempt.tenant => {
+                inner.push_attempt(seq, attempt)
+            }
+            _ => Err(OutboxError::not_found("job", &attempt.job_id)),
+        }
+    }
+
+    async fn job(&self, scope: &Scope, id: &JobId) -> Result<Option<Job>, OutboxError> {
+        let inner = self.lock();
+        Ok(inner
+            .seq_in_scope(scope, id)
+            .map(|seq| inner.rows[seq].job.clone()))
+    }
+
+    async fn jobs(&self, scope: &Scope, query: &JobQuery) -> Result<Page<Job>, OutboxError> {
+        let before = parse_cursor(query.cursor.as_ref(), 'j')?;
+        let inner = self.lock();
+        let end = before.min(inner.rows.len());
+        let candidates = inner.rows[..end]
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(seq, row)| (seq, &row.job))
+            .filter(|(_, job)| scope.contains(&job.tenant) && query.matches(job));
+        Ok(page(candidates, query.limit_or_default(), 'j'))
+    }
+
+    async fn attempt(&self, scope: &Scope, id: &AttemptId) -> Result<Option<Attempt>, OutboxError> {
+        let inner = self.lock();
+        Ok(inner
+            .attempt_ids
+            .get(id)
+            .map(|&i| &inner.attempts[i])
+            .filter(|a| scope.contains(&a.tenant))
+            .cloned())
+    }
+
+    async fn attempts(
+        &self,
+        scope: &Scope,
+        query: &AttemptQuery,
+    ) -> Result<Page<Attempt>, OutboxError> {
+        let before = parse_cursor(query.cursor.as_ref(), 'a')?;
+        let inner = self.lock();
+        let keep = |(_, a): &(usize, &Attempt)| scope.contains(&a.tenant) && query.matches(a);
+        let limit = query.limit_or_default();
+        let attempts = &inner.attempts;
+        Ok(match &query.job_id {
+            Some(job) => {
+                let of_job = inner
+                    .ids
+                    .get(job)
+                    .map(|&seq| inner.rows[seq].attempts.as_slice())
+                    .unwrap_or_default();
+                let candidates = of_job
+                    .iter()
+                    .rev()
+                    .filter(|&&i| i < before)
+                    .map(|&i| (i, &attempts[i]))
+                    .filter(keep);
+                page(candidates, limit, 'a')
+            }
+            None => {
+                let end = before.min(attempts.len());
+                let candidates = attempts[..end].iter().enumerate().rev().filter(keep);
+                page(candidates, limit, 'a')
+            }
+        })
+    }
+
+    async fn requeue(&self, scope: &Scope, id: &JobId, now: Timestamp) -> Result<Job, OutboxError> {
+        let mut inner = self.lock();
+        let Some(seq) = inner.seq_in_scope(scope, id) else {
+            return Err(OutboxError::not_found("job", id));
+        };
+        match inner.rows[seq].job.status {
+            JobStatus::Failed | JobStatus::Skipped => {}
+            status => {
+                return Err(OutboxError::NotRequeueable {
+                    job: id.clone(),
+                    status,
+                });
+            }
+        }
+        inner.requeue_row(seq, now);
+        Ok(inner.rows[seq].job.clone())
+    }
+
+    async fn recover(
+        &self,
+        scope: &Scope,
+        since: Timestamp,
+        until: Timestamp,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Recovered, OutboxError> {
+        let mut inner = self.lock();
+        let mut picked = Vec::new();
+        let mut capped = false;
+        for (seq, row) in inner.rows.iter().enumerate() {
+            let job = &row.job;
+            if job.status == JobStatus::Failed
+                && scope.contains(&job.tenant)
+                && job.created_at >= since
+                && job.created_at < until
+            {
+                if picked.len() == limit {
+                    capped = true;
+                    break;
+                }
+                picked.push(seq);
+            }
+        }
+        let mut requeued = Vec::with_capacity(picked.len());
+        for seq in picked {
+            inner.requeue_row(seq, now);
+            requeued.push(inner.rows[seq].job.id.clone());
+        }
+        Ok(Recovered::new(requeued, capped))
+    }
+
+    async fn target(
+        &self,
+        scope: &Scope,
+        tenant: &TenantId,
+        url: &str,
+    ) -> Result<Option<TargetState>, OutboxError> {
+        if !scope.contains(tenant) {
+            return Ok(None);
+        }
+        let inner = self.lock();
+        if inner.targets.is_empty() {
+            return Ok(None);
+        }
+        Ok(inner
+            .targets
+            .get(&(tenant.clone(), url.to_owned()))
+            .cloned())
+    }
+
+    async fn enable_target(
+        &self,
+        scope: &Scope,
+        tenant: &TenantId,
+        url: &str,
+    ) -> Result<(), OutboxError> {
+        let mut inner = self.lock();
+        match inner.targets.get_mut(&(tenant.clone(), url.to_owned())) {
+            Some(state) if scope.contains(tenant) => {
+                state.disabled = None;
+                state.failing_since = None;
+                Ok(())
+            }
+            _ => Err(OutboxError::not_found("target", url)),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The outbox: store conformance, retry schedules, dispatch, operations.
+
+pub mod conformance;
+pub mod support;
+
+mod dispatch;
+mod ops;
+mod plan;
+
+/// The conformance suite against the in-memory store.
+mod memory_store {
+    crate::conformance_tests!(std::sync::Arc::new(
+        agent_webhooks::outbox::MemoryStore::new()
+    ));
+}
