@@ -2,8 +2,11 @@
 
 use std::fmt;
 
+use crate::cascade::CascadeError;
+use crate::event::EventError;
 use crate::guard::{PolicyError, Rejection};
 use crate::outbox::{OutboxError, PlanError};
+use crate::sign::SignError;
 use crate::template::RenderError;
 use crate::tool::ConfigError;
 
@@ -80,6 +83,12 @@ families! {
     Outbox(OutboxError), as_outbox, "The outbox error, if this is one.";
     /// A retry plan or dispatcher setting cannot work: found at build time.
     RetryPlan(PlanError), as_retry_plan, "The retry-plan error, if this is one.";
+    /// An event envelope could not be parsed.
+    Event(EventError), as_event, "The event-parse error, if this is one.";
+    /// A server (cascade) config is invalid.
+    Cascade(CascadeError), as_cascade, "The server-config error, if this is one.";
+    /// A delivery could not be signed (bad secret or message id).
+    Signature(SignError), as_signature, "The signing error, if this is one.";
 }
 
 impl fmt::Debug for Error {

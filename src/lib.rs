@@ -37,9 +37,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cascade;
 mod error;
+mod event;
 pub mod guard;
 pub mod outbox;
+mod sign;
 mod template;
 mod tenant;
 mod tool;
@@ -53,14 +56,34 @@ pub use ipnet;
 pub use reqwest;
 pub use url;
 
+pub use cascade::{
+    BackoffKind, BackoffPlan, Cascade, CascadeError, CascadeProblem, DEFAULT_SERVER_MESSAGES,
+    DEFAULT_SERVER_TIMEOUT_SECONDS, Level, MAX_SERVER_TIMEOUT_SECONDS, NoTarget, Resolved, Server,
+    ServerAuth,
+};
 pub use error::{Error, ErrorKind, Result};
+pub use event::{
+    AssistantDecision, AssistantRequest, AssistantRequestResponse, AssistantSpeechStarted, Call,
+    CallStatus, ConversationUpdate, Customer, EndOfCallReport, EndpointingRequest,
+    EndpointingResponse, Envelope, Event, EventBody, EventError, EventType, FINAL_TRANSCRIPT,
+    Family, FunctionCall, KnowledgeBaseRequest, KnowledgeBaseResponse, KnowledgeDocument,
+    MAX_UNIX_MILLIS, OtherEvent, PhoneCallControl, PhoneCallControlRequest, Profile, ResponseError,
+    Role, SpeechStatus, SpeechUpdate, StatusUpdate, Timestamp, TimestampError, TimestampStyle,
+    ToolCall, ToolCallResult, ToolCalls, ToolCallsResponse, Transcript, TranscriptType,
+    TransferDestinationRequest, TransferDestinationResponse, TransferUpdate, UnknownProfile,
+    UserInterrupted, VoiceRequest,
+};
 pub use guard::{Origin, Policy, PolicyError, Rejection};
+pub use sign::{
+    DEFAULT_TOLERANCE, SignError, SignatureHeaders, Signer, SigningSecret, Verifier, VerifyError,
+    WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_VAPI_SECRET, legacy_secret_header,
+};
 pub use template::{BodyTemplate, Place, RenderError, TemplateError, UrlTemplate};
 pub use tenant::{InvalidTenantId, MAX_TENANT_ID_LEN, Scope, TenantId};
 pub use tool::{
     CompiledTool, ConfigError, ConfigProblem, DEFAULT_RESULT_LIMIT, DEFAULT_TIMEOUT_SECONDS,
-    MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolCall, ToolConfig, ToolFailure, ToolOutcome,
-    ToolResult, ToolRunner, WebhookTool,
+    MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolConfig, ToolFailure, ToolInvocation,
+    ToolOutcome, ToolResult, ToolRunner, WebhookTool,
 };
 pub use vars::{AgentKind, Builtin, Secret, UnknownAgentKind, Vars};
 

@@ -3,8 +3,11 @@
 //! Its interface is stable; tests and users script against it. Run `webhookctl --help`.
 
 mod args;
+mod cascade;
 mod check_url;
+mod events;
 mod render;
+mod sign;
 
 use std::process::ExitCode;
 
@@ -36,6 +39,28 @@ COMMANDS:
          \"call_id\": \"...\", \"args\": {tool-call arguments}, \"secrets\": {\"NAME\": \"value\"}}
         Templates reach them as {{caller_phone}}, {{args.NAME}} and {{secrets.NAME}}.
 
+    sign --secret S [--secret OLD]... --id ID --timestamp TS
+        Reads the body from stdin (byte-exact) and prints the Standard Webhooks
+        `webhook-signature` value: `v1,<base64 HMAC-SHA256 of ID.TS.BODY>` per secret,
+        space-separated (several secrets: rotation, newest first). S is `whsec_<base64>`.
+
+    verify --secret S [--secret OLD]... --id ID --timestamp TS --signature SIG [--now TS]
+        Reads the body from stdin and checks SIG (a `webhook-signature` value) against it:
+        exit 0 when one `v1` entry matches one secret and TS is within 300 s of --now
+        (default: this machine's clock); exit 1 with the reason otherwise.
+
+    events [--profile default|vapi]
+        Prints one sample envelope {\"message\": {...}} per event type, one JSON per line.
+        The default profile writes timestamps as RFC 3339 (2026-05-31T00:00:00.000Z), the
+        vapi profile as epoch milliseconds (1780185600000).
+
+    cascade --config FILE --event TYPE
+        FILE holds the surfaces as Vapi-shaped JSON: {\"tool\": {\"server\": {...}},
+        \"assistant\": {\"server\", \"serverUrl\", \"serverUrlSecret\", \"serverMessages\", ...},
+        \"phoneNumber\": {\"server\", \"serverUrl\", \"serverUrlSecret\"}, \"account\": {\"server\"}}.
+        Prints {\"url\": ..., \"level\": ...} for the server that takes events of TYPE, or
+        the reason none does (not in serverMessages, no server configured) with exit 1.
+
 Every command prints errors on stderr and exits 1; success exits 0.
 ";
 
@@ -53,6 +78,10 @@ fn main() -> ExitCode {
         }
         "check-url" => check_url::run(&rest),
         "render" => render::run(&rest),
+        "sign" => sign::sign(&rest),
+        "verify" => sign::verify(&rest),
+        "events" => events::run(&rest),
+        "cascade" => cascade::run(&rest),
         other => Err(format!("unknown command `{other}`; see webhookctl --help")),
     };
     match result {

@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::{CompiledTool, DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
+use crate::event::{ToolCallResult, ToolCallsResponse};
 use crate::guard::{Origin, Policy};
 use crate::outbox::{Transport, TransportErrorKind};
 use crate::vars::Vars;
@@ -22,7 +21,7 @@ use crate::vars::Vars;
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use agent_webhooks::outbox::{Transport, TransportError};
-/// use agent_webhooks::{AgentKind, Builtin, Policy, ToolCall, ToolRunner, Vars, WebhookTool, http};
+/// use agent_webhooks::{AgentKind, Builtin, Policy, ToolInvocation, ToolRunner, Vars, WebhookTool, http};
 ///
 /// #[derive(Debug)]
 /// struct Echo; // a stand-in for the real transport
@@ -44,10 +43,13 @@ use crate::vars::Vars;
 /// let outcome = runner.run(&tool, &vars).await;
 /// assert_eq!(outcome.result().result(), Some(r#"{"path":"/customers/+15551234567"}"#));
 ///
-/// // The response to Vapi's tool-calls message.
-/// let response = runner.respond(&[ToolCall::new("call_1", &tool, &vars)]).await;
-/// assert_eq!(response["results"][0]["toolCallId"], "call_1");
-/// assert_eq!(response["results"][0]["name"], "lookup_customer");
+/// // The answer to Vapi's tool-calls message: {"results": [{"toolCallId", "name", "result"}]}.
+/// let response = runner.respond(&[ToolInvocation::new("call_1", &tool, &vars)]).await;
+/// assert_eq!(
+///     serde_json::to_value(&response)?,
+///     serde_json::json!({"results": [{"toolCallId": "call_1", "name": "lookup_customer",
+///                                     "result": r#"{"path":"/customers/+15551234567"}"#}]})
+/// );
 ///
 /// // A refused URL is a result too, never an error or a panic.
 /// let blocked = WebhookTool::from_json(r#"{"name": "meta", "config": {
@@ -70,20 +72,21 @@ pub struct ToolRunner {
     result_limit: usize,
 }
 
-/// One tool call of a Vapi `tool-calls` message: its id, the tool it names, its variables
-/// (the call's built-ins and the model's arguments).
+/// One call of a compiled tool, ready to run: the id to answer under (the
+/// [`ToolCall`](crate::ToolCall)'s `id`, Vapi's `toolCallId`), the tool its function name picks,
+/// and its variables (the call's built-ins and the model's arguments, [`Vars::with_args`]).
 #[derive(Debug, Clone, Copy)]
-pub struct ToolCall<'a> {
+pub struct ToolInvocation<'a> {
     id: &'a str,
     tool: &'a CompiledTool,
     vars: &'a Vars,
 }
 
-impl<'a> ToolCall<'a> {
-    /// A call of `tool` with `vars`, answered under `id` (Vapi's `toolCallId`).
+impl<'a> ToolInvocation<'a> {
+    /// A call of `tool` with `vars`, answered under `id`.
     #[must_use]
     pub fn new(id: &'a str, tool: &'a CompiledTool, vars: &'a Vars) -> Self {
-        ToolCall { id, tool, vars }
+        ToolInvocation { id, tool, vars }
     }
 }
 
@@ -113,6 +116,15 @@ impl ToolOutcome {
     #[must_use]
     pub fn into_result(self) -> ToolResult {
         self.result
+    }
+
+    /// The entry of a `tool-calls` answer: `result` on success, else `error`.
+    #[must_use]
+    pub fn to_call_result(&self, tool_call_id: &str, name: &str) -> ToolCallResult {
+        match (self.result.result(), self.result.error()) {
+            (Some(result), _) => ToolCallResult::ok(tool_call_id, name, result),
+            (None, error) => ToolCallResult::err(tool_call_id, name, error.unwrap_or("")),
+        }
     }
 
     fn failed(failure: ToolFailure) -> Self {
@@ -181,16 +193,17 @@ impl ToolRunner {
         }
     }
 
-    /// Runs every call at once and answers in Vapi's shape, in the calls' order:
+    /// Runs every call at once and answers the `tool-calls` message, one result per call in
+    /// the calls' order; serialized it is Vapi's
     /// `{"results": [{"toolCallId", "name", "result" | "error"}, ...]}`.
-    pub async fn respond(&self, calls: &[ToolCall<'_>]) -> Value {
+    pub async fn respond(&self, calls: &[ToolInvocation<'_>]) -> ToolCallsResponse {
         let runs = calls.iter().map(|c| self.run(c.tool, c.vars));
         let outcomes = futures_util::future::join_all(runs).await;
-        let results: Vec<Value> = calls
+        let results = calls
             .iter()
             .zip(outcomes)
-            .map(|(c, o)| o.result.to_vapi_result(c.id, c.tool.name()))
+            .map(|(c, o)| o.to_call_result(c.id, c.tool.name()))
             .collect();
-        serde_json::json!({ "results": results })
+        ToolCallsResponse::new(results)
     }
 }

@@ -3,7 +3,7 @@
 mod execute;
 mod result;
 
-pub use execute::{ToolCall, ToolOutcome, ToolRunner};
+pub use execute::{ToolInvocation, ToolOutcome, ToolRunner};
 pub use result::{DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
 
 use std::collections::BTreeMap;

@@ -1,7 +1,10 @@
 //! The integration tests, one binary with a module per concept.
 
+mod cascade;
+mod event;
 mod guard;
 mod outbox;
+mod sign;
 mod tool;
 #[cfg(feature = "reqwest")]
 mod transport;

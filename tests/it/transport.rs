@@ -22,7 +22,9 @@ use agent_webhooks::outbox::{AttemptStatus, JobStatus, Transport, TransportError
 use agent_webhooks::transport::{
     BodyTruncated, DnsResolver, GuardedResolver, ReqwestTransport, ResolveError,
 };
-use agent_webhooks::{AgentKind, Builtin, ToolCall, ToolFailure, ToolRunner, Vars, WebhookTool};
+use agent_webhooks::{
+    AgentKind, Builtin, ToolFailure, ToolInvocation, ToolRunner, Vars, WebhookTool,
+};
 use async_trait::async_trait;
 use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
@@ -482,10 +484,10 @@ async fn a_tool_call_runs_end_to_end_in_the_vapi_shape() {
     let vars = call_vars();
 
     let response = runner
-        .respond(&[ToolCall::new("call_1", &lookup, &vars)])
+        .respond(&[ToolInvocation::new("call_1", &lookup, &vars)])
         .await;
     assert_eq!(
-        response,
+        serde_json::to_value(&response).unwrap(),
         serde_json::json!({"results": [{
             "toolCallId": "call_1",
             "name": "lookup_customer",

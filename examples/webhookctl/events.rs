@@ -1,0 +1,105 @@
+//! `webhookctl events [--profile default|vapi]`: one sample envelope per event type.
+
+use agent_webhooks::{
+    AssistantRequest, AssistantSpeechStarted, Call, CallStatus, ConversationUpdate, Customer,
+    EndOfCallReport, EndpointingRequest, Envelope, Event, EventBody, EventType,
+    KnowledgeBaseRequest, PhoneCallControl, PhoneCallControlRequest, Profile, Role, SpeechStatus,
+    SpeechUpdate, StatusUpdate, Timestamp, ToolCall, ToolCalls, Transcript, TranscriptType,
+    TransferDestinationRequest, TransferUpdate, UnknownProfile, UserInterrupted, VoiceRequest,
+};
+use serde_json::json;
+
+use crate::args::Args;
+
+/// The fixed instant of every sample, so the output is stable: 2026-05-31T00:00:00.000Z.
+const SAMPLE_MILLIS: u64 = 1_780_185_600_000;
+
+pub fn run(raw: &[String]) -> Result<(), String> {
+    let args = Args::parse(raw, &["profile"], &[])?;
+    let profile: Profile = args
+        .value("profile")
+        .unwrap_or("default")
+        .parse()
+        .map_err(|e: UnknownProfile| e.to_string())?;
+    let timestamp = Timestamp::from_unix_millis(SAMPLE_MILLIS).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(16 * 1024);
+    for kind in EventType::ALL {
+        let event = Event::new(sample(kind))
+            .with_timestamp(timestamp)
+            .with_call(Call::new("call_7f3c2a"))
+            .with_customer(Customer::new("+15551234567"));
+        Envelope::new(event, profile).write_to(&mut out);
+        out.push(b'\n');
+    }
+    print!("{}", String::from_utf8(out).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+fn sample(kind: EventType) -> EventBody {
+    let messages = || {
+        vec![
+            json!({"role": "user", "content": "I'd like to book a table for two."}),
+            json!({"role": "assistant", "content": "Sure, for what time?"}),
+        ]
+    };
+    let number = || json!({"type": "number", "number": "+15550001111"});
+    match kind {
+        EventType::AssistantRequest => EventBody::AssistantRequest(AssistantRequest::new()),
+        EventType::StatusUpdate => {
+            EventBody::StatusUpdate(StatusUpdate::new(CallStatus::InProgress))
+        }
+        EventType::EndOfCallReport => EventBody::EndOfCallReport(EndOfCallReport::new(
+            "customer-ended-call".into(),
+            json!({"transcript": "AI: Goodbye!"}),
+            json!({"summary": "Booked a table for two."}),
+        )),
+        EventType::ConversationUpdate => {
+            EventBody::ConversationUpdate(ConversationUpdate::new(messages()))
+        }
+        EventType::SpeechUpdate => {
+            EventBody::SpeechUpdate(SpeechUpdate::new(SpeechStatus::Started, Role::Assistant))
+        }
+        EventType::Transcript => EventBody::Transcript(Transcript::new(
+            Role::User,
+            TranscriptType::Final,
+            "For two at eight, please.".into(),
+        )),
+        EventType::AssistantSpeechStarted => EventBody::AssistantSpeechStarted(
+            AssistantSpeechStarted::new("Sure, for what time?".into()),
+        ),
+        EventType::UserInterrupted => EventBody::UserInterrupted(UserInterrupted::new()),
+        EventType::ToolCalls => {
+            let call = ToolCall::new("call_1", "lookup_customer", r#"{"phone":"+15551234567"}"#);
+            let with = json!({"type": "function", "function": {"name": "lookup_customer"},
+                              "toolCall": serde_json::to_value(&call).unwrap_or_default()});
+            EventBody::ToolCalls(ToolCalls::new(vec![call], vec![with]))
+        }
+        EventType::KnowledgeBaseRequest => {
+            EventBody::KnowledgeBaseRequest(KnowledgeBaseRequest::new(messages()))
+        }
+        EventType::VoiceRequest => {
+            EventBody::VoiceRequest(VoiceRequest::new("Sure, for what time?".into(), 24_000))
+        }
+        EventType::EndpointingRequest => {
+            EventBody::EndpointingRequest(EndpointingRequest::new(messages()))
+        }
+        EventType::TransferUpdate => {
+            let mut t = TransferUpdate::new();
+            t.destination = Some(number());
+            EventBody::TransferUpdate(t)
+        }
+        EventType::TransferDestinationRequest => {
+            EventBody::TransferDestinationRequest(TransferDestinationRequest::new())
+        }
+        EventType::PhoneCallControl => {
+            let mut p = PhoneCallControl::new(PhoneCallControlRequest::Forward);
+            p.destination = Some(number());
+            EventBody::PhoneCallControl(p)
+        }
+        // `EventType` is non-exhaustive; a newer type prints as an untyped event.
+        other => EventBody::Other(agent_webhooks::OtherEvent::new(
+            other.as_str(),
+            serde_json::Map::new(),
+        )),
+    }
+}
