@@ -120,7 +120,9 @@ impl ReqwestTransportBuilder {
         self
     }
 
-    /// Follows up to `hops` redirects, each checked (default 0: a 3xx is the response).
+    /// Follows up to `hops` redirects, each checked (default 0: a 3xx is the response). For
+    /// tool calls only: the outbox's [`Dispatcher`](crate::outbox::Dispatcher) expects a
+    /// transport that follows none (a 3xx is a failed attempt, the receiver must fix its URL).
     pub fn redirects(mut self, hops: usize) -> Self {
         self.redirects = hops;
         self

@@ -549,6 +549,21 @@ async fn tool_failures_become_sentences_the_model_can_speak() {
         outcome.result().error(),
         Some("The tool request was refused by the runtime's safety policy.")
     );
+    let answer = prod
+        .respond(&[ToolInvocation::new(
+            "call_2",
+            &tool(&server.url("/down"), 5),
+            &vars,
+        )])
+        .await;
+    assert_eq!(
+        serde_json::to_value(&answer).unwrap(),
+        serde_json::json!({"results": [{
+            "toolCallId": "call_2",
+            "name": "lookup_customer",
+            "error": "The tool request was refused by the runtime's safety policy.",
+        }]})
+    );
     // Refused by the transport alone (a runner with a looser policy): the same sentence.
     let loose = ToolRunner::new(dev(), Arc::new(transport(Policy::default())));
     let outcome = loose.run(&tool(&server.url("/down"), 5), &vars).await;
