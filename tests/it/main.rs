@@ -6,6 +6,8 @@ mod guard;
 mod outbox;
 mod sign;
 mod tool;
+#[cfg(feature = "reqwest")]
+mod transport;
 
 // The `webhookctl check-url` command, compiled into the tests so they drive the real code.
 #[allow(dead_code)]
