@@ -31,12 +31,19 @@
 //!
 //! # Features
 //!
-//! None is on by default: the core does no IO and pulls in no database or async runtime.
+//! None is on by default: without them the crate does no IO and pulls in no database or async
+//! runtime; bring any [`outbox::Transport`] and [`outbox::Store`].
 //!
-//! | feature | adds |
-//! |---|---|
-//! | `sqlite` | `outbox::SqliteStore`, the durable embedded store: one SQLite file (compiled in), WAL mode, versioned migrations, its own thread so no executor is blocked |
-//! | `postgres` | `outbox::PostgresStore`, the store for several runtime instances on one PostgreSQL: `FOR UPDATE SKIP LOCKED` claims, fenced leases, versioned migrations; re-exports `deadpool_postgres` (and through it `tokio_postgres`) for `PostgresStore::from_pool`; needs a tokio runtime |
+//! - `reqwest`: [`transport::ReqwestTransport`], the guarded HTTP transport on reqwest (rustls,
+//!   tokio): every URL, every resolved address and every redirect hop is checked with the
+//!   guard, no proxy, bodies read up to a limit.
+//! - `sqlite`: [`outbox::SqliteStore`], the durable embedded store: one SQLite file (compiled
+//!   in), WAL mode, versioned migrations, claims in `BEGIN IMMEDIATE`, its own thread so no
+//!   executor is blocked.
+//! - `postgres`: [`outbox::PostgresStore`], the store for several runtime instances on one
+//!   PostgreSQL: `FOR UPDATE SKIP LOCKED` claims, fenced leases, versioned migrations;
+//!   re-exports [`deadpool_postgres`] (and through it `tokio_postgres`) for
+//!   [`PostgresStore::from_pool`](outbox::PostgresStore::from_pool); needs a tokio runtime.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -49,12 +56,16 @@ mod sign;
 mod template;
 mod tenant;
 mod tool;
+#[cfg(feature = "reqwest")]
+pub mod transport;
 mod vars;
 
 #[cfg(feature = "postgres")]
 pub use deadpool_postgres;
 pub use http;
 pub use ipnet;
+#[cfg(feature = "reqwest")]
+pub use reqwest;
 pub use url;
 
 pub use cascade::{
@@ -83,7 +94,8 @@ pub use template::{BodyTemplate, Place, RenderError, TemplateError, UrlTemplate}
 pub use tenant::{InvalidTenantId, MAX_TENANT_ID_LEN, Scope, TenantId};
 pub use tool::{
     CompiledTool, ConfigError, ConfigProblem, DEFAULT_RESULT_LIMIT, DEFAULT_TIMEOUT_SECONDS,
-    MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolConfig, ToolFailure, ToolResult, WebhookTool,
+    MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolConfig, ToolFailure, ToolInvocation,
+    ToolOutcome, ToolResult, ToolRunner, WebhookTool,
 };
 pub use vars::{AgentKind, Builtin, Secret, UnknownAgentKind, Vars};
 
