@@ -17,12 +17,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_webhooks::Scope;
 use agent_webhooks::http;
 use agent_webhooks::outbox::{
     Dispatcher, Job, JobQuery, JobStatus, PostgresStore, Shutdown, SqliteStore, Store, Target,
     TargetResolver, Transport, TransportError, TransportErrorKind, Unresolved,
 };
+use agent_webhooks::{Policy, Scope};
 use async_trait::async_trait;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -197,11 +197,19 @@ async fn run(args: Args) -> Result<(), String> {
     let store = open_store(&args).await?;
     let url = args.target.parse().map_err(|e| format!("--target: {e}"))?;
     let target = Target::new(url, "assistant").timeout(args.timeout);
+    // The guard refuses loopback in production; this worker only ever sends to it.
+    let guard = Policy::builder()
+        .development()
+        .dangerous()
+        .allow_loopback()
+        .build()
+        .map_err(|e| e.to_string())?;
     let dispatcher = Dispatcher::builder(
         store.clone(),
         Arc::new(LoopbackHttp),
         Arc::new(OneTarget(target)),
     )
+    .url_check(Arc::new(guard))
     .concurrency(args.concurrency)
     .max_timeout(args.timeout)
     .lease(args.lease)
