@@ -2,6 +2,8 @@
 
 mod cascade;
 mod event;
+mod logs;
 mod outbox;
 mod sign;
+mod tenant;
 mod tool;
