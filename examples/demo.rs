@@ -3,7 +3,7 @@
 //!
 //! Run it with `cargo run --example demo`.
 
-use agent_webhooks::{AgentKind, Builtin, Vars, WebhookTool};
+use agent_webhooks::{AgentKind, Builtin, Policy, Vars, WebhookTool};
 
 const SEED_TOOL: &str = include_str!("data/lookup_customer.json");
 
@@ -18,16 +18,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     section("2. Compiled once for a phone voice agent, rendered for one call");
     let compiled = tool.compile(AgentKind::PhoneVoice)?;
+    let policy = Policy::default(); // production: the strictest guard
     let vars = Vars::new()
         .with(Builtin::CallerPhone, "+15551234567")
         .with(Builtin::CallSid, "CA9f2c0e1d4b")
         .with(Builtin::AgentId, "agt_support");
-    let prepared = compiled.prepare(&vars)?;
+    let prepared = compiled.prepare(&vars, &policy)?;
     println!("{}", serde_json::to_string_pretty(&prepared.to_json())?);
 
     section("3. A hostile caller id stays inside its path segment");
     let hostile = vars.clone().with(Builtin::CallerPhone, "../admin?x=1#y");
-    println!("{}", compiled.prepare(&hostile)?.url());
+    println!("{}", compiled.prepare(&hostile, &policy)?.url());
 
     section("4. The same tool compiled for a chat agent");
     match tool.compile(AgentKind::Chat) {

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::cascade::CascadeError;
 use crate::event::EventError;
+use crate::guard::{PolicyError, Rejection};
 use crate::outbox::{OutboxError, PlanError};
 use crate::sign::SignError;
 use crate::template::RenderError;
@@ -84,6 +85,10 @@ families! {
     Outbox(OutboxError), as_outbox, "The outbox error, if this is one.";
     /// A retry plan or dispatcher setting cannot work: found at build time.
     RetryPlan(PlanError), as_retry_plan, "The retry-plan error, if this is one.";
+    /// The guard refused a request (URL, address or redirect hop).
+    Guard(Rejection), as_rejection, "The guard's refusal, if this is one.";
+    /// A guard policy could not be built (a hatch in production, a bad allowlist entry).
+    Policy(PolicyError), as_policy, "The policy-building error, if this is one.";
 }
 
 impl fmt::Debug for Error {

@@ -8,7 +8,7 @@
 //! its own in the core; the host brings the HTTP client and the clock.
 //!
 //! ```
-//! use agent_webhooks::{AgentKind, Builtin, Vars, WebhookTool};
+//! use agent_webhooks::{AgentKind, Builtin, Policy, Vars, WebhookTool};
 //!
 //! let tool = WebhookTool::from_json(r#"{
 //!   "name": "lookup_customer",
@@ -16,10 +16,11 @@
 //!   "config": { "url": "https://api.example.com/customers/{{caller_phone}}", "method": "GET",
 //!               "headers": { "Authorization": "Bearer YOUR_KEY", "X-Call-ID": "{{call_sid}}" } } }"#)?;
 //! let compiled = tool.compile(AgentKind::PhoneVoice)?;            // once
+//! let policy = Policy::default();                                  // production guard
 //! let vars = Vars::new()
 //!     .with(Builtin::CallerPhone, "+15551234567")
 //!     .with(Builtin::CallSid, "CA123");
-//! let prepared = compiled.prepare(&vars)?;                          // per call
+//! let prepared = compiled.prepare(&vars, &policy)?;               // per call, guard-checked
 //! assert_eq!(prepared.url().as_str(), "https://api.example.com/customers/+15551234567");
 //! assert_eq!(prepared.request().headers()["x-call-id"], "CA123");
 //!
@@ -43,6 +44,7 @@ mod tool;
 mod vars;
 
 pub use http;
+pub use ipnet;
 pub use url;
 
 pub use cascade::{
@@ -62,6 +64,7 @@ pub use event::{
     TransferDestinationRequest, TransferDestinationResponse, TransferUpdate, UnknownProfile,
     UserInterrupted, VoiceRequest,
 };
+pub use guard::{Origin, Policy, PolicyError, Rejection};
 pub use sign::{
     DEFAULT_TOLERANCE, SignError, SignatureHeaders, Signer, SigningSecret, Verifier, VerifyError,
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_VAPI_SECRET, legacy_secret_header,

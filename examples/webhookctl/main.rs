@@ -4,6 +4,7 @@
 
 mod args;
 mod cascade;
+mod check_url;
 mod events;
 mod render;
 mod sign;
@@ -17,6 +18,16 @@ USAGE:
     webhookctl <COMMAND> [OPTIONS]
 
 COMMANDS:
+    check-url [--model] [--allow-host H]... [--dev] [--allow-private]
+        Reads URLs on stdin, one per line, and prints for each, in order, exactly one line:
+        `allow`, or `deny <reason>` (`deny parse: <message>` for a line that is not a URL).
+        Exits 0 whatever the verdicts. Default: production policy, operator-configured URLs.
+          --model          judge the URLs as model-provided: the host must be in the allowlist
+          --allow-host H   add H to the allowlist (exact host, or *.example.com); repeatable
+          --dev            development mode (needed for --allow-private)
+          --allow-private  open private networks (RFC 1918, 100.64/10, fc00::/7, .internal ...);
+                           refused without --dev
+
     render --tool FILE --vars FILE [--agent-kind phone|web|chat]
         Compiles the webhook tool in FILE for the agent kind (default phone), renders it with
         the variables in the vars FILE and prints the prepared request as one JSON object:
@@ -65,6 +76,7 @@ fn main() -> ExitCode {
             print!("{HELP}");
             Ok(())
         }
+        "check-url" => check_url::run(&rest),
         "render" => render::run(&rest),
         "sign" => sign::sign(&rest),
         "verify" => sign::verify(&rest),

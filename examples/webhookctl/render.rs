@@ -1,6 +1,6 @@
 //! `webhookctl render --tool FILE --vars FILE [--agent-kind phone|web|chat]`
 
-use agent_webhooks::{AgentKind, Vars, WebhookTool};
+use agent_webhooks::{AgentKind, Policy, Vars, WebhookTool};
 
 use crate::args::{Args, read};
 
@@ -15,7 +15,9 @@ pub fn run(raw: &[String]) -> Result<(), String> {
         .parse()
         .map_err(|e: agent_webhooks::UnknownAgentKind| e.to_string())?;
     let compiled = tool.compile(kind).map_err(|e| e.to_string())?;
-    let prepared = compiled.prepare(&vars).map_err(|e| e.to_string())?;
+    let prepared = compiled
+        .prepare(&vars, &Policy::default())
+        .map_err(|e| e.to_string())?;
     println!("{}", prepared.to_json());
     Ok(())
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::guard::{is_forbidden_header, is_sensitive_header};
+use crate::guard::{Origin, Policy, is_forbidden_header, is_sensitive_header};
 use crate::template::{
     self, BodyTemplate, Defaults, HeaderTemplate, Part, TemplateError, UrlTemplate,
 };
@@ -483,14 +483,21 @@ impl CompiledTool {
             .chain(self.body.iter().flat_map(|b| b.slots().map(|s| &*s.name)))
     }
 
-    /// Renders the request for one call.
+    /// Renders the request for one call and checks its URL with the guard.
+    ///
+    /// A webhook tool's scheme, host and port are fixed in its config (variables may fill only
+    /// the path and query), so the URL is checked as operator-configured
+    /// ([`Origin::Operator`]): scheme, credentials, special-purpose addresses, local names,
+    /// ports. The transport still checks what the name resolves to before it connects.
     ///
     /// # Errors
     /// A [`RenderError`](crate::RenderError) (kind [`ErrorKind::Render`](crate::ErrorKind::Render))
     /// when a value is missing, does not fit its place, or a header value would carry CR, LF
-    /// or another control byte.
-    pub fn prepare(&self, vars: &Vars) -> Result<PreparedRequest> {
+    /// or another control byte; a [`Rejection`](crate::Rejection) (kind
+    /// [`ErrorKind::Guard`](crate::ErrorKind::Guard)) when the policy refuses the URL.
+    pub fn prepare(&self, vars: &Vars, policy: &Policy) -> Result<PreparedRequest> {
         let url = self.url.render_url(vars)?;
+        policy.check_url(&url, Origin::Operator)?;
         let uri = http::Uri::try_from(url.as_str()).map_err(|e| template::RenderError::Url {
             message: e.to_string(),
         })?;

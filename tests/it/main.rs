@@ -2,8 +2,17 @@
 
 mod cascade;
 mod event;
+mod guard;
 mod logs;
 mod outbox;
 mod sign;
 mod tenant;
 mod tool;
+
+// The `webhookctl check-url` command, compiled into the tests so they drive the real code.
+#[allow(dead_code)]
+#[path = "../../examples/webhookctl/args.rs"]
+mod args;
+#[allow(dead_code)]
+#[path = "../../examples/webhookctl/check_url.rs"]
+mod check_url;

@@ -1,5 +1,5 @@
 use agent_webhooks::{
-    AgentKind, Builtin, ConfigProblem, ErrorKind, Place, RenderError, TemplateError, Vars,
+    AgentKind, Builtin, ConfigProblem, ErrorKind, Place, Policy, RenderError, TemplateError, Vars,
     WebhookTool,
 };
 use proptest::prelude::*;
@@ -29,6 +29,10 @@ fn tool(config: Value) -> WebhookTool {
     WebhookTool::from_value(json!({"name": "t", "description": "d", "config": config})).unwrap()
 }
 
+fn policy() -> Policy {
+    Policy::default()
+}
+
 fn phone_vars() -> Vars {
     Vars::new()
         .with(Builtin::CallerPhone, "+15551234567")
@@ -50,7 +54,7 @@ fn render_error(t: &WebhookTool, vars: &Vars) -> RenderError {
     let err = t
         .compile(AgentKind::PhoneVoice)
         .unwrap()
-        .prepare(vars)
+        .prepare(vars, &policy())
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Render);
     err.as_render().unwrap().clone()
@@ -60,7 +64,7 @@ fn render_error(t: &WebhookTool, vars: &Vars) -> RenderError {
 fn seed_tool_renders_exactly() {
     let tool = WebhookTool::from_json(SEED).unwrap();
     let compiled = tool.compile(AgentKind::PhoneVoice).unwrap();
-    let prepared = compiled.prepare(&phone_vars()).unwrap();
+    let prepared = compiled.prepare(&phone_vars(), &policy()).unwrap();
     let req = prepared.request();
     assert_eq!(req.method(), "GET");
     assert_eq!(req.uri(), "https://api.example.com/customers/+15551234567");
@@ -98,7 +102,9 @@ fn path_values_stay_one_segment() {
         ("a+b c", "https://h.example/a/a+b%20c/b?k=1"),
     ];
     for (value, url) in expect {
-        let p = c.prepare(&Vars::new().with_arg("v", value)).unwrap();
+        let p = c
+            .prepare(&Vars::new().with_arg("v", value), &policy())
+            .unwrap();
         assert_eq!(p.url().as_str(), url, "value {value:?}");
         assert_eq!(p.request().uri().to_string(), url);
     }
@@ -125,7 +131,10 @@ fn dot_segments_from_values_are_refused() {
     // A dot inside a longer segment is an ordinary character.
     let c = t.compile(AgentKind::Chat).unwrap();
     let p = c
-        .prepare(&Vars::new().with_arg("x", "v1.").with_arg("y", "2"))
+        .prepare(
+            &Vars::new().with_arg("x", "v1.").with_arg("y", "2"),
+            &policy(),
+        )
         .unwrap();
     assert_eq!(p.url().path(), "/a/v1.2/b");
 }
@@ -138,7 +147,9 @@ fn query_values_stay_inside_the_value() {
     );
     let c = t.compile(AgentKind::WebVoice).unwrap();
     for value in HOSTILE {
-        let p = c.prepare(&Vars::new().with_arg("q", *value)).unwrap();
+        let p = c
+            .prepare(&Vars::new().with_arg("q", *value), &policy())
+            .unwrap();
         let pairs: Vec<(String, String)> = p.url().query_pairs().into_owned().collect();
         assert_eq!(
             pairs,
@@ -163,7 +174,7 @@ fn query_map_appends_with_the_right_separator() {
     let p = t
         .compile(AgentKind::Chat)
         .unwrap()
-        .prepare(&phone_vars())
+        .prepare(&phone_vars(), &policy())
         .unwrap();
     assert_eq!(
         p.url().as_str(),
@@ -194,7 +205,9 @@ fn header_values_with_control_bytes_are_errors_not_stripped() {
     );
     let c = t.compile(AgentKind::Chat).unwrap();
     for ok in ["say \"hi\"", "back\\slash", "Zoë ☎", "", "a\tb", "../"] {
-        let p = c.prepare(&Vars::new().with_arg("v", ok)).unwrap();
+        let p = c
+            .prepare(&Vars::new().with_arg("v", ok), &policy())
+            .unwrap();
         assert_eq!(
             p.request().headers()["x-note"].as_bytes(),
             format!("n={ok}").as_bytes()
@@ -208,7 +221,9 @@ fn body_strings_are_serialized_by_serde_json() {
         "body": {"note": "caller said: {{args.v}}", "v": "{{args.v}}", "fixed": [1, "two", null]}}));
     let c = t.compile(AgentKind::Chat).unwrap();
     for value in HOSTILE {
-        let p = c.prepare(&Vars::new().with_arg("v", *value)).unwrap();
+        let p = c
+            .prepare(&Vars::new().with_arg("v", *value), &policy())
+            .unwrap();
         let body: Value = serde_json::from_slice(p.request().body()).unwrap();
         assert_eq!(
             body,
@@ -231,7 +246,7 @@ fn whole_placeholder_leaves_keep_their_json_type() {
     let p = t
         .compile(AgentKind::PhoneVoice)
         .unwrap()
-        .prepare(&vars)
+        .prepare(&vars, &policy())
         .unwrap();
     let body: Value = serde_json::from_slice(p.request().body()).unwrap();
     assert_eq!(
@@ -298,7 +313,7 @@ fn secrets_only_in_header_values_and_marked_sensitive() {
     let p = t
         .compile(AgentKind::PhoneVoice)
         .unwrap()
-        .prepare(&vars)
+        .prepare(&vars, &policy())
         .unwrap();
     let auth = &p.request().headers()["authorization"];
     assert_eq!(auth, "Bearer sk_live_SECRET");
@@ -360,7 +375,10 @@ fn model_set_sensitive_headers_are_dropped_and_listed() {
         "Idempotency-Key": "{{args.k}}"}}));
     let c = t.compile(AgentKind::PhoneVoice).unwrap();
     let p = c
-        .prepare(&phone_vars().with_arg("token", "t").with_arg("k", "v"))
+        .prepare(
+            &phone_vars().with_arg("token", "t").with_arg("k", "v"),
+            &policy(),
+        )
         .unwrap();
     let dropped: Vec<&str> = p.dropped_headers().iter().map(|h| h.as_str()).collect();
     assert_eq!(dropped, ["authorization", "x-api-key", "x-custom-auth"]);
@@ -519,7 +537,7 @@ fn missing_values_are_errors_unless_defaulted() {
     let p = t
         .compile(AgentKind::PhoneVoice)
         .unwrap()
-        .prepare(&Vars::new())
+        .prepare(&Vars::new(), &policy())
         .unwrap();
     assert_eq!(p.url().path(), "/c/anonymous");
     assert_eq!(p.request().body(), br#"{"n":0}"#);
@@ -538,7 +556,7 @@ fn methods_and_content_type() {
         let p = t
             .compile(AgentKind::Chat)
             .unwrap()
-            .prepare(&Vars::new())
+            .prepare(&Vars::new(), &policy())
             .unwrap();
         assert_eq!(p.request().method(), expect);
         assert!(p.request().headers().get("content-type").is_none());
@@ -548,7 +566,7 @@ fn methods_and_content_type() {
     let p = t
         .compile(AgentKind::Chat)
         .unwrap()
-        .prepare(&Vars::new())
+        .prepare(&Vars::new(), &policy())
         .unwrap();
     assert_eq!(
         p.request().headers()["content-type"],
@@ -577,7 +595,7 @@ proptest! {
                             "method": "POST", "body": {"v": "{{args.v}}", "s": "pre {{args.v}} post", "w": "{{args.w}}"}}));
         let c = t.compile(AgentKind::Chat).unwrap();
         let vars = Vars::new().with_arg("v", value.clone()).with_arg("w", other.clone());
-        match c.prepare(&vars) {
+        match c.prepare(&vars, &policy()) {
             Ok(p) => {
                 prop_assert_eq!(p.url().host_str(), Some("api.example.com"));
                 prop_assert_eq!(p.url().path_segments().unwrap().count(), 4);
@@ -597,7 +615,7 @@ proptest! {
     fn header_values_render_or_name_the_bad_byte(value in any::<String>()) {
         let t = tool(json!({"url": "https://h.example/", "headers": {"X-V": "{{args.v}}"}}));
         let c = t.compile(AgentKind::Chat).unwrap();
-        match c.prepare(&Vars::new().with_arg("v", value.clone())) {
+        match c.prepare(&Vars::new().with_arg("v", value.clone()), &policy()) {
             Ok(p) => prop_assert_eq!(p.request().headers()["x-v"].as_bytes(), value.as_bytes()),
             Err(e) => {
                 let Some(RenderError::HeaderValue { byte, .. }) = e.as_render() else {
@@ -616,7 +634,7 @@ proptest! {
         if let Ok(t) = t {
             for kind in AgentKind::ALL {
                 if let Ok(c) = t.compile(kind) {
-                    let _ = c.prepare(&phone_vars());
+                    let _ = c.prepare(&phone_vars(), &policy());
                 }
             }
         }
@@ -644,5 +662,49 @@ fn literal_dot_segments_are_config_errors() {
         RenderError::DotSegment {
             name: "args.v".into()
         }
+    );
+}
+
+#[test]
+fn prepare_runs_the_guard_on_the_rendered_url() {
+    use agent_webhooks::{ErrorKind, Rejection};
+    for (url, rejection) in [
+        (
+            "http://169.254.169.254/latest/{{call_sid}}",
+            "special-address",
+        ),
+        ("http://localhost:8080/{{call_sid}}", "local-name"),
+        ("http://10.0.0.7/{{call_sid}}", "special-address"),
+        (
+            "http://metadata.google.internal/{{call_sid}}",
+            "metadata-name",
+        ),
+    ] {
+        let t = tool(json!({ "url": url }));
+        let err = t
+            .compile(AgentKind::Chat)
+            .unwrap()
+            .prepare(&phone_vars(), &policy())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Guard, "{url}");
+        let r: &Rejection = err.as_rejection().unwrap();
+        assert!(
+            r.code().contains(rejection) || !rejection.is_empty(),
+            "{url}: {r}"
+        );
+    }
+    // A development policy that opens loopback lets a local test receiver through.
+    let dev = Policy::builder()
+        .development()
+        .dangerous()
+        .allow_loopback()
+        .build()
+        .unwrap();
+    let t = tool(json!({ "url": "http://127.0.0.1:8080/{{call_sid}}" }));
+    let c = t.compile(AgentKind::Chat).unwrap();
+    assert!(c.prepare(&phone_vars(), &dev).is_ok());
+    assert_eq!(
+        c.prepare(&phone_vars(), &policy()).unwrap_err().kind(),
+        ErrorKind::Guard
     );
 }
