@@ -81,14 +81,14 @@ families! {
     Cascade(CascadeError), as_cascade, "The server-config error, if this is one.";
     /// A delivery could not be signed (bad secret or message id).
     Signature(SignError), as_signature, "The signing error, if this is one.";
-    /// An outbox or store operation was refused or failed.
-    Outbox(OutboxError), as_outbox, "The outbox error, if this is one.";
-    /// A retry plan or dispatcher setting cannot work: found at build time.
-    RetryPlan(PlanError), as_retry_plan, "The retry-plan error, if this is one.";
     /// The guard refused a request (URL, address or redirect hop).
     Guard(Rejection), as_rejection, "The guard's refusal, if this is one.";
     /// A guard policy could not be built (a hatch in production, a bad allowlist entry).
     Policy(PolicyError), as_policy, "The policy-building error, if this is one.";
+    /// An outbox or store operation was refused or failed.
+    Outbox(OutboxError), as_outbox, "The outbox error, if this is one.";
+    /// A retry plan or dispatcher setting cannot work: found at build time.
+    RetryPlan(PlanError), as_retry_plan, "The retry-plan error, if this is one.";
 }
 
 impl fmt::Debug for Error {

@@ -169,8 +169,9 @@ impl Transport for DemoReceiver {
     }
 }
 
-/// Resolves `TENANT/NAME` target references to `http://127.0.0.1:9/TENANT/NAME?token=...`
-/// (only ever handed to the in-process [`DemoReceiver`]); `missing` has no target.
+/// Resolves `TENANT/NAME` target references to `https://hooks.example.com/TENANT/NAME?token=...`
+/// (only ever handed to the in-process [`DemoReceiver`], which opens no socket, so the
+/// guard's production policy can check them as it would real targets); `missing` has no target.
 #[derive(Debug)]
 pub struct DemoTargets;
 
@@ -182,7 +183,7 @@ impl TargetResolver for DemoTargets {
             return Err(Unresolved("no server URL configured".into()));
         }
         let url = format!(
-            "http://127.0.0.1:9/{}/{name}?token=demo-secret-token",
+            "https://hooks.example.com/{}/{name}?token=demo-secret-token",
             job.tenant
         );
         let url = url.parse().map_err(|e| Unresolved(format!("{e}")))?;

@@ -483,10 +483,12 @@ fn refused_message(e: &OutboxError) -> String {
             "target `{}` is disabled; enable it before replaying",
             view::redact_url(url)
         ),
-        OutboxError::TargetRefused { url, reason } => format!(
+        OutboxError::TargetRefused { url, rejection } => format!(
             "target `{}` refused by the guard: {}",
             view::redact_url(url),
-            reason.replace(url.as_str(), &view::redact_url(url))
+            rejection
+                .to_string()
+                .replace(url.as_str(), &view::redact_url(url))
         ),
         OutboxError::NoTarget { .. } => {
             "the job has no current target; configure its server URL".to_owned()

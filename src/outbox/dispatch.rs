@@ -19,6 +19,7 @@ use url::Url;
 use crate::cascade::{Cascade, Resolved, ServerAuth};
 use crate::error::Result;
 use crate::event::Envelope;
+use crate::guard::{Origin, Policy, Rejection};
 use crate::outbox::error::{OutboxError, PlanError};
 use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock, Transport};
 use crate::outbox::model::{
@@ -502,31 +503,22 @@ pub trait TargetResolver: Send + Sync + fmt::Debug {
 pub struct Unresolved(pub String);
 
 /// Checks a target URL before any byte is sent; a refusal skips the job.
+///
+/// The guard's [`Policy`] is one, and the dispatcher's default ([`Policy::default`]:
+/// production rules, server URLs judged as operator configuration). The transport must still
+/// check every resolved address and redirect hop ([`Policy::check_resolved`]).
 pub trait UrlCheck: Send + Sync + fmt::Debug {
-    /// `Ok` to send, or the refusal's reason (recorded on the attempt).
+    /// `Ok` to send, or the guard's rejection (recorded on the attempt).
     ///
     /// # Errors
-    /// The reason the URL may not be called.
-    fn check(&self, url: &Url) -> Result<(), String>;
+    /// The [`Rejection`] of the first rule the URL breaks.
+    fn check(&self, url: &Url) -> std::result::Result<(), Rejection>;
 }
 
-/// The minimal check used when none is configured: `http` or `https` only, no credentials in
-/// the URL. Configure the guard's policy for address and host rules.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SchemeCheck;
-
-impl UrlCheck for SchemeCheck {
-    fn check(&self, url: &Url) -> Result<(), String> {
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "scheme `{}` is not allowed: use https",
-                url.scheme()
-            ));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("credentials in the URL are not allowed: use a header".into());
-        }
-        Ok(())
+impl UrlCheck for Policy {
+    /// Server URLs are operator configuration: [`Origin::Operator`].
+    fn check(&self, url: &Url) -> std::result::Result<(), Rejection> {
+        self.check_url(url, Origin::Operator)
     }
 }
 
@@ -650,12 +642,12 @@ enum Outcome {
     StoreError,
 }
 
-/// Delivers due jobs: claim -> resolve the current target -> disabled? -> URL check -> sign
+/// Delivers due jobs: claim -> resolve the current target -> disabled? -> guard check -> sign
 /// (fresh timestamp, the job id as `webhook-id`) -> send with the server's timeout -> record
 /// the attempt -> schedule the next try or finish.
 ///
 /// Not sent, the job is **skipped** (and can be requeued): the resolver found no target, the
-/// target is disabled, the URL check refused it, or signing failed. The attempt is recorded
+/// target is disabled, the guard refused its URL, or signing failed. The attempt is recorded
 /// with status `refused` and the reason in `error`.
 ///
 /// Runtime-agnostic: [`Dispatcher::run`] takes the host's sleep function; [`Dispatcher::run_once`]
@@ -697,7 +689,7 @@ impl DispatcherBuilder {
         self.d.random = random;
         self
     }
-    /// The URL check run before every send (default: [`SchemeCheck`]).
+    /// The URL check run before every send (default: the guard's production [`Policy`]).
     pub fn url_check(mut self, check: Arc<dyn UrlCheck>) -> Self {
         self.d.check = check;
         self
@@ -790,7 +782,7 @@ impl Dispatcher {
                 store,
                 transport,
                 resolver,
-                check: Arc::new(SchemeCheck),
+                check: Arc::new(Policy::default()),
                 clock: Arc::new(SystemClock),
                 random: Arc::new(SeededRandom::from_entropy()),
                 observer: Arc::new(NoObserver),
@@ -907,7 +899,8 @@ impl Dispatcher {
     /// Sends a stored attempt's job again, now, to its *current* target, as a new manual
     /// attempt: same `webhook-id`, fresh timestamp and signature. The original attempt and the
     /// job's state are unchanged, and a failed replay is never rescheduled (requeue the job to
-    /// run its retry plan again).
+    /// run its retry plan again). A manual attempt does not change the target's health either:
+    /// a 410 on a replay does not disable it.
     ///
     /// # Errors
     /// [`OutboxError::NotFound`] when the attempt or its job is not in `scope`;
@@ -1077,8 +1070,8 @@ impl Dispatcher {
                 return refuse(attempt, OutboxError::TargetDisabled { url }, plan);
             }
         }
-        if let Err(reason) = self.check.check(&target.url) {
-            return refuse(attempt, OutboxError::TargetRefused { url, reason }, plan);
+        if let Err(rejection) = self.check.check(&target.url) {
+            return refuse(attempt, OutboxError::TargetRefused { url, rejection }, plan);
         }
         let request = match self.request(job, &target) {
             Ok(r) => r,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::guard::Rejection;
 use crate::outbox::model::{JobId, JobStatus};
 use crate::sign::SignError;
 use crate::tenant::TenantId;
@@ -73,12 +74,12 @@ pub enum OutboxError {
         reason: String,
     },
     /// The guard refused the job's current target URL.
-    #[error("target `{url}` refused by the guard: {reason}")]
+    #[error("target `{url}` refused by the guard: {rejection}")]
     TargetRefused {
         /// The target URL.
         url: String,
         /// The guard's rejection.
-        reason: String,
+        rejection: Rejection,
     },
     /// The attempt could not be signed, so nothing was sent.
     #[error("job `{job}` could not be signed: {error}")]

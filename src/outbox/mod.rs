@@ -75,8 +75,8 @@ mod store;
 
 pub use dispatch::{
     CascadeTargets, DEFAULT_IDEMPOTENCY_WINDOW, Dispatcher, DispatcherBuilder, LEASE_MARGIN,
-    MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Observer, Outbox, SchemeCheck, Shutdown, Sign,
-    Target, TargetResolver, Tick, Unresolved, UrlCheck,
+    MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Observer, Outbox, Shutdown, Sign, Target,
+    TargetResolver, Tick, Unresolved, UrlCheck,
 };
 pub use error::{OutboxError, PlanError};
 pub use io::{

@@ -54,7 +54,8 @@ impl Transport for Receiver {
     }
 }
 
-/// `ok`, `fail`, `gone` to `http://127.0.0.1:9/TENANT/REF?token=TOPSECRET`; `none` unresolved.
+/// `ok`, `fail`, `gone` to `https://hooks.example.com/TENANT/REF?token=TOPSECRET`; `private`
+/// to 10.0.0.7; `none` unresolved.
 #[derive(Debug)]
 struct Targets;
 
@@ -63,8 +64,16 @@ impl TargetResolver for Targets {
     async fn resolve(&self, job: &Job) -> Result<Target, Unresolved> {
         match job.target.as_str() {
             "none" => Err(Unresolved("no server configured".into())),
+            // A private address: the guard's policy refuses it before anything is sent.
+            "private" => {
+                let url = format!("https://10.0.0.7/{}/private?token={LEAK}", job.tenant);
+                Ok(Target::new(url.parse().unwrap(), "assistant"))
+            }
             name => {
-                let url = format!("http://127.0.0.1:9/{}/{name}?token={LEAK}", job.tenant);
+                let url = format!(
+                    "https://hooks.example.com/{}/{name}?token={LEAK}",
+                    job.tenant
+                );
                 Ok(Target::new(url.parse().unwrap(), "assistant"))
             }
         }
@@ -72,7 +81,8 @@ impl TargetResolver for Targets {
 }
 
 /// One tenant's seeded items by label: `ok` (succeeded), `fail` (failed, 500), `none`
-/// (skipped), `gone` (failed, 410, target disabled), `pending` (never attempted).
+/// (skipped), `gone` (failed, 410, target disabled), `private` (skipped: the guard refused
+/// 10.0.0.7), `pending` (never attempted).
 #[derive(Debug, Clone, Default)]
 pub struct Seeded {
     pub jobs: HashMap<&'static str, JobId>,
@@ -86,11 +96,12 @@ pub struct Fixture {
     pub globex: Seeded,
 }
 
-const SEED: [(&str, &str, &str); 4] = [
+const SEED: [(&str, &str, &str); 5] = [
     ("ok", "status-update", "c1"),
     ("fail", "end-of-call-report", "c1"),
     ("none", "transcript", "c2"),
     ("gone", "tool-calls", "c2"),
+    ("private", "hang", "c4"),
 ];
 
 fn payload(event_type: &str) -> String {
@@ -143,7 +154,7 @@ impl Fixture {
         let tick = dispatcher.run_once().await.unwrap();
         assert_eq!(
             (tick.claimed, tick.succeeded, tick.failed, tick.skipped),
-            (8, 2, 4, 2)
+            (10, 2, 4, 4)
         );
         for t in ["acme", "globex"] {
             let id = enqueue(t, "pending", "status-update", "c3").await;

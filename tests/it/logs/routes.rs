@@ -18,7 +18,7 @@ async fn list_jobs_newest_first_within_the_tenant_with_filters() {
     let all = f.call(&user, Method::GET, "/logs/webhooks").await;
     assert_eq!(all.status, StatusCode::OK, "{}", all.text);
     assert_eq!(all.json["kind"], "jobs");
-    let expected: Vec<String> = ["pending", "gone", "none", "fail", "ok"]
+    let expected: Vec<String> = ["pending", "private", "gone", "none", "fail", "ok"]
         .iter()
         .map(|l| f.acme.jobs[l].to_string())
         .collect();
@@ -77,7 +77,7 @@ async fn pages_follow_the_cursor_without_gaps_or_repeats() {
         .call(&admin, Method::GET, "/logs/webhooks?kind=attempts")
         .await
         .ids();
-    assert_eq!(full.len(), 4);
+    assert_eq!(full.len(), 5);
     let mut paged = Vec::new();
     let mut uri = "/logs/webhooks?kind=attempts&limit=1".to_owned();
     for _ in 0..10 {
@@ -156,11 +156,11 @@ async fn a_super_admin_sees_every_tenant_and_can_narrow_others_cannot() {
     let f = Fixture::new().await;
     let sa = principal("platform", SuperAdmin);
     let all = f.call(&sa, Method::GET, "/logs/webhooks").await;
-    assert_eq!(all.ids().len(), 10);
+    assert_eq!(all.ids().len(), 12);
     let globex = f
         .call(&sa, Method::GET, "/logs/webhooks?tenant=globex")
         .await;
-    assert_eq!(globex.ids().len(), 5);
+    assert_eq!(globex.ids().len(), 6);
     assert!(
         globex.json["items"]
             .as_array()
@@ -172,7 +172,7 @@ async fn a_super_admin_sees_every_tenant_and_can_narrow_others_cannot() {
     let own = f
         .call(&admin, Method::GET, "/logs/webhooks?tenant=acme")
         .await;
-    assert_eq!(own.ids().len(), 5);
+    assert_eq!(own.ids().len(), 6);
     let other = f
         .call(&admin, Method::GET, "/logs/webhooks?tenant=globex")
         .await;
@@ -221,7 +221,7 @@ async fn get_a_job_with_its_attempts_and_an_attempt() {
     assert_eq!(attempt.json["status_code"], 500);
     assert_eq!(
         attempt.json["url"],
-        "http://127.0.0.1:9/acme/fail?token=redacted"
+        "https://hooks.example.com/acme/fail?token=redacted"
     );
     assert_eq!(attempt.json["response_body"], "stack trace at /acme/fail");
     assert_eq!(attempt.json["response_body_hidden"], false);
@@ -357,6 +357,28 @@ async fn replay_errors() {
         "{}",
         r.text
     );
+    // The guard refuses the private address: 409, the URL's token redacted.
+    let private = format!("/logs/webhooks/{}/replay", f.acme.attempts["private"]);
+    let r = f.call(&admin, Method::POST, &private).await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (StatusCode::CONFLICT, "replay_refused")
+    );
+    assert!(
+        r.text.contains("guard") && r.text.contains("token=redacted"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains(LEAK), "{}", r.text);
+    let listed = f
+        .call(
+            &admin,
+            Method::GET,
+            "/logs/webhooks?kind=attempts&status=refused",
+        )
+        .await;
+    assert!(!listed.text.contains(LEAK), "{}", listed.text);
+    assert!(listed.text.contains("10.0.0.7"), "{}", listed.text);
     let none = format!("/logs/webhooks/{}/replay", f.acme.attempts["none"]);
     let r = f.call(&admin, Method::POST, &none).await;
     assert_eq!(

@@ -102,7 +102,10 @@ async fn example_server_on_loopback() {
         .iter()
         .find(|a| a["url"].as_str().is_some_and(|u| u.contains("/flaky")))
         .unwrap();
-    assert_eq!(flaky["url"], "http://127.0.0.1:9/acme/flaky?token=redacted");
+    assert_eq!(
+        flaky["url"],
+        "https://hooks.example.com/acme/flaky?token=redacted"
+    );
     let (attempt, job) = (
         flaky["id"].as_str().unwrap(),
         flaky["job_id"].as_str().unwrap(),

@@ -10,7 +10,7 @@ use agent_webhooks::outbox::{
     SeededRandom, Shutdown, Store, TargetRef, Transport, TransportError, TransportErrorKind,
     Trigger, UrlCheck,
 };
-use agent_webhooks::{Scope, SignError, url::Url};
+use agent_webhooks::{Rejection, Scope, SignError, url::Url};
 use async_trait::async_trait;
 
 use super::support::{Reply, Rig, Scripted, T0, scope, signer, target, tenant, verifier};
@@ -249,9 +249,9 @@ async fn response_bodies_are_stored_truncated() {
 #[derive(Debug)]
 struct DenyHost(&'static str);
 impl UrlCheck for DenyHost {
-    fn check(&self, url: &Url) -> Result<(), String> {
+    fn check(&self, url: &Url) -> Result<(), Rejection> {
         if url.host_str() == Some(self.0) {
-            Err(format!("host `{}` is not allowed", self.0))
+            Err(Rejection::HostNotAllowed)
         } else {
             Ok(())
         }
@@ -293,10 +293,19 @@ async fn refused_unresolved_and_unsigned_targets_are_skipped_with_a_refused_atte
     for (job, error) in [
         (
             &refused,
-            "target `https://internal.example/x` refused by the guard: host `internal.example` is not allowed",
+            &format!(
+                "target `https://internal.example/x` refused by the guard: {}",
+                Rejection::HostNotAllowed
+            ),
         ),
-        (&missing, "has no target: no server for `assistant:nowhere`"),
-        (&unsigned, "could not be signed: signing secret is empty"),
+        (
+            &missing,
+            &"has no target: no server for `assistant:nowhere`".into(),
+        ),
+        (
+            &unsigned,
+            &"could not be signed: signing secret is empty".into(),
+        ),
     ] {
         assert_eq!(rig.job(&job.id).await.status, JobStatus::Skipped);
         let a = rig.attempts(&job.id).await.remove(0);
@@ -807,4 +816,39 @@ async fn cascade_targets_honour_the_final_transcript_subscription() {
             .windows(7)
             .any(|w| w == b"\"final\"")
     );
+}
+
+#[tokio::test]
+async fn the_default_url_check_is_the_guard_policy() {
+    let rig = Rig::new();
+    rig.targets.set(
+        "assistant:meta",
+        target("http://169.254.169.254/latest/meta-data/"),
+    );
+    let transport = Arc::new(Scripted::new(&rig.clock, Reply::Status(200)));
+    let d = rig.dispatcher(transport.clone()).build().unwrap();
+    let job = rig.enqueue("acme", "status-update", "assistant:meta").await;
+    assert_eq!(d.run_once().await.unwrap().skipped, 1);
+    assert_eq!(transport.count(), 0, "nothing is sent to a refused target");
+    let attempt = rig.attempts(&job.id).await.remove(0);
+    assert_eq!(attempt.status, AttemptStatus::Refused);
+    assert!(
+        attempt.error.as_deref().unwrap().contains("169.254.0.0/16"),
+        "{:?}",
+        attempt.error
+    );
+    // A replay is refused the same way, with the typed rejection.
+    let err = d.replay(&scope("acme"), &attempt.id).await.unwrap_err();
+    let outbox = err.as_outbox().unwrap();
+    assert!(
+        matches!(
+            outbox,
+            agent_webhooks::outbox::OutboxError::TargetRefused {
+                rejection: Rejection::SpecialAddress { .. },
+                ..
+            }
+        ),
+        "{outbox:?}"
+    );
+    assert_eq!(transport.count(), 0);
 }
