@@ -28,6 +28,13 @@
 //! assert!(tool.compile(AgentKind::Chat).is_err());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Features
+//!
+//! - `reqwest` (off by default): [`transport::ReqwestTransport`], the guarded HTTP transport
+//!   on reqwest (rustls, tokio): every URL, every resolved address and every redirect hop is
+//!   checked with the guard, no proxy, bodies read up to a limit. Without it the crate does no
+//!   IO; bring any [`outbox::Transport`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -41,10 +48,14 @@ mod sign;
 mod template;
 mod tenant;
 mod tool;
+#[cfg(feature = "reqwest")]
+pub mod transport;
 mod vars;
 
 pub use http;
 pub use ipnet;
+#[cfg(feature = "reqwest")]
+pub use reqwest;
 pub use url;
 
 pub use cascade::{
@@ -77,7 +88,8 @@ pub use tenant::{
 };
 pub use tool::{
     CompiledTool, ConfigError, ConfigProblem, DEFAULT_RESULT_LIMIT, DEFAULT_TIMEOUT_SECONDS,
-    MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolConfig, ToolFailure, ToolResult, WebhookTool,
+    MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolConfig, ToolFailure, ToolInvocation,
+    ToolOutcome, ToolResult, ToolRunner, WebhookTool,
 };
 pub use vars::{AgentKind, Builtin, Secret, UnknownAgentKind, Vars};
 

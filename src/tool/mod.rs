@@ -1,7 +1,9 @@
 //! Webhook tools: the config users write, compiled once per agent kind, prepared per call.
 
+mod execute;
 mod result;
 
+pub use execute::{ToolInvocation, ToolOutcome, ToolRunner};
 pub use result::{DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
 
 use std::collections::BTreeMap;

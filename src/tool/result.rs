@@ -18,6 +18,12 @@ pub enum ToolFailure {
         /// The reason, for logs.
         reason: String,
     },
+    /// The call's values do not fit the tool (a missing caller number, CR/LF in a header
+    /// value); the detail is for logs.
+    Unrenderable {
+        /// The reason, for logs.
+        reason: String,
+    },
     /// No answer within the tool's timeout.
     Timeout(Duration),
     /// The connection failed (DNS, connect, TLS, reset).
@@ -31,6 +37,7 @@ impl fmt::Display for ToolFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ToolFailure::Refused { reason } => write!(f, "refused: {reason}"),
+            ToolFailure::Unrenderable { reason } => write!(f, "not renderable: {reason}"),
             ToolFailure::Timeout(t) => write!(f, "no answer within {} s", t.as_secs()),
             ToolFailure::Transport { reason } => write!(f, "transport error: {reason}"),
         }
@@ -96,6 +103,9 @@ impl ToolResult {
         let error = match failure {
             ToolFailure::Refused { .. } => {
                 "The tool request was refused by the runtime's safety policy.".to_owned()
+            }
+            ToolFailure::Unrenderable { .. } => {
+                "The tool could not be called with the details of this call.".to_owned()
             }
             ToolFailure::Timeout(t) => {
                 format!("The tool did not answer within {} seconds.", t.as_secs())

@@ -8,6 +8,8 @@ mod outbox;
 mod sign;
 mod tenant;
 mod tool;
+#[cfg(feature = "reqwest")]
+mod transport;
 
 // The `webhookctl check-url` command, compiled into the tests so they drive the real code.
 #[allow(dead_code)]
