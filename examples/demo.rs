@@ -1,9 +1,25 @@
-//! The demo of the main job: a webhook tool compiled once and rendered for a phone call, and
-//! the same tool refused for a chat agent at compile time.
+//! The demo of the main job: the whole webhook boundary, locally, in a few seconds.
 //!
-//! Run it with `cargo run --example demo`.
+//! Run it with `cargo run --example demo`. Everything it sends goes to a receiver it starts on
+//! 127.0.0.1; nothing leaves the machine.
 
-use agent_webhooks::{AgentKind, Builtin, Policy, Vars, WebhookTool};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use agent_webhooks::outbox::{
+    Attempt, AttemptQuery, CascadeTargets, Dispatcher, MemoryStore, NewJob, Outbox, RetryPlan,
+    Store, TargetRef, Transport, TransportError, TransportErrorKind,
+};
+use agent_webhooks::{
+    AgentKind, Builtin, Call, CallStatus, Cascade, Envelope, Event, EventBody, Origin, Policy,
+    Profile, Scope, Signer, StatusUpdate, TenantId, Timestamp, Vars, WebhookTool,
+};
+use async_trait::async_trait;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::TokioIo;
 
 const SEED_TOOL: &str = include_str!("data/lookup_customer.json");
 
@@ -11,29 +27,236 @@ fn section(title: &str) {
     println!("\n== {title}");
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    section("1. The tool config, as users write it");
-    let tool = WebhookTool::from_json(SEED_TOOL)?;
-    println!("{}", SEED_TOOL.trim());
+/// A host's HTTP client, as small as it gets: hyper over a fresh loopback connection. A real
+/// runtime uses the guarded reqwest transport (`reqwest` feature) instead.
+#[derive(Debug)]
+struct LoopbackClient;
 
-    section("2. Compiled once for a phone voice agent, rendered for one call");
+#[async_trait]
+impl Transport for LoopbackClient {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let failed = |kind, e: &dyn std::fmt::Display| TransportError::new(kind, e.to_string());
+        let exchange = async {
+            let authority = request
+                .uri()
+                .authority()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let stream = tokio::net::TcpStream::connect(authority.as_str())
+                .await
+                .map_err(|e| failed(TransportErrorKind::Connect, &e))?;
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|e| failed(TransportErrorKind::Connect, &e))?;
+            tokio::spawn(conn);
+            let (parts, body) = request.into_parts();
+            let response = sender
+                .send_request(http::Request::from_parts(
+                    parts,
+                    Full::new(Bytes::from(body)),
+                ))
+                .await
+                .map_err(|e| failed(TransportErrorKind::Other, &e))?;
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| failed(TransportErrorKind::Other, &e))?;
+            Ok(http::Response::from_parts(parts, body.to_bytes().to_vec()))
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| failed(TransportErrorKind::Timeout, &"no answer in time"))?
+    }
+}
+
+/// A receiver on 127.0.0.1 that answers 503 twice, then 200.
+async fn start_receiver() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req: http::Request<Incoming>| {
+                    let n = counter.fetch_add(1, Ordering::SeqCst);
+                    let status = if n < 2 { 503 } else { 200 };
+                    async move {
+                        Ok::<_, Infallible>(
+                            http::Response::builder()
+                                .status(status)
+                                .body(Full::new(Bytes::from(if n < 2 { "busy" } else { "ok" })))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+fn print_attempts(attempts: &[Attempt]) {
+    println!("  #   trigger   status    code    latency  level              next retry");
+    for a in attempts.iter().rev() {
+        println!(
+            "  {:<3} {:<9} {:<9} {:<6} {:>6}ms  {:<18} {}",
+            a.number,
+            format!("{:?}", a.trigger).to_lowercase(),
+            format!("{:?}", a.status).to_lowercase(),
+            a.status_code.map_or("-".to_owned(), |c| c.to_string()),
+            a.latency_ms,
+            a.level.as_deref().unwrap_or("-"),
+            a.next_attempt_at.map_or("-".to_owned(), |t| format!(
+                "+{} ms",
+                t.as_unix_millis()
+                    .saturating_sub(a.ended_at.as_unix_millis())
+            )),
+        );
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let acme = TenantId::new("acme")?;
+    let globex = TenantId::new("globex")?;
+    println!("agent-webhooks demo: tenants `{acme}` and `{globex}`, everything on 127.0.0.1");
+
+    section("1. A webhook tool, compiled once for a phone voice agent, rendered for one call");
+    let tool = WebhookTool::from_json(SEED_TOOL)?;
     let compiled = tool.compile(AgentKind::PhoneVoice)?;
-    let policy = Policy::default(); // production: the strictest guard
+    let production = Policy::default(); // the strictest guard: what a runtime ships with
     let vars = Vars::new()
+        .with(Builtin::TenantId, acme.as_str())
         .with(Builtin::CallerPhone, "+15551234567")
         .with(Builtin::CallSid, "CA9f2c0e1d4b")
         .with(Builtin::AgentId, "agt_support");
-    let prepared = compiled.prepare(&vars, &policy)?;
+    let prepared = compiled.prepare(&vars, &production)?;
     println!("{}", serde_json::to_string_pretty(&prepared.to_json())?);
-
-    section("3. A hostile caller id stays inside its path segment");
     let hostile = vars.clone().with(Builtin::CallerPhone, "../admin?x=1#y");
-    println!("{}", compiled.prepare(&hostile, &policy)?.url());
+    println!(
+        "a hostile caller id stays in its segment: {}",
+        compiled.prepare(&hostile, &production)?.url()
+    );
 
-    section("4. The same tool compiled for a chat agent");
+    section("2. The same tool for a chat agent: refused at compile time, not mid-call");
     match tool.compile(AgentKind::Chat) {
         Ok(_) => return Err("a chat agent must not compile a tool that needs caller_phone".into()),
-        Err(e) => println!("refused at compile time: {e}"),
+        Err(e) => println!("refused: {e}"),
     }
+
+    section("3. Model-provided URLs meet the guard");
+    let model_policy = Policy::builder().allow_host("*.acme-crm.example").build()?;
+    for url in [
+        "http://169.254.169.254/latest/meta-data/iam/",
+        "https://attacker.example/collect",
+        "https://api.acme-crm.example/v1/orders",
+    ] {
+        match model_policy.parse(url, Origin::Model) {
+            Ok(_) => println!("  allow  {url}"),
+            Err(rejection) => println!("  deny   {url}\n         {rejection}"),
+        }
+    }
+
+    section("4. A server event, routed through the cascade");
+    let (receiver, seen) = start_receiver().await;
+    let cascade_json = format!(
+        r#"{{"assistant": {{"server": {{"url": "{receiver}/acme/assistant"}}}},
+             "account": {{"server": {{"url": "{receiver}/acme/account"}}}}}}"#
+    );
+    let cascade = Cascade::from_json(&cascade_json)?;
+    // The host's clock: the core never reads it itself.
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )?;
+    let event = Event::new(EventBody::StatusUpdate(StatusUpdate::new(
+        CallStatus::InProgress,
+    )))
+    .with_timestamp(Timestamp::from_unix_millis(now_ms)?)
+    .with_call(Call::new("call_7f3a9c"));
+    let resolved = cascade.resolve_event(&event)?;
+    println!(
+        "status-update -> {} (level that won: {:?})",
+        resolved.server.url(),
+        resolved.level
+    );
+    let envelope = Envelope::new(event, Profile::Default);
+    println!("{}", String::from_utf8_lossy(&envelope.to_vec()));
+
+    section("5. Written to the outbox before dispatch, delivered with retries");
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let outbox = Outbox::new(store.clone());
+    let target = TargetRef::new("assistant:asst_support")?;
+    let targets = Arc::new(CascadeTargets::new());
+    let signer = Signer::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse()?);
+    targets.insert(
+        acme.clone(),
+        target.clone(),
+        cascade,
+        Some(Arc::new(signer)),
+    );
+    let scope = Scope::tenant(acme.clone());
+    let job = NewJob::from_envelope(acme.clone(), target.clone(), &envelope);
+    let stored = outbox.enqueue(&scope, job).await?.job;
+    println!(
+        "job {} stored as {:?} before any byte was sent",
+        stored.id, stored.status
+    );
+    // The receiver is on loopback, which production refuses; the demo opts in by name.
+    let dev = Policy::builder()
+        .development()
+        .dangerous()
+        .allow_loopback()
+        .build()?;
+    let dispatcher = Dispatcher::builder(store.clone(), Arc::new(LoopbackClient), targets)
+        .url_check(Arc::new(dev))
+        .plan(
+            RetryPlan::builder()
+                .schedule([Duration::from_millis(400); 4])
+                .jitter(0.0)
+                .build()?,
+        )
+        .build()?;
+    for round in 1..=40 {
+        let tick = dispatcher.run_once().await?;
+        if tick.claimed > 0 {
+            println!(
+                "  round {round}: claimed {}, retried {}, succeeded {}",
+                tick.claimed, tick.retried, tick.succeeded
+            );
+        }
+        if tick.succeeded > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let job = store.job(&scope, &stored.id).await?.ok_or("job vanished")?;
+    println!(
+        "job is now {:?} after {} attempts; the receiver saw {} requests",
+        job.status,
+        job.attempts,
+        seen.load(Ordering::SeqCst)
+    );
+    let attempts = store
+        .attempts(&scope, &AttemptQuery::new().job(stored.id.clone()))
+        .await?;
+    print_attempts(&attempts.items);
+
+    println!("\ndone in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
