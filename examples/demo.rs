@@ -8,13 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use agent_webhooks::logs::LogsApi;
 use agent_webhooks::outbox::{
-    Attempt, AttemptQuery, CascadeTargets, Dispatcher, MemoryStore, NewJob, Outbox, RetryPlan,
-    Store, TargetRef, Transport, TransportError, TransportErrorKind,
+    Attempt, AttemptQuery, CascadeTargets, Dispatcher, JobStatus, MemoryStore, NewJob, Outbox,
+    RetryPlan, Store, TargetRef, Transport, TransportError, TransportErrorKind,
 };
 use agent_webhooks::{
-    AgentKind, Builtin, Call, CallStatus, Cascade, Envelope, Event, EventBody, Origin, Policy,
-    Profile, Scope, Signer, StatusUpdate, TenantId, Timestamp, Vars, WebhookTool,
+    AccessRole, AgentKind, Builtin, Call, CallStatus, Cascade, Envelope, Event, EventBody, Origin,
+    Policy, Principal, Profile, Scope, Signer, StatusUpdate, TenantId, Timestamp, Vars,
+    WebhookTool,
 };
 use async_trait::async_trait;
 use http_body_util::{BodyExt, Full};
@@ -223,7 +225,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .dangerous()
         .allow_loopback()
         .build()?;
-    let dispatcher = Dispatcher::builder(store.clone(), Arc::new(LoopbackClient), targets)
+    let dispatcher = Dispatcher::builder(store.clone(), Arc::new(LoopbackClient), targets.clone())
         .url_check(Arc::new(dev))
         .plan(
             RetryPlan::builder()
@@ -232,6 +234,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .build()?,
         )
         .build()?;
+    let dispatcher = Arc::new(dispatcher);
     for round in 1..=40 {
         let tick = dispatcher.run_once().await?;
         if tick.claimed > 0 {
@@ -246,12 +249,110 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let job = store.job(&scope, &stored.id).await?.ok_or("job vanished")?;
+    if job.status != JobStatus::Succeeded {
+        return Err(format!("the job should have succeeded, it is {:?}", job.status).into());
+    }
     println!(
         "job is now {:?} after {} attempts; the receiver saw {} requests",
         job.status,
         job.attempts,
         seen.load(Ordering::SeqCst)
     );
+    let attempts = store
+        .attempts(&scope, &AttemptQuery::new().job(stored.id.clone()))
+        .await?;
+    print_attempts(&attempts.items);
+
+    section("6. Operators repair deliveries through the logs API");
+    let api = LogsApi::new(outbox.clone(), dispatcher.clone());
+    let acme_admin = Principal::new(acme.clone(), AccessRole::ClientAdmin, "ops@acme")?;
+    let globex_admin = Principal::new(globex.clone(), AccessRole::ClientAdmin, "ops@globex")?;
+    let acme_user = Principal::new(acme.clone(), AccessRole::User, "agent@acme")?;
+    let last = attempts.items.first().ok_or("no attempt")?;
+    let call = |method: &str, path: String| {
+        http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Vec::new())
+    };
+    let show = |who: &str, what: &str, response: &http::Response<Vec<u8>>, want: u16| {
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap_or_default();
+        let summary = match &body["error"]["message"] {
+            serde_json::Value::String(message) => message.clone(),
+            _ => format!(
+                "{} {} is {}",
+                body["kind"].as_str().unwrap_or("?"),
+                body["id"].as_str().unwrap_or("?"),
+                body["status"].as_str().unwrap_or("?")
+            ),
+        };
+        println!(
+            "  {who:<20} {what:<26} -> {} {summary}",
+            response.status().as_u16()
+        );
+        if response.status().as_u16() == want {
+            Ok(())
+        } else {
+            Err(format!("{who} {what}: expected {want}"))
+        }
+    };
+    let r = api
+        .handle(
+            &acme_admin,
+            &call("POST", format!("/logs/webhooks/{}/replay", last.id))?,
+        )
+        .await;
+    show("acme client admin", "replay the last attempt", &r, 200)?;
+    // A job whose target has no route is skipped, with a recorded reason; then requeued.
+    let orphan = NewJob::from_envelope(
+        acme.clone(),
+        TargetRef::new("assistant:asst_deleted")?,
+        &envelope,
+    );
+    let orphan = outbox.enqueue(&scope, orphan).await?.job;
+    dispatcher.run_once().await?;
+    let skipped = store.job(&scope, &orphan.id).await?.ok_or("job vanished")?;
+    println!(
+        "  job {} to a deleted assistant is {:?}",
+        skipped.id, skipped.status
+    );
+    let r = api
+        .handle(
+            &acme_user,
+            &call("POST", format!("/logs/webhooks/jobs/{}/retry", orphan.id))?,
+        )
+        .await;
+    show("acme user", "retry the skipped job", &r, 403)?;
+    let r = api
+        .handle(
+            &acme_admin,
+            &call("POST", format!("/logs/webhooks/jobs/{}/retry", orphan.id))?,
+        )
+        .await;
+    show("acme client admin", "retry the skipped job", &r, 200)?;
+    let r = api
+        .handle(
+            &acme_admin,
+            &call("POST", format!("/logs/webhooks/jobs/{}/retry", stored.id))?,
+        )
+        .await;
+    show("acme client admin", "retry the succeeded job", &r, 409)?;
+    let r = api
+        .handle(
+            &globex_admin,
+            &call("GET", format!("/logs/webhooks/{}", stored.id))?,
+        )
+        .await;
+    show("globex client admin", "read acme's job", &r, 404)?;
+    let r = api
+        .handle(
+            &globex_admin,
+            &call("POST", format!("/logs/webhooks/{}/replay", last.id))?,
+        )
+        .await;
+    show("globex client admin", "replay acme's attempt", &r, 404)?;
+
+    section("7. The attempt log after the replay");
     let attempts = store
         .attempts(&scope, &AttemptQuery::new().job(stored.id.clone()))
         .await?;

@@ -51,6 +51,7 @@ mod cascade;
 mod error;
 mod event;
 pub mod guard;
+pub mod logs;
 pub mod outbox;
 mod sign;
 mod template;
@@ -91,7 +92,11 @@ pub use sign::{
     WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_VAPI_SECRET, legacy_secret_header,
 };
 pub use template::{BodyTemplate, Place, RenderError, TemplateError, UrlTemplate};
-pub use tenant::{InvalidTenantId, MAX_TENANT_ID_LEN, Scope, TenantId};
+pub use tenant::{
+    AccessDecision, AccessDenied, AccessRole, Action, InvalidPrincipal, InvalidTenantId,
+    MAX_TENANT_ID_LEN, MAX_USER_ID_LEN, Principal, Reach, Scope, TenantConfig, TenantConfigs,
+    TenantId, UnknownAction, UnknownRole, authorize,
+};
 pub use tool::{
     CompiledTool, ConfigError, ConfigProblem, DEFAULT_RESULT_LIMIT, DEFAULT_TIMEOUT_SECONDS,
     MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolConfig, ToolFailure, ToolInvocation,

@@ -3,9 +3,11 @@
 mod cascade;
 mod event;
 mod guard;
+mod logs;
 mod outbox;
 mod sign;
 mod stores;
+mod tenant;
 mod tool;
 #[cfg(feature = "reqwest")]
 mod transport;

@@ -1,10 +1,23 @@
-//! Tenants and the scope every store call runs under.
+//! Tenants, roles and the scope every store call runs under.
 //!
-//! Roles, principals and authorization come later; this module holds what the outbox needs now:
-//! a validated [`TenantId`] and the [`Scope`] a store applies itself to every read and write.
+//! - [`TenantId`]: every tool config, secret, job and attempt belongs to one tenant.
+//! - [`Scope`]: which tenants a store call may see; a store applies it itself.
+//! - [`Principal`] (tenant, [`AccessRole`], user) and [`Action`]: [`authorize`] decides every
+//!   action from one table, and [`Principal::scope_for`] gives the scope to query with.
+//! - [`TenantConfigs`]: per-tenant tools, secrets, webhook targets and allowlist, looked up only
+//!   within a scope.
 
 use std::fmt;
 use std::sync::Arc;
+
+mod access;
+mod config;
+
+pub use access::{
+    AccessDecision, AccessDenied, AccessRole, Action, InvalidPrincipal, MAX_USER_ID_LEN, Principal,
+    Reach, UnknownAction, UnknownRole, authorize,
+};
+pub use config::{TenantConfig, TenantConfigs};
 
 /// The longest tenant id accepted, in bytes.
 pub const MAX_TENANT_ID_LEN: usize = 128;
