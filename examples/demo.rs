@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use agent_webhooks::logs::LogsApi;
 use agent_webhooks::outbox::{
-    Attempt, AttemptQuery, CascadeTargets, Dispatcher, JobStatus, MemoryStore, NewJob, Outbox,
-    RetryPlan, Store, TargetRef, Transport, TransportError, TransportErrorKind,
+    Attempt, AttemptQuery, CascadeTargets, Dispatcher, JobStatus, NewJob, Outbox, RetryPlan,
+    SqliteStore, Store, TargetRef, Transport, TransportError, TransportErrorKind,
 };
 use agent_webhooks::{
     AccessRole, AgentKind, Builtin, Call, CallStatus, Cascade, Envelope, Event, EventBody, Origin,
@@ -201,7 +201,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", String::from_utf8_lossy(&envelope.to_vec()));
 
     section("5. Written to the outbox before dispatch, delivered with retries");
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    // The durable embedded store: a SQLite file (WAL) in a fresh temporary directory.
+    let dir = std::env::temp_dir().join(format!("agent-webhooks-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let db = dir.join("outbox.sqlite3");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).await?);
+    println!("outbox store: SQLite at {}", db.display());
     let outbox = Outbox::new(store.clone());
     let target = TargetRef::new("assistant:asst_support")?;
     let targets = Arc::new(CascadeTargets::new());
@@ -358,6 +363,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     print_attempts(&attempts.items);
 
+    drop(api);
+    drop(dispatcher);
+    drop(outbox);
+    drop(store);
+    std::fs::remove_dir_all(&dir)?;
     println!("\ndone in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -31,13 +31,14 @@
 //!
 //! # Features
 //!
-//! None is on by default: without them the crate does no IO and pulls in no database or async
-//! runtime; bring any [`outbox::Transport`] and [`outbox::Store`].
+//! Only `sqlite` is on by default, so a runtime that turns nothing on still has a durable outbox.
+//! With `default-features = false` the crate does no IO and pulls in no database or async
+//! runtime: bring any [`outbox::Transport`] and [`outbox::Store`].
 //!
 //! - `reqwest`: [`transport::ReqwestTransport`], the guarded HTTP transport on reqwest (rustls,
 //!   tokio): every URL, every resolved address and every redirect hop is checked with the
 //!   guard, no proxy, bodies read up to a limit.
-//! - `sqlite`: [`outbox::SqliteStore`], the durable embedded store: one SQLite file (compiled
+//! - `sqlite` (default): [`outbox::SqliteStore`], the durable embedded store: one SQLite file (compiled
 //!   in), WAL mode, versioned migrations, claims in `BEGIN IMMEDIATE`, its own thread so no
 //!   executor is blocked.
 //! - `postgres`: [`outbox::PostgresStore`], the store for several runtime instances on one
