@@ -29,6 +29,29 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Design
+//!
+//! Two flows pass through one boundary:
+//!
+//! - **Tool calls** (the model asks): a [`WebhookTool`] is compiled once per [`AgentKind`]
+//!   (handlebars syntax parsed once, every variable checked against what the kind has), then
+//!   [`CompiledTool::prepare`] renders it per call with each value escaped for its place and
+//!   checks the URL with the guard's [`Policy`]; a transport sends it and [`ToolResult`] is what
+//!   the model reads.
+//! - **Server events** (the runtime emits): an [`Event`] in its [`Envelope`] is routed by the
+//!   [`Cascade`] (most specific surface first, the winning [`Level`] kept for logs), written to
+//!   the [`outbox`] *before* any byte is sent, and delivered by the [`outbox::Dispatcher`]:
+//!   claim with a fenced lease, resolve the current target, guard, sign ([`Signer`], the job id
+//!   as `webhook-id`), send, record the attempt, retry on the [`outbox::RetryPlan`]. Operators
+//!   list, inspect, replay and requeue through [`logs::LogsApi`], under the [`Scope`] of their
+//!   [`Principal`] ([`authorize`] decides every action in one table).
+//!
+//! Everything left of the transport and the store is pure (template, guard, cascade, event,
+//! sign, retry scheduling): data in, data out, time and randomness passed in. IO sits behind
+//! two small traits, [`outbox::Transport`] and [`outbox::Store`], with ready implementations
+//! behind features. Errors are typed values ([`Rejection`], [`TemplateError`],
+//! [`RenderError`], ...) gathered in one [`Error`] with [`Error::kind`].
+//!
 //! # Features
 //!
 //! Only `sqlite` is on by default, so a runtime that turns nothing on still has a durable outbox.
