@@ -1082,7 +1082,8 @@ impl Dispatcher {
         let result = self.transport.send(request, timeout).await;
         let ended = self.clock.now();
         attempt.ended_at = ended;
-        attempt.latency_ms = ended.duration_since(send_start).as_millis() as u64;
+        attempt.latency_ms =
+            u64::try_from(ended.duration_since(send_start).as_millis()).unwrap_or(u64::MAX);
         let sent = match result {
             Ok(response) => {
                 let status = response.status().as_u16();

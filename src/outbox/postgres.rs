@@ -378,10 +378,8 @@ impl PostgresStore {
             .map_err(backend)?
             .try_get(0)
             .map_err(backend)?;
-        if version > MIGRATIONS.len() as i64 {
-            return Err(sql::too_new(version));
-        }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let applied = sql::applied_migrations(version)?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(applied) {
             let ddl = m
                 .replace(
                     "{SERIAL}",

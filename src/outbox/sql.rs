@@ -423,7 +423,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 ];
 
 /// The refusal when the database was migrated by a newer build.
-pub(crate) fn too_new(found: i64) -> OutboxError {
+/// How many migrations the database at `version` has already run, or why it cannot be used: a
+/// version newer than this build knows, or a negative one (a hand-edited table).
+pub(crate) fn applied_migrations(version: i64) -> Result<usize, OutboxError> {
+    match usize::try_from(version) {
+        Ok(n) if n <= MIGRATIONS.len() => Ok(n),
+        Ok(_) => Err(too_new(version)),
+        Err(_) => Err(OutboxError::Invalid {
+            what: "outbox schema",
+            problem: format!(
+                "the database records schema version {version}, which is not a version"
+            ),
+        }),
+    }
+}
+
+fn too_new(found: i64) -> OutboxError {
     OutboxError::Invalid {
         what: "outbox schema",
         problem: format!(
@@ -441,5 +456,29 @@ pub(crate) fn next_state(next: Next) -> (JobStatus, Option<Timestamp>) {
         Next::Succeeded => (JobStatus::Succeeded, None),
         Next::Failed => (JobStatus::Failed, None),
         Next::Skipped => (JobStatus::Skipped, None),
+    }
+}
+
+#[cfg(test)]
+mod schema_version_tests {
+    use super::*;
+
+    #[test]
+    fn stored_versions_are_checked_before_migrating() {
+        assert_eq!(applied_migrations(0).unwrap(), 0);
+        let known = i64::try_from(MIGRATIONS.len()).unwrap();
+        assert_eq!(applied_migrations(known).unwrap(), MIGRATIONS.len());
+        assert!(
+            applied_migrations(known + 1)
+                .unwrap_err()
+                .to_string()
+                .contains("newer")
+        );
+        assert!(
+            applied_migrations(-1)
+                .unwrap_err()
+                .to_string()
+                .contains("not a version")
+        );
     }
 }

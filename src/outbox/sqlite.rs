@@ -154,10 +154,8 @@ fn migrate(conn: &mut Connection) -> Result<(), OutboxError> {
             |r| r.get(0),
         )
         .map_err(backend)?;
-    if version > MIGRATIONS.len() as i64 {
-        return Err(sql::too_new(version));
-    }
-    for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    let applied = sql::applied_migrations(version)?;
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(applied) {
         let ddl = m
             .replace("{SERIAL}", "INTEGER PRIMARY KEY AUTOINCREMENT")
             .replace("{BLOB}", "BLOB")
