@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, Object, Pool};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
 use crate::outbox::error::OutboxError;
@@ -204,9 +204,26 @@ fn params(sql: &Sql) -> Vec<Param<'_>> {
         .collect()
 }
 
-async fn query(client: &impl GenericClient, sql: &Sql) -> Result<Vec<Row>, OutboxError> {
-    let stmt = client.prepare_cached(&sql.text).await.map_err(backend)?;
-    client.query(&stmt, &params(sql)).await.map_err(backend)
+/// Runs a built statement as an unnamed one, planned for its values every time.
+///
+/// Never a cached generic plan: one made while the table was small (a new database, the
+/// first minute of a benchmark) scans the whole table, and stays until autovacuum analyzes
+/// it; claims and listings would read every job ever sent. Planning costs a little; claims
+/// are batched and listings are rare. The fixed hot statements (insert, finish) look rows up
+/// by unique keys, which every plan does with the index, and stay prepared.
+async fn query(
+    client: &impl tokio_postgres::GenericClient,
+    sql: &Sql,
+) -> Result<Vec<Row>, OutboxError> {
+    let typed: Vec<(Param<'_>, Type)> = sql
+        .args
+        .iter()
+        .map(|v| match v {
+            Val::Text(s) => (s as Param<'_>, Type::TEXT),
+            Val::Int(i) => (i as Param<'_>, Type::INT8),
+        })
+        .collect();
+    client.query_typed(&sql.text, &typed).await.map_err(backend)
 }
 
 /// PostgreSQL text cannot hold NUL: a free-text field (an error message, a level name) has
@@ -493,7 +510,7 @@ impl PostgresStore {
     /// Why a finish matched no row: not found, stale, or an attempt of another job.
     async fn finish_refusal(
         &self,
-        client: &impl GenericClient,
+        client: &impl tokio_postgres::GenericClient,
         scope: &Scope,
         lease: &Lease,
         attempt: &Attempt,
@@ -713,7 +730,7 @@ impl Store for PostgresStore {
                  WHERE t.tenant_id = u.tenant_id AND t.disabled_reason IS NOT NULL) \
                  FROM upd u JOIN picked p ON p.seq = u.seq"
             ));
-        let rows = query(&*self.shared().await?, &sql).await?;
+        let rows = query(&***self.shared().await?, &sql).await?;
         let mut claimed = Vec::with_capacity(rows.len());
         let mut disabled = crate::outbox::store::DisabledTargets::default();
         for row in rows {
@@ -738,7 +755,7 @@ impl Store for PostgresStore {
         let attempt = &finish.attempt;
         if attempt.job_id != lease.job_id {
             let client = self.client().await?;
-            return Err(self.finish_refusal(&client, scope, lease, attempt).await);
+            return Err(self.finish_refusal(&**client, scope, lease, attempt).await);
         }
         let (status, next) = sql::next_state(finish.next);
         let row = AttemptRow::new(attempt);
@@ -774,7 +791,7 @@ impl Store for PostgresStore {
                 let rows = run_finish(&tx, &text, &values, attempt).await?;
                 if rows.is_empty() {
                     drop(tx);
-                    return Err(self.finish_refusal(&client, scope, lease, attempt).await);
+                    return Err(self.finish_refusal(&**client, scope, lease, attempt).await);
                 }
                 let disabled = record_health(&tx, &attempt.tenant, event, attempt.ended_at).await?;
                 tx.commit().await.map_err(backend)?;
@@ -784,7 +801,7 @@ impl Store for PostgresStore {
                 let client = self.shared().await?;
                 let rows = run_finish(&*client, &text, &values, attempt).await?;
                 if rows.is_empty() {
-                    return Err(self.finish_refusal(&*client, scope, lease, attempt).await);
+                    return Err(self.finish_refusal(&***client, scope, lease, attempt).await);
                 }
                 (rows, None)
             }
@@ -830,13 +847,13 @@ impl Store for PostgresStore {
         let mut sql = Sql::new(&format!("SELECT {JOB_COLS} FROM outbox_jobs WHERE "));
         sql.scope(scope)
             .bind(" AND id = {}", Val::Text(id.as_str().into()));
-        let rows = query(&*self.shared().await?, &sql).await?;
+        let rows = query(&***self.shared().await?, &sql).await?;
         rows.first().map(|r| sql::job_from_row(r, 0)).transpose()
     }
 
     async fn jobs(&self, scope: &Scope, query_: &JobQuery) -> Result<Page<Job>, OutboxError> {
         let (sql, limit) = sql::jobs_query(scope, query_)?;
-        let rows = query(&self.client().await?, &sql).await?;
+        let rows = query(&**self.client().await?, &sql).await?;
         let rows = rows
             .iter()
             .map(|r| Ok((r.int(0)?, sql::job_from_row(r, 1)?)))
@@ -850,7 +867,7 @@ impl Store for PostgresStore {
         ));
         sql.scope(scope)
             .bind(" AND id = {}", Val::Text(id.as_str().into()));
-        let rows = query(&*self.shared().await?, &sql).await?;
+        let rows = query(&***self.shared().await?, &sql).await?;
         rows.first()
             .map(|r| sql::attempt_from_row(r, 0))
             .transpose()
@@ -862,7 +879,7 @@ impl Store for PostgresStore {
         query_: &AttemptQuery,
     ) -> Result<Page<Attempt>, OutboxError> {
         let (sql, limit) = sql::attempts_query(scope, query_)?;
-        let rows = query(&self.client().await?, &sql).await?;
+        let rows = query(&**self.client().await?, &sql).await?;
         let rows = rows
             .iter()
             .map(|r| Ok((r.int(0)?, sql::attempt_from_row(r, 1)?)))
@@ -881,13 +898,13 @@ impl Store for PostgresStore {
             .push(" AND status IN ('failed', 'skipped')")
             .push(&format!(" RETURNING {JOB_COLS}"));
         let client = self.client().await?;
-        if let Some(row) = query(&client, &sql).await?.first() {
+        if let Some(row) = query(&**client, &sql).await?.first() {
             return sql::job_from_row(row, 0);
         }
         let mut find = Sql::new("SELECT status FROM outbox_jobs WHERE ");
         find.scope(scope)
             .bind(" AND id = {}", Val::Text(id.as_str().into()));
-        match query(&client, &find).await?.first() {
+        match query(&**client, &find).await?.first() {
             None => Err(OutboxError::not_found("job", id)),
             Some(row) => Err(OutboxError::NotRequeueable {
                 job: id.clone(),
@@ -918,7 +935,7 @@ impl Store for PostgresStore {
             );
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        let rows = query(&tx, &pick).await?;
+        let rows = query(&*tx, &pick).await?;
         let capped = rows.len() > limit;
         let mut seqs = Vec::with_capacity(limit.min(rows.len()));
         let mut requeued = Vec::with_capacity(seqs.capacity());
