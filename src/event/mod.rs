@@ -476,8 +476,8 @@ impl Event {
         let body = match EventType::from_name(&event_type) {
             None => EventBody::Other(OtherEvent { event_type, fields }),
             Some(t) => {
-                let value = Value::Object(fields);
                 use EventType as T;
+                let value = Value::Object(fields);
                 match t {
                     T::AssistantRequest => EventBody::AssistantRequest(typed(t, value)?),
                     T::StatusUpdate => EventBody::StatusUpdate(typed(t, value)?),
@@ -690,9 +690,11 @@ impl Envelope {
     }
 
     /// Appends the serialized envelope to `out` (reuse one buffer across events).
+    ///
+    /// # Panics
+    /// Never: every map key is a string, a `Value` holds no NaN and a `Timestamp` is in range by
+    /// construction, so serializing into a `Vec` cannot fail.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        // Cannot fail: every map key is a string, `Value` holds no NaN, and a `Timestamp` is
-        // in range by construction.
         serde_json::to_writer(out, self).expect("an Envelope always serializes");
     }
 }

@@ -280,8 +280,8 @@ pub enum AssistantDecision<'a> {
     Workflow(&'a Value),
 }
 
-fn present(o: &Option<Value>) -> Option<&Value> {
-    o.as_ref().filter(|v| !v.is_null())
+fn present(o: Option<&Value>) -> Option<&Value> {
+    o.filter(|v| !v.is_null())
 }
 
 impl AssistantRequestResponse {
@@ -306,17 +306,17 @@ impl AssistantRequestResponse {
         if let Some(e) = &self.error {
             return Some(D::Reject(e));
         }
-        if let Some(d) = present(&self.destination) {
+        if let Some(d) = present(self.destination.as_ref()) {
             return Some(D::Transfer(d));
         }
         self.assistant_id
             .as_deref()
             .map(D::AssistantId)
-            .or_else(|| present(&self.assistant).map(D::Assistant))
+            .or_else(|| present(self.assistant.as_ref()).map(D::Assistant))
             .or_else(|| self.squad_id.as_deref().map(D::SquadId))
-            .or_else(|| present(&self.squad).map(D::Squad))
+            .or_else(|| present(self.squad.as_ref()).map(D::Squad))
             .or_else(|| self.workflow_id.as_deref().map(D::WorkflowId))
-            .or_else(|| present(&self.workflow).map(D::Workflow))
+            .or_else(|| present(self.workflow.as_ref()).map(D::Workflow))
     }
 }
 
