@@ -188,8 +188,25 @@ const V6_ROWS: [Row<Ipv6Addr>; 31] = [
 struct Masked<T> {
     net: T,
     mask: T,
+    /// The prefix length: how specific the row is.
+    len: u8,
     row: u8,
     verdict: Verdict,
+}
+
+/// Sorts masked rows most specific (longest prefix) first. An insertion sort, so it is stable:
+/// rows of equal length keep registry order.
+const fn most_specific_first<T: Copy, const N: usize>(mut rows: [Masked<T>; N]) -> [Masked<T>; N] {
+    let mut i = 1;
+    while i < N {
+        let mut j = i;
+        while j > 0 && rows[j - 1].len < rows[j].len {
+            rows.swap(j - 1, j);
+            j -= 1;
+        }
+        i += 1;
+    }
+    rows
 }
 
 #[allow(
@@ -200,6 +217,7 @@ const fn masked_v4() -> [Masked<u32>; V4_ROWS.len()] {
     let mut out = [Masked {
         net: 0,
         mask: 0,
+        len: 0,
         row: 0,
         verdict: Deny,
     }; V4_ROWS.len()];
@@ -218,24 +236,13 @@ const fn masked_v4() -> [Masked<u32>; V4_ROWS.len()] {
         out[i] = Masked {
             net,
             mask,
+            len: row.len,
             row: i as u8,
             verdict: row.verdict,
         };
         i += 1;
     }
-    // Insertion sort, most specific first (stable: equal lengths keep registry order).
-    let mut i = 1;
-    while i < out.len() {
-        let mut j = i;
-        while j > 0 && out[j - 1].mask.count_ones() < out[j].mask.count_ones() {
-            let t = out[j - 1];
-            out[j - 1] = out[j];
-            out[j] = t;
-            j -= 1;
-        }
-        i += 1;
-    }
-    out
+    most_specific_first(out)
 }
 
 #[allow(
@@ -246,6 +253,7 @@ const fn masked_v6() -> [Masked<u128>; V6_ROWS.len()] {
     let mut out = [Masked {
         net: 0,
         mask: 0,
+        len: 0,
         row: 0,
         verdict: Deny,
     }; V6_ROWS.len()];
@@ -264,23 +272,13 @@ const fn masked_v6() -> [Masked<u128>; V6_ROWS.len()] {
         out[i] = Masked {
             net,
             mask,
+            len: row.len,
             row: i as u8,
             verdict: row.verdict,
         };
         i += 1;
     }
-    let mut i = 1;
-    while i < out.len() {
-        let mut j = i;
-        while j > 0 && out[j - 1].mask.count_ones() < out[j].mask.count_ones() {
-            let t = out[j - 1];
-            out[j - 1] = out[j];
-            out[j] = t;
-            j -= 1;
-        }
-        i += 1;
-    }
-    out
+    most_specific_first(out)
 }
 
 static MASKED_V4: [Masked<u32>; V4_ROWS.len()] = masked_v4();
@@ -336,6 +334,7 @@ const fn split_v6<const N: usize>(inside: bool) -> [Masked<u128>; N] {
     let mut out = [Masked {
         net: 0,
         mask: 0,
+        len: 0,
         row: 0,
         verdict: Deny,
     }; N];
@@ -367,11 +366,8 @@ const fn global_top16() -> [u16; V6_INSIDE] {
     let mut i = 0;
     while i < V6_GLOBAL_ROWS.len() {
         let m = V6_GLOBAL_ROWS[i];
-        if m.mask.count_ones() > 3 {
-            assert!(
-                m.mask.count_ones() >= 16,
-                "a row inside 2000::/3 is shorter than /16"
-            );
+        if m.len > 3 {
+            assert!(m.len >= 16, "a row inside 2000::/3 is shorter than /16");
             let top = (m.net >> 112) as u16;
             let mut seen = false;
             let mut j = 0;
@@ -527,6 +523,7 @@ fn lookup_v4(bits: u32) -> &'static Masked<u32> {
 static GLOBAL_V4: Masked<u32> = Masked {
     net: 0,
     mask: 0,
+    len: 0,
     row: 0,
     verdict: Allow,
 };
@@ -641,7 +638,7 @@ mod tests {
         assert_eq!(MASKED_V6[MASKED_V6.len() - 1].mask, 0);
         let last = |rows: &[Masked<u128>]| {
             let m = rows[rows.len() - 1];
-            IpNet::V6(Ipv6Net::new(Ipv6Addr::from_bits(m.net), m.mask.count_ones() as u8).unwrap())
+            IpNet::V6(Ipv6Net::new(Ipv6Addr::from_bits(m.net), m.len).unwrap())
         };
         assert_eq!(last(&V6_GLOBAL_ROWS).to_string(), "2000::/3");
         assert_eq!(last(&V6_OTHER_ROWS).to_string(), "::/0");
