@@ -473,7 +473,8 @@ enum UrlSeg {
 /// path segment) and in the query (each encoded as one value).
 ///
 /// ```
-/// use agent_webhooks::{AgentKind, Builtin, UrlTemplate, Vars};
+/// use agent_webhooks::{AgentKind, Builtin, Vars};
+/// use agent_webhooks::template::UrlTemplate;
 /// let t = UrlTemplate::compile("https://api.example.com/customers/{{caller_phone}}?q={{args.q}}",
 ///                              AgentKind::PhoneVoice).unwrap();
 /// let vars = Vars::new().with(Builtin::CallerPhone, "../admin").with_arg("q", "a=b&c");
@@ -786,7 +787,8 @@ enum BodyOp {
 /// placeholder takes the variable's JSON type. Object keys are literal.
 ///
 /// ```
-/// use agent_webhooks::{AgentKind, BodyTemplate, Vars};
+/// use agent_webhooks::{AgentKind, Vars};
+/// use agent_webhooks::template::BodyTemplate;
 /// let body = serde_json::json!({"order": "{{args.order}}", "note": "said: {{args.note}}"});
 /// let t = BodyTemplate::compile(&body, AgentKind::Chat).unwrap();
 /// let vars = Vars::new().with_arg("order", 42).with_arg("note", "\"quoted\"");

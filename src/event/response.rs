@@ -122,13 +122,13 @@ impl ToolCallResult {
 /// The answer to `tool-calls`: `{"results": [...]}` (or a top-level `error`).
 ///
 /// ```
-/// use agent_webhooks::{ToolCall, ToolCalls, ToolCallsResponse};
+/// use agent_webhooks::event::{ToolCall, ToolCalls, ToolCallsResponse};
 /// let request = ToolCalls::new(vec![ToolCall::new("call_1", "lookup", "{}")], vec![]);
 /// // A common deviation: an object result and no name.
 /// let r = ToolCallsResponse::parse(br#"{"results":[{"toolCallId":"call_1","result":{"ok":true}}]}"#, &request)?;
 /// assert_eq!(r.results[0].name, "lookup");
 /// assert_eq!(r.results[0].result.as_deref(), Some(r#"{"ok":true}"#));
-/// # Ok::<(), agent_webhooks::ResponseError>(())
+/// # Ok::<(), agent_webhooks::event::ResponseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[non_exhaustive]

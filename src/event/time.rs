@@ -29,7 +29,8 @@ pub enum TimestampStyle {
 /// [`Timestamp::unix_millis`] for the instant alone.
 ///
 /// ```
-/// use agent_webhooks::{Timestamp, TimestampStyle};
+/// use agent_webhooks::Timestamp;
+/// use agent_webhooks::event::TimestampStyle;
 /// let t = Timestamp::from_unix_millis(1_780_185_600_000)?;
 /// assert_eq!(t.to_string(), "2026-05-31T00:00:00.000Z");
 /// let v = t.with_style(TimestampStyle::EpochMillis);

@@ -1,6 +1,7 @@
+use agent_webhooks::template::Place;
+use agent_webhooks::tool::ConfigProblem;
 use agent_webhooks::{
-    AgentKind, Builtin, ConfigProblem, ErrorKind, Place, Policy, RenderError, TemplateError, Vars,
-    WebhookTool,
+    AgentKind, Builtin, ErrorKind, Policy, RenderError, TemplateError, Vars, WebhookTool,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
