@@ -381,7 +381,11 @@ fn model_set_sensitive_headers_are_dropped_and_listed() {
             &policy(),
         )
         .unwrap();
-    let dropped: Vec<&str> = p.dropped_headers().iter().map(|h| h.as_str()).collect();
+    let dropped: Vec<&str> = p
+        .dropped_headers()
+        .iter()
+        .map(agent_webhooks::http::HeaderName::as_str)
+        .collect();
     assert_eq!(dropped, ["authorization", "x-api-key", "x-custom-auth"]);
     let h = p.request().headers();
     assert!(h.get("authorization").is_none() && h.get("x-api-key").is_none());
