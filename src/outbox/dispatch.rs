@@ -920,7 +920,7 @@ impl Dispatcher {
             .ok_or_else(|| OutboxError::not_found("job", &original.job_id))?;
         let id = AttemptId::generate(self.clock.now(), self.random.next_u64());
         self.observer.attempt_started(&job, &id, Trigger::Manual);
-        let (mut record, sent, _) = self.send(&job, id, Trigger::Manual).await?;
+        let (mut record, sent, _) = self.send(&job, id, Trigger::Manual, None).await?;
         record.number = 0;
         record.next_attempt_at = None;
         self.store.append_attempt(scope, record.clone()).await?;
@@ -932,16 +932,23 @@ impl Dispatcher {
     }
 
     async fn deliver(&self, claimed: Claimed) -> Outcome {
-        let Claimed { job, lease } = claimed;
+        let Claimed {
+            job,
+            lease,
+            disabled_targets,
+            ..
+        } = claimed;
         let id = AttemptId::generate(self.clock.now(), self.random.next_u64());
         self.observer.attempt_started(&job, &id, Trigger::Scheduled);
-        let (mut attempt, sent, plan) = match self.send(&job, id, Trigger::Scheduled).await {
-            Ok(x) => x,
-            Err(e) => {
-                self.observer.store_failed(Some(&job.id), &e);
-                return Outcome::StoreError;
-            }
-        };
+        let disabled = disabled_targets.as_deref();
+        let (mut attempt, sent, plan) =
+            match self.send(&job, id, Trigger::Scheduled, disabled).await {
+                Ok(x) => x,
+                Err(e) => {
+                    self.observer.store_failed(Some(&job.id), &e);
+                    return Outcome::StoreError;
+                }
+            };
         let url = attempt.url.clone().unwrap_or_default();
         let (next, target) = match sent {
             Sent::Refused(_) => (Next::Skipped, None),
@@ -1018,12 +1025,14 @@ impl Dispatcher {
     }
 
     /// Resolves, checks, signs and sends one attempt; the attempt record is complete but for
-    /// `next_attempt_at`. `Err` only when the store fails.
+    /// `next_attempt_at`. `disabled`: the tenant's disabled target URLs as the claim reported
+    /// them (`None`: ask the store). `Err` only when the store fails.
     async fn send(
         &self,
         job: &Job,
         id: AttemptId,
         trigger: Trigger,
+        disabled: Option<&[String]>,
     ) -> std::result::Result<(Attempt, Sent, Option<RetryPlan>), OutboxError> {
         let started = self.clock.now();
         let mut attempt = Attempt {
@@ -1064,11 +1073,16 @@ impl Dispatcher {
         attempt.url = Some(url.clone());
         attempt.level = Some(target.level.clone());
         let plan = target.plan.clone();
-        let own = Scope::tenant(job.tenant.clone());
-        if let Some(state) = self.store.target(&own, &job.tenant, &url).await? {
-            if state.is_disabled() {
-                return refuse(attempt, OutboxError::TargetDisabled { url }, plan);
+        let is_disabled = match disabled {
+            Some(urls) => urls.contains(&url),
+            None => {
+                let own = Scope::tenant(job.tenant.clone());
+                let state = self.store.target(&own, &job.tenant, &url).await?;
+                state.is_some_and(|s| s.is_disabled())
             }
+        };
+        if is_disabled {
+            return refuse(attempt, OutboxError::TargetDisabled { url }, plan);
         }
         if let Err(rejection) = self.check.check(&target.url) {
             return refuse(attempt, OutboxError::TargetRefused { url, rejection }, plan);

@@ -268,6 +268,7 @@ impl Store for MemoryStore {
         );
         let until = now.saturating_add(lease);
         let mut claimed = Vec::with_capacity(picked.len());
+        let mut disabled = crate::outbox::store::DisabledTargets::default();
         for (from_leases, key) in picked {
             if from_leases {
                 inner.leases.remove(&key);
@@ -283,10 +284,17 @@ impl Store for MemoryStore {
             row.job.step += 1;
             row.job.updated_at = now;
             inner.leases.insert((until, seq));
-            claimed.push(Claimed::new(
-                row.job.clone(),
-                Lease::new(row.job.id.clone(), row.job.tenant.clone(), row.fence, until),
-            ));
+            let lease = Lease::new(row.job.id.clone(), row.job.tenant.clone(), row.fence, until);
+            let job = row.job.clone();
+            let urls = disabled.share(&job.tenant, || {
+                let mut urls: Vec<String> = (inner.targets.iter())
+                    .filter(|((t, _), state)| *t == job.tenant && state.is_disabled())
+                    .map(|((_, url), _)| url.clone())
+                    .collect();
+                urls.sort_unstable();
+                Ok(urls)
+            })?;
+            claimed.push(Claimed::new(job, lease).with_disabled_targets(urls));
         }
         Ok(claimed)
     }

@@ -691,34 +691,39 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         let until = now.saturating_add(lease);
-        let mut sql = Sql::new("WITH picked AS (SELECT seq, due_at FROM outbox_jobs WHERE ");
+        // The picked rows are updated by their tuple ids (a TID scan), never through a join:
+        // a plan cached while the table was small would otherwise hash-join against a scan of
+        // the whole table, which grows with every job ever sent.
+        let mut sql = Sql::new("WITH picked AS (SELECT ctid, seq, due_at FROM outbox_jobs WHERE ");
         sql.scope(scope)
             .bind(" AND due_at <= {}", Val::Int(ms(now)))
             .bind(
-                " ORDER BY due_at, seq LIMIT {} FOR UPDATE SKIP LOCKED) ",
+                " ORDER BY due_at, seq LIMIT {} FOR UPDATE SKIP LOCKED), ",
                 Val::Int(int(limit as u64)),
             )
             .push(
-                "UPDATE outbox_jobs j SET status = 'in-flight', attempts = j.attempts + 1, \
-                 step = j.step + 1, fence = j.fence + 1",
+                "upd AS (UPDATE outbox_jobs SET status = 'in-flight', attempts = attempts + 1, \
+                 step = step + 1, fence = fence + 1",
             )
             .bind(", due_at = {}", Val::Int(ms(until)))
             .bind(", updated_at = {}", Val::Int(ms(now)))
-            .push(" FROM picked WHERE j.seq = picked.seq RETURNING picked.due_at, picked.seq, j.fence, ");
-        sql.push(
-            &JOB_COLS
-                .split(", ")
-                .map(|c| format!("j.{c}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
+            .push(&format!(
+                " WHERE ctid = ANY(ARRAY(SELECT ctid FROM picked)) RETURNING seq, fence, {JOB_COLS}) \
+                 SELECT p.due_at, u.*, (SELECT array_agg(t.url) FROM outbox_targets t \
+                 WHERE t.tenant_id = u.tenant_id AND t.disabled_reason IS NOT NULL) \
+                 FROM upd u JOIN picked p ON p.seq = u.seq"
+            ));
         let rows = query(&*self.shared().await?, &sql).await?;
         let mut claimed = Vec::with_capacity(rows.len());
+        let mut disabled = crate::outbox::store::DisabledTargets::default();
         for row in rows {
             let job = sql::job_from_row(&row, 3)?;
             let fence = u64::try_from(row.int(2)?).unwrap_or(0);
+            let urls: Option<Vec<String>> = row.try_get(3 + sql::JOB_COL_COUNT).map_err(backend)?;
+            let urls = disabled.share(&job.tenant, || Ok(urls.unwrap_or_default()))?;
             let lease = Lease::new(job.id.clone(), job.tenant.clone(), fence, until);
-            claimed.push(((row.int(0)?, row.int(1)?), Claimed::new(job, lease)));
+            let c = Claimed::new(job, lease).with_disabled_targets(urls);
+            claimed.push(((row.int(0)?, row.int(1)?), c));
         }
         claimed.sort_by_key(|(order, _)| *order);
         Ok(claimed.into_iter().map(|(_, c)| c).collect())

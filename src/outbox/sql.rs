@@ -15,6 +15,9 @@ use crate::tenant::{Scope, TenantId};
 pub(crate) const JOB_COLS: &str = "id, tenant_id, event_type, call_id, payload, target, status, \
      attempts, step, next_attempt_at, created_at, updated_at, idempotency_key";
 
+/// How many columns [`JOB_COLS`] names.
+pub(crate) const JOB_COL_COUNT: usize = 13;
+
 /// The attempt columns, in the order [`attempt_from_row`] reads them.
 pub(crate) const ATTEMPT_COLS: &str = "id, job_id, tenant_id, triggered_by, url, level, status, \
      status_code, error, latency_ms, event_type, number, next_attempt_at, response_body, \
@@ -462,6 +465,11 @@ pub(crate) fn next_state(next: Next) -> (JobStatus, Option<Timestamp>) {
 #[cfg(test)]
 mod schema_version_tests {
     use super::*;
+
+    #[test]
+    fn job_col_count_counts_job_cols() {
+        assert_eq!(JOB_COLS.split(", ").count(), JOB_COL_COUNT);
+    }
 
     #[test]
     fn stored_versions_are_checked_before_migrating() {

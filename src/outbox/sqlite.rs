@@ -394,6 +394,7 @@ fn claim_jobs(
     let seqs = query_all(&tx, &pick, |r| r.int(0))?;
     let until = now.saturating_add(lease);
     let mut claimed = Vec::with_capacity(seqs.len());
+    let mut disabled = crate::outbox::store::DisabledTargets::default();
     {
         let mut update = tx
             .prepare_cached(&format!(
@@ -409,13 +410,20 @@ fn claim_jobs(
                 })
                 .map_err(backend)?;
             let (fence, job) = (fence?, job?);
+            let urls = disabled.share(&job.tenant, || {
+                let mut find = Sql::new(
+                    "SELECT url FROM outbox_targets WHERE disabled_reason IS NOT NULL AND ",
+                );
+                find.bind("tenant_id = {}", Val::Text(job.tenant.as_str().into()));
+                query_all(&tx, &find, |r| r.text(0))
+            })?;
             let lease = Lease::new(
                 job.id.clone(),
                 job.tenant.clone(),
                 u64::try_from(fence).unwrap_or(0),
                 until,
             );
-            claimed.push(Claimed::new(job, lease));
+            claimed.push(Claimed::new(job, lease).with_disabled_targets(urls));
         }
     }
     tx.commit().map_err(backend)?;

@@ -869,6 +869,72 @@ pub async fn target_health_gone_exhausted_delivered(store: Arc<dyn Store>) {
     );
 }
 
+/// A claim reports exactly the claimed job's tenant's disabled targets (every store of this
+/// crate does; a store may leave it to the dispatcher's `target()` read): a target another
+/// dispatcher disabled is refused without that read, and another tenant's is not listed.
+pub async fn claim_reports_the_tenants_disabled_targets(store: Arc<dyn Store>) {
+    let gone = "https://hooks.example.com/gone";
+    let failing = "https://hooks.example.com/failing";
+    // acme: one target gone (410), one failing but not disabled.
+    for (n, event) in [
+        (1, TargetEvent::Gone { url: gone.into() }),
+        (
+            2,
+            TargetEvent::Exhausted {
+                url: failing.into(),
+                disable_after: secs(3600),
+            },
+        ),
+    ] {
+        insert(&*store, job(n, "acme", T0)).await;
+        let c = store
+            .claim(&Scope::AllTenants, T0, LEASE, 1)
+            .await
+            .unwrap()
+            .remove(0);
+        let a = attempt(&c.job, n, Some(410), T0);
+        store
+            .finish(
+                &Scope::AllTenants,
+                &c.lease,
+                Finish::new(a, Next::Failed, Some(event)),
+            )
+            .await
+            .unwrap();
+    }
+    let t1 = T0.saturating_add(secs(1));
+    insert(&*store, job(3, "acme", t1)).await;
+    insert(&*store, job(4, "globex", t1)).await;
+    insert(&*store, job(5, "acme", t1)).await;
+    let claimed = store
+        .claim(&Scope::AllTenants, t1, LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    for c in &claimed {
+        let urls = (c.disabled_targets.as_ref())
+            .expect("the stores of this crate report target health with the claim");
+        let expected: &[&str] = if c.job.tenant == tenant("acme") {
+            &[gone]
+        } else {
+            &[]
+        };
+        assert_eq!(&urls[..], expected, "job of {}", c.job.tenant);
+    }
+    // Enabled again: the next claim no longer lists it.
+    store
+        .enable_target(&scope("acme"), &tenant("acme"), gone)
+        .await
+        .unwrap();
+    insert(&*store, job(6, "acme", t1)).await;
+    let c = store
+        .claim(&scope("acme"), t1, LEASE, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(c.disabled_targets.as_deref(), Some(&[][..]));
+}
+
 pub async fn concurrent_claims_never_share_a_job(store: Arc<dyn Store>) {
     for n in 0..2000u64 {
         insert(
@@ -930,6 +996,7 @@ macro_rules! conformance_tests {
             attempts_filter_by_job_status_trigger_and_time,
             recover_requeues_failed_jobs_in_the_window,
             target_health_gone_exhausted_delivered,
+            claim_reports_the_tenants_disabled_targets,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn concurrent_claims_never_share_a_job() {
