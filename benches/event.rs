@@ -8,10 +8,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use agent_webhooks::{
-    Call, Customer, Envelope, Event, EventBody, Profile, Signer, SigningSecret, Timestamp,
-    ToolCall, ToolCalls,
-};
+use agent_webhooks::event::{Customer, ToolCall, ToolCalls};
+use agent_webhooks::{Call, Envelope, Event, EventBody, Profile, Signer, SigningSecret, Timestamp};
 use criterion::Criterion;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;

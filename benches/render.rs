@@ -6,7 +6,8 @@
 
 use std::hint::black_box;
 
-use agent_webhooks::{AgentKind, BodyTemplate, Builtin, UrlTemplate, Vars};
+use agent_webhooks::template::{BodyTemplate, UrlTemplate};
+use agent_webhooks::{AgentKind, Builtin, Vars};
 use criterion::Criterion;
 use handlebars::{Handlebars, no_escape};
 use serde_json::{Value, json};

@@ -46,7 +46,7 @@ impl Transport for LoopbackClient {
             let authority = request
                 .uri()
                 .authority()
-                .map(|a| a.to_string())
+                .map(ToString::to_string)
                 .unwrap_or_default();
             let stream = tokio::net::TcpStream::connect(authority.as_str())
                 .await

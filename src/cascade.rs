@@ -1,4 +1,10 @@
 //! The server cascade: which of the configured servers receives an event.
+//!
+//! A [`Cascade`] holds the surfaces of one call (tool, assistant, phone number, account), read
+//! from Vapi-shaped JSON with [`Cascade::from_json`]; [`Cascade::resolve`] picks the most
+//! specific [`Server`] for an event type and says which [`Level`] won ([`Resolved`]). A server
+//! carries its URL, timeout, headers, how it authenticates ([`ServerAuth`]) and its retry
+//! [`BackoffPlan`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -147,7 +153,7 @@ pub enum ServerAuth {
     /// A stored credential, by id (`credentialId`); the host resolves it.
     Credential(String),
     /// A legacy shared secret (`secret`, `serverUrlSecret`), sent as `X-Vapi-Secret` for
-    /// older receivers ([`crate::legacy_secret_header`]).
+    /// older receivers ([`crate::sign::legacy_secret_header`]).
     LegacySecret(Secret),
 }
 

@@ -46,11 +46,15 @@
 //!   list, inspect, replay and requeue through [`logs::LogsApi`], under the [`Scope`] of their
 //!   [`Principal`] ([`authorize`] decides every action in one table).
 //!
-//! Everything left of the transport and the store is pure (template, guard, cascade, event,
-//! sign, retry scheduling): data in, data out, time and randomness passed in. IO sits behind
-//! two small traits, [`outbox::Transport`] and [`outbox::Store`], with ready implementations
-//! behind features. Errors are typed values ([`Rejection`], [`TemplateError`],
-//! [`RenderError`], ...) gathered in one [`Error`] with [`Error::kind`].
+//! Everything left of the transport and the store is pure ([`template`], [`guard`],
+//! [`cascade`], [`event`], [`sign`], retry scheduling): data in, data out, time and randomness
+//! passed in. IO sits behind two small traits, [`outbox::Transport`] and [`outbox::Store`], with
+//! ready implementations behind features. Errors are typed values ([`Rejection`],
+//! [`TemplateError`], [`RenderError`], ...) gathered in one [`Error`] with [`Error::kind`].
+//!
+//! The crate root holds the types a first program names and the errors of the [`Error`] family;
+//! the rest is reached through its module ([`event`] for every event payload, [`sign`] for the
+//! header names, [`tenant`], [`tool`], ...).
 //!
 //! # Features
 //!
@@ -71,16 +75,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod cascade;
+pub mod cascade;
 mod error;
-mod event;
+pub mod event;
 pub mod guard;
 pub mod logs;
 pub mod outbox;
-mod sign;
-mod template;
-mod tenant;
-mod tool;
+pub mod sign;
+pub mod template;
+pub mod tenant;
+pub mod tool;
 #[cfg(feature = "reqwest")]
 pub mod transport;
 mod vars;
@@ -93,38 +97,20 @@ pub use ipnet;
 pub use reqwest;
 pub use url;
 
-pub use cascade::{
-    BackoffKind, BackoffPlan, Cascade, CascadeError, CascadeProblem, DEFAULT_SERVER_MESSAGES,
-    DEFAULT_SERVER_TIMEOUT_SECONDS, Level, MAX_SERVER_TIMEOUT_SECONDS, NoTarget, Resolved, Server,
-    ServerAuth,
-};
+// The root holds what a first program names (the README's and the demo's types) and the errors
+// of the crate `Error` family; everything else is reached through its module.
+pub use cascade::{Cascade, CascadeError, Level};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{
-    AssistantDecision, AssistantRequest, AssistantRequestResponse, AssistantSpeechStarted, Call,
-    CallStatus, ConversationUpdate, Customer, EndOfCallReport, EndpointingRequest,
-    EndpointingResponse, Envelope, Event, EventBody, EventError, EventType, FINAL_TRANSCRIPT,
-    Family, FunctionCall, KnowledgeBaseRequest, KnowledgeBaseResponse, KnowledgeDocument,
-    MAX_UNIX_MILLIS, OtherEvent, PhoneCallControl, PhoneCallControlRequest, Profile, ResponseError,
-    Role, SpeechStatus, SpeechUpdate, StatusUpdate, Timestamp, TimestampError, TimestampStyle,
-    ToolCall, ToolCallResult, ToolCalls, ToolCallsResponse, Transcript, TranscriptType,
-    TransferDestinationRequest, TransferDestinationResponse, TransferUpdate, UnknownProfile,
-    UserInterrupted, VoiceRequest,
+    Call, CallStatus, Envelope, Event, EventBody, EventError, EventType, Profile, StatusUpdate,
+    Timestamp,
 };
 pub use guard::{Origin, Policy, PolicyError, Rejection};
-pub use sign::{
-    DEFAULT_TOLERANCE, SignError, SignatureHeaders, Signer, SigningSecret, Verifier, VerifyError,
-    WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, X_VAPI_SECRET, legacy_secret_header,
-};
-pub use template::{BodyTemplate, Place, RenderError, TemplateError, UrlTemplate};
-pub use tenant::{
-    AccessDecision, AccessDenied, AccessRole, Action, InvalidPrincipal, InvalidTenantId,
-    MAX_TENANT_ID_LEN, MAX_USER_ID_LEN, Principal, Reach, Scope, TenantConfig, TenantConfigs,
-    TenantId, UnknownAction, UnknownRole, authorize,
-};
+pub use sign::{SignError, Signer, SigningSecret, Verifier, VerifyError};
+pub use template::{RenderError, TemplateError};
+pub use tenant::{AccessDenied, AccessRole, Action, Principal, Scope, TenantId, authorize};
 pub use tool::{
-    CompiledTool, ConfigError, ConfigProblem, DEFAULT_RESULT_LIMIT, DEFAULT_TIMEOUT_SECONDS,
-    MAX_TIMEOUT_SECONDS, Method, PreparedRequest, ToolConfig, ToolFailure, ToolInvocation,
-    ToolOutcome, ToolResult, ToolRunner, WebhookTool,
+    CompiledTool, ConfigError, PreparedRequest, ToolInvocation, ToolResult, ToolRunner, WebhookTool,
 };
 pub use vars::{AgentKind, Builtin, Secret, UnknownAgentKind, Vars};
 

@@ -1,5 +1,11 @@
 //! Standard Webhooks signatures (<https://www.standardwebhooks.com>) and the legacy
 //! shared-secret header.
+//!
+//! A [`Signer`] signs each attempt under one or more [`SigningSecret`]s (rotation) and gives the
+//! three headers ([`WEBHOOK_ID`], [`WEBHOOK_TIMESTAMP`], [`WEBHOOK_SIGNATURE`]); a [`Verifier`]
+//! checks them on the receiving side within a tolerance ([`DEFAULT_TOLERANCE`]), the clock passed
+//! in. Servers configured with a legacy `secret` get it as [`X_VAPI_SECRET`] instead
+//! ([`legacy_secret_header`]).
 
 use std::fmt;
 use std::str::FromStr;

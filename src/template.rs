@@ -82,7 +82,7 @@ pub enum Place {
     UrlQuery,
     /// An HTTP header value: control characters are a render error, never stripped.
     HeaderValue,
-    /// Part of a JSON string in the body: serialized by serde_json.
+    /// Part of a JSON string in the body: serialized by `serde_json`.
     JsonString,
     /// A whole JSON leaf that is exactly one placeholder: takes the variable's JSON type.
     JsonValue,
@@ -94,8 +94,7 @@ impl fmt::Display for Place {
             Place::UrlPath => "the URL path",
             Place::UrlQuery => "the URL query",
             Place::HeaderValue => "a header value",
-            Place::JsonString => "the body",
-            Place::JsonValue => "the body",
+            Place::JsonString | Place::JsonValue => "the body",
         })
     }
 }
@@ -377,10 +376,7 @@ pub(crate) fn parse(
             }
             TemplateElement::HtmlExpression(_) => return Err(TemplateError::TripleStash),
             TemplateElement::HelperBlock(_) => return Err(TemplateError::Block),
-            TemplateElement::DecoratorExpression(_)
-            | TemplateElement::DecoratorBlock(_)
-            | TemplateElement::PartialExpression(_)
-            | TemplateElement::PartialBlock(_) => return Err(TemplateError::Partial),
+            // Decorators and partials (and whatever a later handlebars adds).
             _ => return Err(TemplateError::Partial),
         }
     }
@@ -477,7 +473,8 @@ enum UrlSeg {
 /// path segment) and in the query (each encoded as one value).
 ///
 /// ```
-/// use agent_webhooks::{AgentKind, Builtin, UrlTemplate, Vars};
+/// use agent_webhooks::{AgentKind, Builtin, Vars};
+/// use agent_webhooks::template::UrlTemplate;
 /// let t = UrlTemplate::compile("https://api.example.com/customers/{{caller_phone}}?q={{args.q}}",
 ///                              AgentKind::PhoneVoice).unwrap();
 /// let vars = Vars::new().with(Builtin::CallerPhone, "../admin").with_arg("q", "a=b&c");
@@ -785,12 +782,13 @@ enum BodyOp {
 
 /// A JSON body template compiled into a flat list of pre-serialized text and slots.
 ///
-/// String leaves are templates, rendered and then serialized by serde_json, so quotes,
+/// String leaves are templates, rendered and then serialized by `serde_json`, so quotes,
 /// backslashes and control characters stay inside the string. A leaf that is exactly one
 /// placeholder takes the variable's JSON type. Object keys are literal.
 ///
 /// ```
-/// use agent_webhooks::{AgentKind, BodyTemplate, Vars};
+/// use agent_webhooks::{AgentKind, Vars};
+/// use agent_webhooks::template::BodyTemplate;
 /// let body = serde_json::json!({"order": "{{args.order}}", "note": "said: {{args.note}}"});
 /// let t = BodyTemplate::compile(&body, AgentKind::Chat).unwrap();
 /// let vars = Vars::new().with_arg("order", 42).with_arg("note", "\"quoted\"");

@@ -42,7 +42,6 @@ impl Args {
     }
 
     /// Every value of a repeatable flag.
-    #[allow(dead_code)]
     pub fn values(&self, name: &str) -> Vec<&str> {
         self.pairs
             .iter()
@@ -52,7 +51,6 @@ impl Args {
     }
 
     /// Whether a switch was given.
-    #[allow(dead_code)]
     pub fn flag(&self, name: &str) -> bool {
         self.pairs.iter().any(|(n, _)| n == name)
     }

@@ -1,11 +1,13 @@
 //! `webhookctl events [--profile default|vapi]`: one sample envelope per event type.
 
-use agent_webhooks::{
-    AssistantRequest, AssistantSpeechStarted, Call, CallStatus, ConversationUpdate, Customer,
-    EndOfCallReport, EndpointingRequest, Envelope, Event, EventBody, EventType,
-    KnowledgeBaseRequest, PhoneCallControl, PhoneCallControlRequest, Profile, Role, SpeechStatus,
-    SpeechUpdate, StatusUpdate, Timestamp, ToolCall, ToolCalls, Transcript, TranscriptType,
+use agent_webhooks::event::{
+    AssistantRequest, AssistantSpeechStarted, ConversationUpdate, Customer, EndOfCallReport,
+    EndpointingRequest, KnowledgeBaseRequest, PhoneCallControl, PhoneCallControlRequest, Role,
+    SpeechStatus, SpeechUpdate, ToolCall, ToolCalls, Transcript, TranscriptType,
     TransferDestinationRequest, TransferUpdate, UnknownProfile, UserInterrupted, VoiceRequest,
+};
+use agent_webhooks::{
+    Call, CallStatus, Envelope, Event, EventBody, EventType, Profile, StatusUpdate, Timestamp,
 };
 use serde_json::json;
 
@@ -97,7 +99,7 @@ fn sample(kind: EventType) -> EventBody {
             EventBody::PhoneCallControl(p)
         }
         // `EventType` is non-exhaustive; a newer type prints as an untyped event.
-        other => EventBody::Other(agent_webhooks::OtherEvent::new(
+        other => EventBody::Other(agent_webhooks::event::OtherEvent::new(
             other.as_str(),
             serde_json::Map::new(),
         )),

@@ -1,4 +1,26 @@
 //! Server events: what the runtime tells a customer's server about a call.
+//!
+//! An [`Event`] is the fields every event shares (timestamp, call, customer, phone number,
+//! assistant) and an [`EventBody`]: one typed payload per event type ([`StatusUpdate`],
+//! [`EndOfCallReport`], [`ToolCalls`], ...), or [`OtherEvent`] for a type this crate does not
+//! type, kept as it came. An [`Envelope`] wraps an event in Vapi's `{"message": {...}}` and
+//! writes it for a [`Profile`]; [`Envelope::parse`] reads one back, checking each typed event's
+//! required fields. The answers a server gives to the request events
+//! ([`AssistantRequestResponse`], [`ToolCallsResponse`], ...) parse leniently.
+//!
+//! ```
+//! use agent_webhooks::event::{CallStatus, Envelope, EventBody};
+//!
+//! let received = br#"{"message": {"type": "status-update", "status": "ended",
+//!     "timestamp": 1780185600000, "call": {"id": "call_1"}, "vendorField": 7}}"#;
+//! let envelope = Envelope::parse(received)?;
+//! let event = envelope.event();
+//! assert_eq!(event.event_type(), "status-update");
+//! assert!(matches!(&event.body, EventBody::StatusUpdate(s) if s.status == CallStatus::Ended));
+//! let sent: serde_json::Value = serde_json::from_slice(&envelope.to_vec())?;
+//! assert_eq!(sent["message"]["vendorField"], 7); // unknown fields round-trip
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod body;
 mod response;
@@ -476,8 +498,8 @@ impl Event {
         let body = match EventType::from_name(&event_type) {
             None => EventBody::Other(OtherEvent { event_type, fields }),
             Some(t) => {
-                let value = Value::Object(fields);
                 use EventType as T;
+                let value = Value::Object(fields);
                 match t {
                     T::AssistantRequest => EventBody::AssistantRequest(typed(t, value)?),
                     T::StatusUpdate => EventBody::StatusUpdate(typed(t, value)?),
@@ -690,9 +712,11 @@ impl Envelope {
     }
 
     /// Appends the serialized envelope to `out` (reuse one buffer across events).
+    ///
+    /// # Panics
+    /// Never: every map key is a string, a `Value` holds no NaN and a `Timestamp` is in range by
+    /// construction, so serializing into a `Vec` cannot fail.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        // Cannot fail: every map key is a string, `Value` holds no NaN, and a `Timestamp` is
-        // in range by construction.
         serde_json::to_writer(out, self).expect("an Envelope always serializes");
     }
 }

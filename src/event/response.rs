@@ -122,13 +122,13 @@ impl ToolCallResult {
 /// The answer to `tool-calls`: `{"results": [...]}` (or a top-level `error`).
 ///
 /// ```
-/// use agent_webhooks::{ToolCall, ToolCalls, ToolCallsResponse};
+/// use agent_webhooks::event::{ToolCall, ToolCalls, ToolCallsResponse};
 /// let request = ToolCalls::new(vec![ToolCall::new("call_1", "lookup", "{}")], vec![]);
 /// // A common deviation: an object result and no name.
 /// let r = ToolCallsResponse::parse(br#"{"results":[{"toolCallId":"call_1","result":{"ok":true}}]}"#, &request)?;
 /// assert_eq!(r.results[0].name, "lookup");
 /// assert_eq!(r.results[0].result.as_deref(), Some(r#"{"ok":true}"#));
-/// # Ok::<(), agent_webhooks::ResponseError>(())
+/// # Ok::<(), agent_webhooks::event::ResponseError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -280,8 +280,8 @@ pub enum AssistantDecision<'a> {
     Workflow(&'a Value),
 }
 
-fn present(o: &Option<Value>) -> Option<&Value> {
-    o.as_ref().filter(|v| !v.is_null())
+fn present(o: Option<&Value>) -> Option<&Value> {
+    o.filter(|v| !v.is_null())
 }
 
 impl AssistantRequestResponse {
@@ -306,17 +306,17 @@ impl AssistantRequestResponse {
         if let Some(e) = &self.error {
             return Some(D::Reject(e));
         }
-        if let Some(d) = present(&self.destination) {
+        if let Some(d) = present(self.destination.as_ref()) {
             return Some(D::Transfer(d));
         }
         self.assistant_id
             .as_deref()
             .map(D::AssistantId)
-            .or_else(|| present(&self.assistant).map(D::Assistant))
+            .or_else(|| present(self.assistant.as_ref()).map(D::Assistant))
             .or_else(|| self.squad_id.as_deref().map(D::SquadId))
-            .or_else(|| present(&self.squad).map(D::Squad))
+            .or_else(|| present(self.squad.as_ref()).map(D::Squad))
             .or_else(|| self.workflow_id.as_deref().map(D::WorkflowId))
-            .or_else(|| present(&self.workflow).map(D::Workflow))
+            .or_else(|| present(self.workflow.as_ref()).map(D::Workflow))
     }
 }
 

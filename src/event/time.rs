@@ -29,7 +29,8 @@ pub enum TimestampStyle {
 /// [`Timestamp::unix_millis`] for the instant alone.
 ///
 /// ```
-/// use agent_webhooks::{Timestamp, TimestampStyle};
+/// use agent_webhooks::Timestamp;
+/// use agent_webhooks::event::TimestampStyle;
 /// let t = Timestamp::from_unix_millis(1_780_185_600_000)?;
 /// assert_eq!(t.to_string(), "2026-05-31T00:00:00.000Z");
 /// let v = t.with_style(TimestampStyle::EpochMillis);
@@ -206,10 +207,15 @@ impl<'de> Deserialize<'de> for Timestamp {
                 let v = u64::try_from(v).map_err(|_| E::custom(TimestampError::OutOfRange))?;
                 self.visit_u64(v)
             }
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "exact: `MAX_UNIX_MILLIS` < 2^53, and `v` is whole and in range"
+            )]
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Timestamp, E> {
                 // Whole-number floats (`1.7e12`) are accepted; a fraction of a millisecond is not.
                 if v.fract() == 0.0 && (0.0..=MAX_UNIX_MILLIS as f64).contains(&v) {
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                     return self.visit_u64(v as u64);
                 }
                 Err(E::custom(TimestampError::OutOfRange))

@@ -3,10 +3,10 @@
 //! The rows below reproduce the IANA "IPv4 Special-Purpose Address Registry" and "IPv6
 //! Special-Purpose Address Registry" (RFC 6890 columns, RFC 8190 updates), snapshot
 //! [`REGISTRY_DATE`], row by row, plus a few rows that are our policy (multicast, site-local,
-//! IPv4-compatible and SIIT, the Azure WireServer, and "outside 2000::/3"). Each row says whether
-//! IANA marks the block globally reachable; the most specific row containing an address decides
-//! its verdict, so the globally reachable carve-outs (192.0.0.9/32, AS112, AMT, 2001:1::1/128 ...)
-//! are allowed inside their refused parents.
+//! IPv4-compatible and SIIT, the Azure WireServer, and "outside `2000::/3`"). Each row says
+//! whether IANA marks the block globally reachable; the most specific row containing an address
+//! decides its verdict, so the globally reachable carve-outs (192.0.0.9/32, AS112, AMT,
+//! `2001:1::1/128` ...) are allowed inside their refused parents.
 //!
 //! At compile time each table becomes `(net, mask)` integer pairs split by family and sorted most
 //! specific first, so a lookup is one pass of `addr & mask == net` with the first hit deciding.
@@ -188,14 +188,36 @@ const V6_ROWS: [Row<Ipv6Addr>; 31] = [
 struct Masked<T> {
     net: T,
     mask: T,
+    /// The prefix length: how specific the row is.
+    len: u8,
     row: u8,
     verdict: Verdict,
 }
 
+/// Sorts masked rows most specific (longest prefix) first. An insertion sort, so it is stable:
+/// rows of equal length keep registry order.
+const fn most_specific_first<T: Copy, const N: usize>(mut rows: [Masked<T>; N]) -> [Masked<T>; N] {
+    let mut i = 1;
+    while i < N {
+        let mut j = i;
+        while j > 0 && rows[j - 1].len < rows[j].len {
+            rows.swap(j - 1, j);
+            j -= 1;
+        }
+        i += 1;
+    }
+    rows
+}
+
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "`row: i as u8` is guarded by `assert!(i < 256)`; `u8::try_from` is not const"
+)]
 const fn masked_v4() -> [Masked<u32>; V4_ROWS.len()] {
     let mut out = [Masked {
         net: 0,
         mask: 0,
+        len: 0,
         row: 0,
         verdict: Deny,
     }; V4_ROWS.len()];
@@ -214,30 +236,24 @@ const fn masked_v4() -> [Masked<u32>; V4_ROWS.len()] {
         out[i] = Masked {
             net,
             mask,
+            len: row.len,
             row: i as u8,
             verdict: row.verdict,
         };
         i += 1;
     }
-    // Insertion sort, most specific first (stable: equal lengths keep registry order).
-    let mut i = 1;
-    while i < out.len() {
-        let mut j = i;
-        while j > 0 && out[j - 1].mask.count_ones() < out[j].mask.count_ones() {
-            let t = out[j - 1];
-            out[j - 1] = out[j];
-            out[j] = t;
-            j -= 1;
-        }
-        i += 1;
-    }
-    out
+    most_specific_first(out)
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "`row: i as u8` is guarded by `assert!(i < 256)`; `u8::try_from` is not const"
+)]
 const fn masked_v6() -> [Masked<u128>; V6_ROWS.len()] {
     let mut out = [Masked {
         net: 0,
         mask: 0,
+        len: 0,
         row: 0,
         verdict: Deny,
     }; V6_ROWS.len()];
@@ -256,23 +272,13 @@ const fn masked_v6() -> [Masked<u128>; V6_ROWS.len()] {
         out[i] = Masked {
             net,
             mask,
+            len: row.len,
             row: i as u8,
             verdict: row.verdict,
         };
         i += 1;
     }
-    let mut i = 1;
-    while i < out.len() {
-        let mut j = i;
-        while j > 0 && out[j - 1].mask.count_ones() < out[j].mask.count_ones() {
-            let t = out[j - 1];
-            out[j - 1] = out[j];
-            out[j] = t;
-            j -= 1;
-        }
-        i += 1;
-    }
-    out
+    most_specific_first(out)
 }
 
 static MASKED_V4: [Masked<u32>; V4_ROWS.len()] = masked_v4();
@@ -298,10 +304,10 @@ const fn v4_first_octets() -> [u64; 4] {
 static V4_FIRST_OCTETS: [u64; 4] = v4_first_octets();
 static MASKED_V6: [Masked<u128>; V6_ROWS.len()] = masked_v6();
 
-/// 2000::/3, the global unicast space, as (net, mask).
+/// `2000::/3`, the global unicast space, as (net, mask).
 const GLOBAL_UNICAST: (u128, u128) = (0x2 << 124, 0x7 << 125);
 
-/// Whether a masked row lies inside 2000::/3.
+/// Whether a masked row lies inside `2000::/3`.
 const fn inside_global_unicast(m: &Masked<u128>) -> bool {
     m.mask & GLOBAL_UNICAST.1 == GLOBAL_UNICAST.1 && m.net & GLOBAL_UNICAST.1 == GLOBAL_UNICAST.0
 }
@@ -321,13 +327,14 @@ const fn count_inside() -> usize {
 const V6_INSIDE: usize = count_inside();
 
 /// The IPv6 table split in two, so an address scans only the rows that can contain it: the rows
-/// inside 2000::/3 (2000::/3 itself last), and the others (::/0 last). A row that contains
-/// 2000::/3 but is larger (only ::/0) can never win for an address inside it, so it sits only
+/// inside `2000::/3` (`2000::/3` itself last), and the others (`::/0` last). A row that contains
+/// `2000::/3` but is larger (only `::/0`) can never win for an address inside it, so it sits only
 /// in the second table. Order (most specific first) is kept.
 const fn split_v6<const N: usize>(inside: bool) -> [Masked<u128>; N] {
     let mut out = [Masked {
         net: 0,
         mask: 0,
+        len: 0,
         row: 0,
         verdict: Deny,
     }; N];
@@ -350,20 +357,17 @@ const fn split_v6<const N: usize>(inside: bool) -> [Masked<u128>; N] {
 static V6_GLOBAL_ROWS: [Masked<u128>; V6_INSIDE] = split_v6(true);
 static V6_OTHER_ROWS: [Masked<u128>; V6_ROWS.len() - V6_INSIDE] = split_v6(false);
 
-/// The first 16 bits of every row inside 2000::/3 but 2000::/3 itself (each such row is a /16
+/// The first 16 bits of every row inside `2000::/3` but `2000::/3` itself (each such row is a /16
 /// or longer, asserted): a global unicast address whose first 16 bits are not here is decided
-/// by 2000::/3 without a scan. Unused slots repeat the first entry.
+/// by `2000::/3` without a scan. Unused slots repeat the first entry.
 const fn global_top16() -> [u16; V6_INSIDE] {
     let mut out = [0u16; V6_INSIDE];
     let mut n = 0;
     let mut i = 0;
     while i < V6_GLOBAL_ROWS.len() {
         let m = V6_GLOBAL_ROWS[i];
-        if m.mask.count_ones() > 3 {
-            assert!(
-                m.mask.count_ones() >= 16,
-                "a row inside 2000::/3 is shorter than /16"
-            );
+        if m.len > 3 {
+            assert!(m.len >= 16, "a row inside 2000::/3 is shorter than /16");
             let top = (m.net >> 112) as u16;
             let mut seen = false;
             let mut j = 0;
@@ -415,14 +419,13 @@ pub struct SpecialBlock {
 impl SpecialBlock {
     /// Every row of both tables, IPv4 first, in registry order followed by the policy rows.
     pub fn all() -> impl Iterator<Item = SpecialBlock> {
-        let v4 = (0..V4_ROWS.len()).map(|row| SpecialBlock {
-            v6: false,
-            row: row as u8,
-        });
-        let v6 = (0..V6_ROWS.len()).map(|row| SpecialBlock {
-            v6: true,
-            row: row as u8,
-        });
+        // Each table has at most 256 rows (asserted where they are masked).
+        let v4 = (0..=u8::MAX)
+            .take(V4_ROWS.len())
+            .map(|row| SpecialBlock { v6: false, row });
+        let v6 = (0..=u8::MAX)
+            .take(V6_ROWS.len())
+            .map(|row| SpecialBlock { v6: true, row });
         v4.chain(v6)
     }
 
@@ -461,7 +464,7 @@ impl SpecialBlock {
     }
 
     /// Whether the row is in the IANA special-purpose registry (`false`: our policy addition,
-    /// such as multicast or "outside 2000::/3").
+    /// such as multicast or "outside `2000::/3`").
     #[must_use]
     pub fn is_registry_row(self) -> bool {
         self.parts().3 == Source::Registry
@@ -520,6 +523,7 @@ fn lookup_v4(bits: u32) -> &'static Masked<u32> {
 static GLOBAL_V4: Masked<u32> = Masked {
     net: 0,
     mask: 0,
+    len: 0,
     row: 0,
     verdict: Allow,
 };
@@ -534,7 +538,7 @@ fn classify_v4(bits: u32) -> Option<SpecialBlock> {
 }
 
 /// The first (most specific) row of `rows` containing `bits`. Each part of the table ends in a
-/// catch-all (2000::/3, ::/0), so one always matches; were none to, the `::/0` row ("outside
+/// catch-all (`2000::/3`, `::/0`), so one always matches; were none to, the `::/0` row ("outside
 /// global unicast", refused) answers: fail closed.
 #[inline]
 fn scan_v6(rows: &'static [Masked<u128>], bits: u128) -> &'static Masked<u128> {
@@ -543,13 +547,30 @@ fn scan_v6(rows: &'static [Masked<u128>], bits: u128) -> &'static Masked<u128> {
         .unwrap_or(&MASKED_V6[MASKED_V6.len() - 1])
 }
 
+/// The IPv4 address an IPv4-mapped (`::ffff:0:0/96`) or well-known NAT64 (`64:ff9b::/96`)
+/// address carries; `None` for every other IPv6 address.
+#[inline]
+fn carried_v4(bits: u128) -> Option<u32> {
+    let high = bits >> 32;
+    (high == 0xffff || high == 0x0064_ff9b_0000_0000_0000_0000).then_some(low_32(bits))
+}
+
+/// The low 32 bits of an IPv6 address, where the embeddings carry their IPv4 address.
+#[inline]
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "keeping only the low 32 bits is the point"
+)]
+const fn low_32(bits: u128) -> u32 {
+    bits as u32
+}
+
 #[inline]
 fn classify_v6(bits: u128) -> Option<SpecialBlock> {
     // IPv4-mapped and well-known NAT64 are by far the most common embeddings: decide them
     // before the scan. The table rows for them exist for naming and for the vectors.
-    let high = bits >> 32;
-    if high == 0xffff || high == 0x0064_ff9b_0000_0000_0000_0000 {
-        return classify_v4(bits as u32);
+    if let Some(v4) = carried_v4(bits) {
+        return classify_v4(v4);
     }
     let m = if bits & GLOBAL_UNICAST.1 == GLOBAL_UNICAST.0 {
         if V6_GLOBAL_TOP16.contains(&((bits >> 112) as u16)) {
@@ -567,7 +588,7 @@ fn classify_v6(bits: u128) -> Option<SpecialBlock> {
             v6: true,
             row: m.row,
         }),
-        Embedded => classify_v4(bits as u32),
+        Embedded => classify_v4(low_32(bits)),
     }
 }
 
@@ -590,14 +611,12 @@ pub fn special_block(addr: IpAddr) -> Option<SpecialBlock> {
 /// The IPv4 address that decides `addr`: the address itself, or the IPv4 carried by an
 /// IPv4-mapped or well-known NAT64 address.
 pub(crate) fn effective(addr: IpAddr) -> IpAddr {
-    if let IpAddr::V6(a) = addr {
-        let bits = a.to_bits();
-        let high = bits >> 32;
-        if high == 0xffff || high == 0x0064_ff9b_0000_0000_0000_0000 {
-            return IpAddr::V4(Ipv4Addr::from_bits(bits as u32));
+    match addr {
+        IpAddr::V6(a) => {
+            carried_v4(a.to_bits()).map_or(addr, |v4| IpAddr::V4(Ipv4Addr::from_bits(v4)))
         }
+        IpAddr::V4(_) => addr,
     }
-    addr
 }
 
 #[cfg(test)]
@@ -619,7 +638,7 @@ mod tests {
         assert_eq!(MASKED_V6[MASKED_V6.len() - 1].mask, 0);
         let last = |rows: &[Masked<u128>]| {
             let m = rows[rows.len() - 1];
-            IpNet::V6(Ipv6Net::new(Ipv6Addr::from_bits(m.net), m.mask.count_ones() as u8).unwrap())
+            IpNet::V6(Ipv6Net::new(Ipv6Addr::from_bits(m.net), m.len).unwrap())
         };
         assert_eq!(last(&V6_GLOBAL_ROWS).to_string(), "2000::/3");
         assert_eq!(last(&V6_OTHER_ROWS).to_string(), "::/0");

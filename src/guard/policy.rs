@@ -291,10 +291,9 @@ impl Policy {
             }
         }
         match (url.port(), &self.allowed_ports) {
-            // No port in the URL: the scheme's default (80, 443), fine without an allowlist.
-            (None, None) => Ok(()),
             (Some(0), _) => Err(Rejection::Port { port: 0 }),
-            (Some(_), None) => Ok(()),
+            // Without an allowlist any other port is fine, and so is none (the scheme's default).
+            (_, None) => Ok(()),
             (port, Some(allowed)) => {
                 let port = port.or_else(|| url.port_or_known_default()).unwrap_or(0);
                 if port != 0 && allowed.contains(&port) {
@@ -543,14 +542,14 @@ impl PolicyBuilder {
 
 impl DangerousPolicyBuilder {
     /// Opens private networks: RFC 1918, shared address space (100.64.0.0/10), unique-local
-    /// IPv6 (fc00::/7), and names under `.internal`, `.local`, `.localdomain`, `.home.arpa`.
+    /// IPv6 (`fc00::/7`), and names under `.internal`, `.local`, `.localdomain`, `.home.arpa`.
     /// Loopback, link-local and metadata stay refused.
     pub fn allow_private_networks(mut self) -> PolicyBuilder {
         self.inner.private_networks = true;
         self.inner
     }
 
-    /// Opens loopback (127.0.0.0/8, ::1) and `localhost`, `*.localhost`: for tests against a
+    /// Opens loopback (127.0.0.0/8, `::1`) and `localhost`, `*.localhost`: for tests against a
     /// local server.
     pub fn allow_loopback(mut self) -> PolicyBuilder {
         self.inner.loopback = true;

@@ -64,9 +64,9 @@ fn time(name: &str, value: &str) -> Result<Timestamp, BadFilter> {
         })
 }
 
-/// Parses the query string of a listing. Every parameter at most once; unknown ones are
-/// refused (a typo must not silently widen a listing).
-pub(crate) fn parse(query: Option<&str>) -> Result<ListRequest, BadFilter> {
+/// The decoded parameters of a query string: every one known and given at most once (a typo
+/// must not silently widen a listing).
+fn params(query: Option<&str>) -> Result<Vec<(String, String)>, BadFilter> {
     let mut seen: Vec<(String, String)> = Vec::new();
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         if !KNOWN.contains(&k.as_ref()) {
@@ -81,6 +81,13 @@ pub(crate) fn parse(query: Option<&str>) -> Result<ListRequest, BadFilter> {
         }
         seen.push((k.into_owned(), v.into_owned()));
     }
+    Ok(seen)
+}
+
+/// Parses the query string of a listing. Every parameter at most once; unknown ones are
+/// refused.
+pub(crate) fn parse(query: Option<&str>) -> Result<ListRequest, BadFilter> {
+    let seen = params(query)?;
     let get = |name: &str| {
         seen.iter()
             .find(|(k, _)| k == name)

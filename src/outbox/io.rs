@@ -73,8 +73,11 @@ pub trait Random: Send + Sync + fmt::Debug {
     fn next_u64(&self) -> u64;
 
     /// A number in `[0, 1)`, from [`Random::next_u64`].
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "53 bits: every value is exactly representable in an f64"
+    )]
     fn next_unit(&self) -> f64 {
-        // 53 bits: every value is exactly representable.
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }

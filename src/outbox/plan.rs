@@ -419,8 +419,8 @@ fn parse_imf_fixdate(s: &str) -> Option<u64> {
     if b[7] != b' ' || b[11] != b' ' || b[16] != b' ' || b[19] != b':' || b[22] != b':' {
         return None;
     }
-    let (h, m, sec) = (num(17..19)?, num(20..22)?, num(23..25)?);
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 || year < 1970 {
+    let (hour, minute, sec) = (num(17..19)?, num(20..22)?, num(23..25)?);
+    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || sec > 60 || year < 1970 {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm), for years from 1970.
@@ -434,7 +434,7 @@ fn parse_imf_fixdate(s: &str) -> Option<u64> {
     let doy = (153 * mo + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + m * 60 + sec)
+    Some(days * 86_400 + hour * 3600 + minute * 60 + sec)
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use crate::vars::Secret;
 /// `Debug` shows secret *names* only.
 ///
 /// ```
-/// use agent_webhooks::{Secret, TenantConfig};
+/// use agent_webhooks::Secret;
+/// use agent_webhooks::tenant::TenantConfig;
 /// let config = TenantConfig::new()
 ///     .with_secret("crm_key", Secret::new("sk_live_123"))
 ///     .with_webhook_target("assistant", "https://hooks.acme.example/vapi".parse()?)
@@ -117,7 +118,8 @@ impl fmt::Debug for TenantConfig {
 /// scope is simply absent.
 ///
 /// ```
-/// use agent_webhooks::{AccessRole, Action, Principal, Secret, TenantConfig, TenantConfigs, TenantId};
+/// use agent_webhooks::{AccessRole, Action, Principal, Secret, TenantId};
+/// use agent_webhooks::tenant::{TenantConfig, TenantConfigs};
 /// let (acme, globex) = (TenantId::new("acme")?, TenantId::new("globex")?);
 /// let mut configs = TenantConfigs::new();
 /// configs.insert(acme.clone(), TenantConfig::new().with_secret("crm_key", Secret::new("a")));

@@ -31,7 +31,7 @@ pub const MAX_TENANT_ID_LEN: usize = 128;
 /// let acme = TenantId::new("org_acme")?;
 /// assert_eq!(acme.as_str(), "org_acme");
 /// assert!(TenantId::new("a b").is_err());
-/// # Ok::<(), agent_webhooks::InvalidTenantId>(())
+/// # Ok::<(), agent_webhooks::tenant::InvalidTenantId>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantId(Arc<str>);
@@ -98,7 +98,7 @@ impl fmt::Display for TenantId {
 /// assert!(Scope::tenant(acme.clone()).contains(&acme));
 /// assert!(!Scope::tenant(acme).contains(&globex));
 /// assert!(Scope::all_tenants().contains(&globex));
-/// # Ok::<(), agent_webhooks::InvalidTenantId>(())
+/// # Ok::<(), agent_webhooks::tenant::InvalidTenantId>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -74,8 +74,8 @@ pub struct ToolRunner {
 }
 
 /// One call of a compiled tool, ready to run: the id to answer under (the
-/// [`ToolCall`](crate::ToolCall)'s `id`, Vapi's `toolCallId`), the tool its function name picks,
-/// and its variables (the call's built-ins and the model's arguments, [`Vars::with_args`]).
+/// [`ToolCall`](crate::event::ToolCall)'s `id`, Vapi's `toolCallId`), the tool its function name
+/// picks, and its variables (the call's built-ins and the model's arguments, [`Vars::with_args`]).
 #[derive(Debug, Clone, Copy)]
 pub struct ToolInvocation<'a> {
     id: &'a str,

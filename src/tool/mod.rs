@@ -1,4 +1,11 @@
 //! Webhook tools: the config users write, compiled once per agent kind, prepared per call.
+//!
+//! A [`WebhookTool`] is the JSON config (name, description, `config.url/method/headers/body`);
+//! [`WebhookTool::compile`] checks it for an [`AgentKind`] into a
+//! [`CompiledTool`], whose [`CompiledTool::prepare`] renders a guard-checked
+//! [`PreparedRequest`] per call. The endpoint's answer becomes a [`ToolResult`] for the model;
+//! [`ToolRunner`] does the whole call over any transport and never fails (a [`ToolOutcome`]
+//! keeps the reason when it could not get an answer).
 
 mod execute;
 mod result;

@@ -3,9 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use agent_webhooks::{
-    BackoffKind, Cascade, CascadeProblem, Envelope, ErrorKind, Level, NoTarget, Server, ServerAuth,
-};
+use agent_webhooks::cascade::{BackoffKind, CascadeProblem, NoTarget, Server, ServerAuth};
+use agent_webhooks::{Cascade, Envelope, ErrorKind, Level};
 
 fn url_of(level: Level) -> String {
     format!(

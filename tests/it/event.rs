@@ -2,11 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use agent_webhooks::{
-    AssistantDecision, AssistantRequestResponse, CallStatus, EndpointingResponse, Envelope, Event,
-    EventBody, EventError, EventType, Family, KnowledgeBaseResponse, Profile, ResponseError,
-    StatusUpdate, Timestamp, TimestampStyle, ToolCall, ToolCalls, ToolCallsResponse,
+use agent_webhooks::event::{
+    AssistantDecision, AssistantRequestResponse, EndpointingResponse, Family,
+    KnowledgeBaseResponse, ResponseError, TimestampStyle, ToolCall, ToolCalls, ToolCallsResponse,
     TransferDestinationResponse,
+};
+use agent_webhooks::{
+    CallStatus, Envelope, Event, EventBody, EventError, EventType, Profile, StatusUpdate, Timestamp,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -450,7 +452,7 @@ proptest! {
     fn unknown_fields_round_trip(
         pick in 0usize..18,
         extra in prop::collection::btree_map("x_[a-zA-Z0-9_]{0,8}", json_value(), 0..6),
-        millis in prop::option::of(0u64..=agent_webhooks::MAX_UNIX_MILLIS),
+        millis in prop::option::of(0u64..=agent_webhooks::event::MAX_UNIX_MILLIS),
         as_number in any::<bool>(),
     ) {
         let (_, bytes) = &fixtures()[pick];
@@ -491,7 +493,7 @@ proptest! {
 
     /// Timestamps: format then parse gives the same instant, in both styles.
     #[test]
-    fn timestamps_round_trip(ms in 0u64..=agent_webhooks::MAX_UNIX_MILLIS) {
+    fn timestamps_round_trip(ms in 0u64..=agent_webhooks::event::MAX_UNIX_MILLIS) {
         let t = Timestamp::from_unix_millis(ms).unwrap();
         prop_assert_eq!(t.to_string().parse::<Timestamp>(), Ok(t));
         let n = t.with_style(TimestampStyle::EpochMillis);

@@ -594,7 +594,7 @@ fn redirect_hops() {
         let mut dropped: Vec<String> = hop
             .strip_headers(&mut h)
             .iter()
-            .map(|n| n.to_string())
+            .map(ToString::to_string)
             .collect();
         dropped.sort();
         assert_eq!(dropped, ["authorization", "cookie", "x-acme-token"]);

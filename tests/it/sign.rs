@@ -4,10 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use agent_webhooks::http::HeaderMap;
-use agent_webhooks::{
-    ErrorKind, Secret, SignError, Signer, SigningSecret, Verifier, VerifyError,
-    legacy_secret_header,
-};
+use agent_webhooks::sign::legacy_secret_header;
+use agent_webhooks::{ErrorKind, Secret, SignError, Signer, SigningSecret, Verifier, VerifyError};
 use proptest::prelude::*;
 use serde::Deserialize;
 

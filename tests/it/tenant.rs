@@ -3,9 +3,11 @@
 
 use std::collections::HashSet;
 
+use agent_webhooks::tenant::{
+    AccessDecision, InvalidPrincipal, Reach, TenantConfig, TenantConfigs,
+};
 use agent_webhooks::{
-    AccessDecision, AccessDenied, AccessRole, Action, InvalidPrincipal, Principal, Reach, Scope,
-    Secret, TenantConfig, TenantConfigs, TenantId, authorize,
+    AccessDenied, AccessRole, Action, Principal, Scope, Secret, TenantId, authorize,
 };
 
 fn tenant(name: &str) -> TenantId {

@@ -1,6 +1,7 @@
+use agent_webhooks::template::Place;
+use agent_webhooks::tool::ConfigProblem;
 use agent_webhooks::{
-    AgentKind, Builtin, ConfigProblem, ErrorKind, Place, Policy, RenderError, TemplateError, Vars,
-    WebhookTool,
+    AgentKind, Builtin, ErrorKind, Policy, RenderError, TemplateError, Vars, WebhookTool,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -380,7 +381,11 @@ fn model_set_sensitive_headers_are_dropped_and_listed() {
             &policy(),
         )
         .unwrap();
-    let dropped: Vec<&str> = p.dropped_headers().iter().map(|h| h.as_str()).collect();
+    let dropped: Vec<&str> = p
+        .dropped_headers()
+        .iter()
+        .map(agent_webhooks::http::HeaderName::as_str)
+        .collect();
     assert_eq!(dropped, ["authorization", "x-api-key", "x-custom-auth"]);
     let h = p.request().headers();
     assert!(h.get("authorization").is_none() && h.get("x-api-key").is_none());

@@ -19,12 +19,11 @@ use std::time::Duration;
 use agent_webhooks::guard::{Origin, Policy, Rejection};
 use agent_webhooks::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use agent_webhooks::outbox::{AttemptStatus, JobStatus, Transport, TransportErrorKind};
+use agent_webhooks::tool::ToolFailure;
 use agent_webhooks::transport::{
     BodyTruncated, DnsResolver, GuardedResolver, ReqwestTransport, ResolveError,
 };
-use agent_webhooks::{
-    AgentKind, Builtin, ToolFailure, ToolInvocation, ToolRunner, Vars, WebhookTool,
-};
+use agent_webhooks::{AgentKind, Builtin, ToolInvocation, ToolRunner, Vars, WebhookTool};
 use async_trait::async_trait;
 use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
