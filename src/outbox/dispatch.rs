@@ -636,6 +636,7 @@ impl Tick {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Outcome {
     Done(Next),
     Fenced,
@@ -1073,13 +1074,12 @@ impl Dispatcher {
         attempt.url = Some(url.clone());
         attempt.level = Some(target.level.clone());
         let plan = target.plan.clone();
-        let is_disabled = match disabled {
-            Some(urls) => urls.contains(&url),
-            None => {
-                let own = Scope::tenant(job.tenant.clone());
-                let state = self.store.target(&own, &job.tenant, &url).await?;
-                state.is_some_and(|s| s.is_disabled())
-            }
+        let is_disabled = if let Some(urls) = disabled {
+            urls.contains(&url)
+        } else {
+            let own = Scope::tenant(job.tenant.clone());
+            let state = self.store.target(&own, &job.tenant, &url).await?;
+            state.is_some_and(|s| s.is_disabled())
         };
         if is_disabled {
             return refuse(attempt, OutboxError::TargetDisabled { url }, plan);

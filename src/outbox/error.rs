@@ -117,7 +117,7 @@ impl OutboxError {
         OutboxError::Backend(Arc::new(e))
     }
 
-    pub(crate) fn not_found(what: &'static str, id: impl ToString) -> Self {
+    pub(crate) fn not_found(what: &'static str, id: &(impl std::fmt::Display + ?Sized)) -> Self {
         OutboxError::NotFound {
             what,
             id: id.to_string(),

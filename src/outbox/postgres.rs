@@ -16,9 +16,7 @@ use crate::outbox::error::OutboxError;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
 };
-use crate::outbox::sql::{
-    self, ATTEMPT_COLS, JOB_COLS, MIGRATIONS, RowRead, Sql, TargetRow, Val, int, ms,
-};
+use crate::outbox::sql::{self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms};
 use crate::outbox::store::{
     Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetEvent, TargetState,
 };
@@ -369,7 +367,7 @@ impl PostgresStore {
     }
 
     /// The schema version this build migrates to.
-    pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+    pub const SCHEMA_VERSION: u32 = sql::SCHEMA_VERSION;
 
     async fn init(pool: Pool, schema: Option<&str>) -> Result<Self, OutboxError> {
         let mut client = pool.get().await.map_err(backend)?;
@@ -396,18 +394,16 @@ impl PostgresStore {
             .try_get(0)
             .map_err(backend)?;
         let applied = sql::applied_migrations(version)?;
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(applied) {
-            let ddl = m
-                .replace(
-                    "{SERIAL}",
-                    "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-                )
-                .replace("{BLOB}", "BYTEA")
-                .replace("{BOOL}", "BOOLEAN");
+        let dialect = sql::Dialect {
+            serial: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            blob: "BYTEA",
+            boolean: "BOOLEAN",
+        };
+        for (version, ddl) in sql::migrations_after(applied, &dialect) {
             tx.batch_execute(&ddl).await.map_err(backend)?;
             tx.execute(
                 "INSERT INTO outbox_schema (version) VALUES ($1)",
-                &[&(i as i64 + 1)],
+                &[&version],
             )
             .await
             .map_err(backend)?;

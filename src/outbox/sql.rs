@@ -425,7 +425,34 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );",
 ];
 
-/// The refusal when the database was migrated by a newer build.
+/// The schema version this build migrates to.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a handful of migrations; `u32::try_from` is not const"
+)]
+pub(crate) const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// The column types a database spells its own way, filled into [`MIGRATIONS`].
+pub(crate) struct Dialect {
+    pub(crate) serial: &'static str,
+    pub(crate) blob: &'static str,
+    pub(crate) boolean: &'static str,
+}
+
+/// The migrations after the first `applied`, as `(version, DDL in the dialect)`.
+pub(crate) fn migrations_after(
+    applied: usize,
+    dialect: &Dialect,
+) -> impl Iterator<Item = (i64, String)> + '_ {
+    (1_i64..).zip(MIGRATIONS).skip(applied).map(|(version, m)| {
+        let ddl = m
+            .replace("{SERIAL}", dialect.serial)
+            .replace("{BLOB}", dialect.blob)
+            .replace("{BOOL}", dialect.boolean);
+        (version, ddl)
+    })
+}
+
 /// How many migrations the database at `version` has already run, or why it cannot be used: a
 /// version newer than this build knows, or a negative one (a hand-edited table).
 pub(crate) fn applied_migrations(version: i64) -> Result<usize, OutboxError> {

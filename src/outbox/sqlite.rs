@@ -14,9 +14,7 @@ use crate::outbox::error::OutboxError;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
 };
-use crate::outbox::sql::{
-    self, ATTEMPT_COLS, JOB_COLS, MIGRATIONS, RowRead, Sql, TargetRow, Val, int, ms,
-};
+use crate::outbox::sql::{self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms};
 use crate::outbox::store::{
     Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetState,
 };
@@ -110,7 +108,7 @@ impl SqliteStore {
     }
 
     /// The schema version this build migrates to.
-    pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+    pub const SCHEMA_VERSION: u32 = sql::SCHEMA_VERSION;
 
     /// Runs `f` on the store's thread and awaits its answer.
     async fn call<T, F>(&self, f: F) -> Result<T, OutboxError>
@@ -155,17 +153,15 @@ fn migrate(conn: &mut Connection) -> Result<(), OutboxError> {
         )
         .map_err(backend)?;
     let applied = sql::applied_migrations(version)?;
-    for (i, m) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let ddl = m
-            .replace("{SERIAL}", "INTEGER PRIMARY KEY AUTOINCREMENT")
-            .replace("{BLOB}", "BLOB")
-            .replace("{BOOL}", "INTEGER");
+    let dialect = sql::Dialect {
+        serial: "INTEGER PRIMARY KEY AUTOINCREMENT",
+        blob: "BLOB",
+        boolean: "INTEGER",
+    };
+    for (version, ddl) in sql::migrations_after(applied, &dialect) {
         tx.execute_batch(&ddl).map_err(backend)?;
-        tx.execute(
-            "INSERT INTO outbox_schema (version) VALUES (?1)",
-            [i as i64 + 1],
-        )
-        .map_err(backend)?;
+        tx.execute("INSERT INTO outbox_schema (version) VALUES (?1)", [version])
+            .map_err(backend)?;
     }
     tx.commit().map_err(backend)
 }
@@ -434,7 +430,7 @@ fn finish_job(
     conn: &mut Connection,
     scope: &Scope,
     lease: &Lease,
-    finish: Finish,
+    finish: &Finish,
 ) -> Result<Finished, OutboxError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -588,7 +584,7 @@ impl Store for SqliteStore {
         finish: Finish,
     ) -> Result<Finished, OutboxError> {
         let (scope, lease) = (scope.clone(), lease.clone());
-        self.call(move |c| finish_job(c, &scope, &lease, finish))
+        self.call(move |c| finish_job(c, &scope, &lease, &finish))
             .await
     }
 
