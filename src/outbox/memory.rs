@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::outbox::error::OutboxError;
+use crate::outbox::model::Listed;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
 };
@@ -75,36 +76,16 @@ impl fmt::Debug for MemoryStore {
     }
 }
 
-fn parse_cursor(cursor: Option<&Cursor>, prefix: char) -> Result<usize, OutboxError> {
-    let Some(c) = cursor else {
-        return Ok(usize::MAX);
-    };
-    c.as_str()
-        .strip_prefix(prefix)
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| OutboxError::Invalid {
-            what: "cursor",
-            problem: "not a cursor from this store's listing; pass `next` back unchanged".into(),
-        })
-}
-
 /// Up to `limit` items from `candidates` (newest first) and the cursor after the last one when
 /// more follow.
-fn page<'a, T: Clone + 'a>(
-    candidates: impl Iterator<Item = (usize, &'a T)>,
+fn page<'a, T: Clone + Listed + 'a>(
+    candidates: impl Iterator<Item = &'a T>,
     limit: usize,
-    prefix: char,
 ) -> Page<T> {
-    let mut items = Vec::with_capacity(limit.min(64));
-    let mut last = None;
-    for (seq, item) in candidates {
-        if items.len() == limit {
-            return Page::new(items, last.map(|s| Cursor::new(format!("{prefix}{s}"))));
-        }
-        items.push(item.clone());
-        last = Some(seq);
-    }
-    Page::new(items, None)
+    crate::outbox::model::cut_page(
+        candidates.take(limit.saturating_add(1)).cloned().collect(),
+        limit,
+    )
 }
 
 impl Inner {
@@ -369,16 +350,19 @@ impl Store for MemoryStore {
     }
 
     async fn jobs(&self, scope: &Scope, query: &JobQuery) -> Result<Page<Job>, OutboxError> {
-        let before = parse_cursor(query.cursor.as_ref(), 'j')?;
+        let after = query.cursor.as_ref().map(Cursor::job_id).transpose()?;
         let inner = self.lock();
-        let end = before.min(inner.rows.len());
+        // Before the cursor's job; a job the scope does not hold leaves nothing after it.
+        let end = match &after {
+            Some(id) => inner.seq_in_scope(scope, id).unwrap_or(0),
+            None => inner.rows.len(),
+        };
         let candidates = inner.rows[..end]
             .iter()
-            .enumerate()
             .rev()
-            .map(|(seq, row)| (seq, &row.job))
-            .filter(|(_, job)| scope.contains(&job.tenant) && query.matches(job));
-        Ok(page(candidates, query.limit_or_default(), 'j'))
+            .map(|row| &row.job)
+            .filter(|job| scope.contains(&job.tenant) && query.matches(job));
+        Ok(page(candidates, query.limit_or_default()))
     }
 
     async fn attempt(&self, scope: &Scope, id: &AttemptId) -> Result<Option<Attempt>, OutboxError> {
@@ -396,11 +380,17 @@ impl Store for MemoryStore {
         scope: &Scope,
         query: &AttemptQuery,
     ) -> Result<Page<Attempt>, OutboxError> {
-        let before = parse_cursor(query.cursor.as_ref(), 'a')?;
+        let after = query.cursor.as_ref().map(Cursor::attempt_id).transpose()?;
         let inner = self.lock();
-        let keep = |(_, a): &(usize, &Attempt)| scope.contains(&a.tenant) && query.matches(a);
-        let limit = query.limit_or_default();
         let attempts = &inner.attempts;
+        let end = match &after {
+            Some(id) => (inner.attempt_ids.get(id).copied())
+                .filter(|&i| scope.contains(&attempts[i].tenant))
+                .unwrap_or(0),
+            None => attempts.len(),
+        };
+        let keep = |a: &&Attempt| scope.contains(&a.tenant) && query.matches(a);
+        let limit = query.limit_or_default();
         Ok(match &query.job_id {
             Some(job) => {
                 let of_job = inner
@@ -408,19 +398,13 @@ impl Store for MemoryStore {
                     .get(job)
                     .map(|&seq| inner.rows[seq].attempts.as_slice())
                     .unwrap_or_default();
-                let candidates = of_job
-                    .iter()
-                    .rev()
-                    .filter(|&&i| i < before)
-                    .map(|&i| (i, &attempts[i]))
+                let candidates = (of_job.iter().rev())
+                    .filter(|&&i| i < end)
+                    .map(|&i| &attempts[i])
                     .filter(keep);
-                page(candidates, limit, 'a')
+                page(candidates, limit)
             }
-            None => {
-                let end = before.min(attempts.len());
-                let candidates = attempts[..end].iter().enumerate().rev().filter(keep);
-                page(candidates, limit, 'a')
-            }
+            None => page(attempts[..end].iter().rev().filter(keep), limit),
         })
     }
 

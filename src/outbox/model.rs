@@ -403,6 +403,68 @@ impl Cursor {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    // Cursors name the last item shown, never a row number: a row number counts every
+    // tenant's jobs, and would tell one tenant how busy the others are.
+
+    /// The cursor after this job in a job listing.
+    pub(crate) fn after_job(id: &JobId) -> Cursor {
+        Cursor(format!("j{id}"))
+    }
+
+    /// The cursor after this attempt in an attempt listing.
+    pub(crate) fn after_attempt(id: &AttemptId) -> Cursor {
+        Cursor(format!("a{id}"))
+    }
+
+    /// The job a job-listing cursor names.
+    pub(crate) fn job_id(&self) -> Result<JobId, OutboxError> {
+        (self.0.strip_prefix('j'))
+            .and_then(|id| JobId::new(id).ok())
+            .ok_or_else(not_a_cursor)
+    }
+
+    /// The attempt an attempt-listing cursor names.
+    pub(crate) fn attempt_id(&self) -> Result<AttemptId, OutboxError> {
+        (self.0.strip_prefix('a'))
+            .and_then(|id| AttemptId::new(id).ok())
+            .ok_or_else(not_a_cursor)
+    }
+}
+
+fn not_a_cursor() -> OutboxError {
+    OutboxError::Invalid {
+        what: "cursor",
+        problem: "not a cursor from this store's listing; pass `next` back unchanged".into(),
+    }
+}
+
+/// An item of a listing: the cursor that continues after it.
+pub(crate) trait Listed {
+    fn cursor_after(&self) -> Cursor;
+}
+
+impl Listed for Job {
+    fn cursor_after(&self) -> Cursor {
+        Cursor::after_job(&self.id)
+    }
+}
+
+impl Listed for Attempt {
+    fn cursor_after(&self) -> Cursor {
+        Cursor::after_attempt(&self.id)
+    }
+}
+
+/// A page of the first `limit` of `limit + 1` fetched items, with a cursor when more follow.
+pub(crate) fn cut_page<T: Listed>(mut items: Vec<T>, limit: usize) -> Page<T> {
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(Listed::cursor_after)
+    } else {
+        None
+    };
+    Page::new(items, next)
 }
 
 /// One page of a listing, newest first.

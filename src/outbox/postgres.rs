@@ -852,9 +852,9 @@ impl Store for PostgresStore {
         let rows = query(&**self.client().await?, &sql).await?;
         let rows = rows
             .iter()
-            .map(|r| Ok((r.int(0)?, sql::job_from_row(r, 1)?)))
+            .map(|r| sql::job_from_row(r, 1))
             .collect::<Result<Vec<_>, OutboxError>>()?;
-        Ok(sql::to_page(rows, limit, 'j'))
+        Ok(crate::outbox::model::cut_page(rows, limit))
     }
 
     async fn attempt(&self, scope: &Scope, id: &AttemptId) -> Result<Option<Attempt>, OutboxError> {
@@ -878,9 +878,9 @@ impl Store for PostgresStore {
         let rows = query(&**self.client().await?, &sql).await?;
         let rows = rows
             .iter()
-            .map(|r| Ok((r.int(0)?, sql::attempt_from_row(r, 1)?)))
+            .map(|r| sql::attempt_from_row(r, 1))
             .collect::<Result<Vec<_>, OutboxError>>()?;
-        Ok(sql::to_page(rows, limit, 'a'))
+        Ok(crate::outbox::model::cut_page(rows, limit))
     }
 
     async fn requeue(&self, scope: &Scope, id: &JobId, now: Timestamp) -> Result<Job, OutboxError> {

@@ -161,29 +161,9 @@ impl Sql {
     }
 }
 
-pub(crate) fn parse_cursor(
-    cursor: Option<&Cursor>,
-    prefix: char,
-) -> Result<Option<i64>, OutboxError> {
-    let Some(c) = cursor else { return Ok(None) };
-    c.as_str()
-        .strip_prefix(prefix)
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| *n > 0)
-        .map(Some)
-        .ok_or_else(|| OutboxError::Invalid {
-            what: "cursor",
-            problem: "not a cursor from this store's listing; pass `next` back unchanged".into(),
-        })
-}
-
-pub(crate) fn make_cursor(prefix: char, seq: i64) -> Cursor {
-    Cursor::new(format!("{prefix}{seq}"))
-}
-
 /// `SELECT seq, <JOB_COLS> ... LIMIT limit + 1` for a job listing, newest first.
 pub(crate) fn jobs_query(scope: &Scope, q: &JobQuery) -> Result<(Sql, usize), OutboxError> {
-    let before = parse_cursor(q.cursor.as_ref(), 'j')?;
+    let after = q.cursor.as_ref().map(Cursor::job_id).transpose()?;
     let mut sql = Sql::new(&format!("SELECT seq, {JOB_COLS} FROM outbox_jobs WHERE "));
     sql.scope(scope);
     if let Some(s) = q.status {
@@ -204,8 +184,8 @@ pub(crate) fn jobs_query(scope: &Scope, q: &JobQuery) -> Result<(Sql, usize), Ou
     if let Some(t) = q.created_until {
         sql.bind(" AND created_at < {}", Val::Int(ms(t)));
     }
-    if let Some(b) = before {
-        sql.bind(" AND seq < {}", Val::Int(b));
+    if let Some(id) = after {
+        after_item(&mut sql, "outbox_jobs", id.as_str(), scope);
     }
     let limit = q.limit_or_default();
     sql.bind(
@@ -217,7 +197,7 @@ pub(crate) fn jobs_query(scope: &Scope, q: &JobQuery) -> Result<(Sql, usize), Ou
 
 /// `SELECT seq, <ATTEMPT_COLS> ... LIMIT limit + 1` for an attempt listing, newest first.
 pub(crate) fn attempts_query(scope: &Scope, q: &AttemptQuery) -> Result<(Sql, usize), OutboxError> {
-    let before = parse_cursor(q.cursor.as_ref(), 'a')?;
+    let after = q.cursor.as_ref().map(Cursor::attempt_id).transpose()?;
     let mut sql = Sql::new(&format!(
         "SELECT seq, {ATTEMPT_COLS} FROM outbox_attempts WHERE "
     ));
@@ -243,8 +223,8 @@ pub(crate) fn attempts_query(scope: &Scope, q: &AttemptQuery) -> Result<(Sql, us
     if let Some(t) = q.started_until {
         sql.bind(" AND started_at < {}", Val::Int(ms(t)));
     }
-    if let Some(b) = before {
-        sql.bind(" AND seq < {}", Val::Int(b));
+    if let Some(id) = after {
+        after_item(&mut sql, "outbox_attempts", id.as_str(), scope);
     }
     let limit = q.limit_or_default();
     sql.bind(
@@ -254,19 +234,14 @@ pub(crate) fn attempts_query(scope: &Scope, q: &AttemptQuery) -> Result<(Sql, us
     Ok((sql, limit))
 }
 
-/// Cuts `limit + 1` rows `(seq, item)` to a page.
-pub(crate) fn to_page<T>(
-    mut rows: Vec<(i64, T)>,
-    limit: usize,
-    prefix: char,
-) -> crate::outbox::model::Page<T> {
-    let next = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|(seq, _)| make_cursor(prefix, *seq))
-    } else {
-        None
-    };
-    crate::outbox::model::Page::new(rows.into_iter().map(|(_, t)| t).collect(), next)
+/// Rows older than the cursor's item: `seq <` its row, looked up by id within the scope (an
+/// id the scope does not hold, or none at all, leaves nothing after it).
+fn after_item(sql: &mut Sql, table: &str, id: &str, scope: &Scope) {
+    sql.bind(
+        &format!(" AND seq < COALESCE((SELECT c.seq FROM {table} c WHERE c.id = {{}} AND "),
+        Val::Text(id.to_owned()),
+    );
+    sql.scope(scope).push("), 0)");
 }
 
 /// The stored form of a target's state: `(failing_since, disabled reason, disabled at)`.

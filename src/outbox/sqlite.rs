@@ -611,8 +611,8 @@ impl Store for SqliteStore {
     async fn jobs(&self, scope: &Scope, query: &JobQuery) -> Result<Page<Job>, OutboxError> {
         let (sql, limit) = sql::jobs_query(scope, query)?;
         self.call(move |c| {
-            let rows = query_all(c, &sql, |r| Ok((r.int(0)?, sql::job_from_row(r, 1)?)))?;
-            Ok(sql::to_page(rows, limit, 'j'))
+            let rows = query_all(c, &sql, |r| sql::job_from_row(r, 1))?;
+            Ok(crate::outbox::model::cut_page(rows, limit))
         })
         .await
     }
@@ -634,8 +634,8 @@ impl Store for SqliteStore {
     ) -> Result<Page<Attempt>, OutboxError> {
         let (sql, limit) = sql::attempts_query(scope, query)?;
         self.call(move |c| {
-            let rows = query_all(c, &sql, |r| Ok((r.int(0)?, sql::attempt_from_row(r, 1)?)))?;
-            Ok(sql::to_page(rows, limit, 'a'))
+            let rows = query_all(c, &sql, |r| sql::attempt_from_row(r, 1))?;
+            Ok(crate::outbox::model::cut_page(rows, limit))
         })
         .await
     }

@@ -620,6 +620,59 @@ pub async fn pagination_is_stable_under_concurrent_inserts(store: Arc<dyn Store>
     assert_eq!(got.iter().collect::<HashSet<_>>().len(), 20);
 }
 
+/// A cursor names the last item shown, never a row number that counts every tenant's jobs;
+/// another tenant's cursor, or one naming no item, leaves nothing after it; a cursor of the
+/// other listing is refused.
+pub async fn cursors_name_items_and_stay_in_their_scope(store: Arc<dyn Store>) {
+    insert(&*store, job(1, "acme", T0)).await;
+    for n in 2..40u64 {
+        insert(&*store, job(n, "globex", T0)).await;
+    }
+    insert(&*store, job(40, "acme", T0)).await;
+    let acme_jobs = JobQuery::new().limit(1);
+    let page = store.jobs(&scope("acme"), &acme_jobs).await.unwrap();
+    let cursor = page.next.clone().expect("a second page");
+    // What globex did in between is not in acme's cursor.
+    assert!(
+        cursor.as_str().contains(page.items[0].id.as_str()),
+        "{cursor:?}"
+    );
+    assert!(!cursor.as_str().contains("40"), "{cursor:?}");
+    let next = store
+        .jobs(
+            &scope("acme"),
+            &acme_jobs.clone().cursor(Some(cursor.clone())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.items.len(), 1);
+    assert_eq!(next.items[0].id, JobId::generate(T0, 1));
+    // In globex's scope acme's job is no position at all.
+    let foreign = store
+        .jobs(
+            &scope("globex"),
+            &JobQuery::new().cursor(Some(cursor.clone())),
+        )
+        .await
+        .unwrap();
+    assert!(foreign.items.is_empty(), "{:?}", foreign.items);
+    let unknown = Cursor::new(format!("j{}", JobId::generate(T0, 999)));
+    let none = store
+        .jobs(&Scope::AllTenants, &JobQuery::new().cursor(Some(unknown)))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+    // A job cursor is not an attempt cursor.
+    let err = store
+        .attempts(&scope("acme"), &AttemptQuery::new().cursor(Some(cursor)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OutboxError::Invalid { what: "cursor", .. }),
+        "{err:?}"
+    );
+}
+
 pub async fn attempts_filter_by_job_status_trigger_and_time(store: Arc<dyn Store>) {
     let s = Scope::AllTenants;
     let mut all = Vec::new();
@@ -993,6 +1046,7 @@ macro_rules! conformance_tests {
             idempotency_key_returns_the_first_job_within_the_window,
             listing_filters_and_pages_newest_first,
             pagination_is_stable_under_concurrent_inserts,
+            cursors_name_items_and_stay_in_their_scope,
             attempts_filter_by_job_status_trigger_and_time,
             recover_requeues_failed_jobs_in_the_window,
             target_health_gone_exhausted_delivered,
