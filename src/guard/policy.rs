@@ -236,6 +236,27 @@ impl Policy {
         self.mode
     }
 
+    /// This policy with more entries in its host allowlist for model-provided URLs (the syntax
+    /// of [`PolicyBuilder::allow_host`]); everything else is unchanged. A tenant's own hosts
+    /// on top of the runtime's, as [`TenantConfig::policy`](crate::tenant::TenantConfig::policy)
+    /// does.
+    ///
+    /// # Errors
+    /// [`PolicyError::AllowedHost`] for an entry that is not a host or `*.domain`.
+    pub fn with_allowed_hosts<I>(&self, hosts: I) -> Result<Policy, PolicyError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut policy = self.clone();
+        for host in hosts {
+            policy
+                .allowed_hosts
+                .push(HostPattern::parse(host.as_ref())?);
+        }
+        Ok(policy)
+    }
+
     /// Parses `input` as a URL (WHATWG, the `url` crate) and checks it: the one call for a URL
     /// given as text. Hand the returned `Url` to the transport; never re-parse the text.
     ///

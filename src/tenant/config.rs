@@ -5,6 +5,7 @@ use std::fmt;
 
 use url::Url;
 
+use crate::guard::{Policy, PolicyError};
 use crate::tenant::{Scope, TenantId};
 use crate::tool::WebhookTool;
 use crate::vars::Secret;
@@ -59,7 +60,9 @@ impl TenantConfig {
         self
     }
 
-    /// Lets this tenant's requests reach `host` (compared case-insensitively).
+    /// Lets this tenant's model-provided URLs reach `host` (compared case-insensitively): an
+    /// exact host, or `*.domain` for the names under it once it is in a guard policy (see
+    /// [`TenantConfig::policy`]).
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
         self.allowed_hosts.insert(host.into().to_ascii_lowercase());
         self
@@ -92,6 +95,31 @@ impl TenantConfig {
     /// The allowed hosts, lower case, sorted.
     pub fn allowed_hosts(&self) -> impl Iterator<Item = &str> {
         self.allowed_hosts.iter().map(String::as_str)
+    }
+
+    /// The guard policy for this tenant's requests: `base` (the runtime's policy, its mode and
+    /// escape hatches unchanged) with this tenant's allowed hosts added to the allowlist for
+    /// model-provided URLs. Another tenant's hosts are never in it.
+    ///
+    /// ```
+    /// use agent_webhooks::guard::{Origin, Policy, Rejection};
+    /// use agent_webhooks::tenant::TenantConfig;
+    ///
+    /// let runtime = Policy::builder().allow_host("api.shared.example").build()?;
+    /// let acme = TenantConfig::new().allow_host("*.acme.example").policy(&runtime)?;
+    /// assert!(acme.parse("https://crm.acme.example/lookup", Origin::Model).is_ok());
+    /// assert!(acme.parse("https://api.shared.example/", Origin::Model).is_ok());
+    /// assert_eq!(
+    ///     runtime.parse("https://crm.acme.example/lookup", Origin::Model),
+    ///     Err(Rejection::HostNotAllowed)
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PolicyError::AllowedHost`] for an allowed host that is not a host or `*.domain`.
+    pub fn policy(&self, base: &Policy) -> Result<Policy, PolicyError> {
+        base.with_allowed_hosts(&self.allowed_hosts)
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use agent_webhooks::guard::{Origin, Policy, PolicyError, Rejection};
+
 use agent_webhooks::tenant::{
     AccessDecision, InvalidPrincipal, Reach, TenantConfig, TenantConfigs,
 };
@@ -130,6 +132,35 @@ fn tenant_config_is_looked_up_only_within_the_scope() {
     assert_eq!(own.secret("crm_key").unwrap().expose(), "sk_acme");
     assert!(own.allows_host("api.acme.example"));
     assert!(!own.allows_host("api.globex.example"));
+    // Each tenant's guard policy: the runtime's plus its own hosts, never another's.
+    let runtime = Policy::builder().build().unwrap();
+    let acme_policy = own.policy(&runtime).unwrap();
+    assert!(
+        acme_policy
+            .parse("https://api.acme.example/x", Origin::Model)
+            .is_ok()
+    );
+    assert_eq!(
+        acme_policy.parse("https://api.globex.example/x", Origin::Model),
+        Err(Rejection::HostNotAllowed)
+    );
+    assert_eq!(
+        runtime.parse("https://api.acme.example/x", Origin::Model),
+        Err(Rejection::HostNotAllowed)
+    );
+    // The allowlist opens hosts, not refused addresses.
+    let odd = TenantConfig::new()
+        .allow_host("169.254.169.254")
+        .policy(&runtime)
+        .unwrap();
+    assert!(
+        odd.parse("http://169.254.169.254/latest", Origin::Model)
+            .is_err()
+    );
+    assert!(matches!(
+        TenantConfig::new().allow_host("a b").policy(&runtime),
+        Err(PolicyError::AllowedHost { .. })
+    ));
     assert!(configs.get(&scope, &globex).is_none());
     assert_eq!(configs.tenants(&scope), vec![&acme]);
     // A user may not manage secrets at all; a super admin reaches both tenants.
