@@ -19,7 +19,7 @@
 //!
 //! | status | code | when |
 //! |---|---|---|
-//! | 400 | `bad_filter` | an unknown, repeated or malformed filter, a limit above 200, a foreign cursor |
+//! | 400 | `bad_filter` | an unknown, repeated or malformed filter, a limit above 200, a malformed cursor or one of the other listing (another tenant's cursor gives an empty page) |
 //! | 403 | `forbidden` | the role may not perform the route's action at all (a user replaying) |
 //! | 404 | `not_found` | an unknown id **or another tenant's id** (never 403: no existence leak), an unknown route |
 //! | 405 | `method_not_allowed` | a known route with another method (`Allow` says which) |

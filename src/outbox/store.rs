@@ -25,7 +25,9 @@ use crate::tenant::{Scope, TenantId};
 /// - **Fencing**: [`Store::finish`] records the attempt and the job's new state in one step,
 ///   and refuses with [`OutboxError::StaleLease`] when the job was re-claimed since.
 /// - **Listings** are newest first with a stable cursor: items inserted while paging never
-///   shift or repeat the pages that follow.
+///   shift or repeat the pages that follow. A cursor names the last item shown (never a row
+///   number, which would count other tenants' items); a cursor naming an item outside the
+///   scope, or none, gives an empty page.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
     /// Stores a new pending job, due at its `next_attempt_at`.
