@@ -214,3 +214,71 @@ async fn listing_filters_and_claims_have_indexes() {
         .await
         .unwrap();
 }
+
+/// The database drops every connection of the store (a failover, a restart, an idle timeout):
+/// the next calls reconnect by themselves and nothing written before is lost; the job that was
+/// in flight is claimed again once its lease ends.
+#[tokio::test]
+async fn dropped_connections_are_replaced_and_nothing_is_lost() {
+    let Some(url) = pg::url() else { return };
+    let app = format!("aw_drop_{}", pg::fresh_schema());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store = PostgresStore::builder(&format!("{url}{sep}application_name={app}"))
+        .schema(&pg::fresh_schema())
+        .max_connections(4)
+        .build()
+        .await
+        .unwrap();
+    let all = Scope::AllTenants;
+    let lease = Duration::from_secs(60);
+    store
+        .insert(&all, job(1, "acme", T0), Duration::ZERO)
+        .await
+        .unwrap();
+    let claimed = store.claim(&all, T0, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    // Open some pooled connections too (a listing takes one of its own).
+    store.jobs(&all, &Default::default()).await.unwrap();
+
+    let admin = raw_client(&url).await;
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1",
+            &[&app],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "the store had no connection to drop");
+    for _ in 0..100 {
+        let left: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&app],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    store
+        .insert(&all, job(2, "acme", T0), Duration::ZERO)
+        .await
+        .unwrap();
+    let page = store.jobs(&all, &Default::default()).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    // After the lease, both are claimable: the in-flight one again, with a new fence.
+    let later = T0.saturating_add(lease + Duration::from_secs(1));
+    let again = store.claim(&all, later, lease, 10).await.unwrap();
+    assert_eq!(again.len(), 2);
+    let reclaimed = again
+        .iter()
+        .find(|c| c.job.id == claimed[0].job.id)
+        .expect("the in-flight job is claimed again");
+    assert!(reclaimed.lease.fence > claimed[0].lease.fence);
+}
