@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, Object, Pool};
+use futures_channel::oneshot;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
@@ -69,6 +70,53 @@ pub struct PostgresStore {
 struct Shared {
     slots: Vec<Mutex<Option<Arc<Object>>>>,
     next: AtomicUsize,
+    inserts: Mutex<InsertQueue>,
+}
+
+/// The most jobs one multi-row `INSERT` carries.
+const MAX_INSERT_BATCH: usize = 256;
+
+type InsertReply = oneshot::Sender<Result<Inserted, OutboxError>>;
+
+/// Plain inserts (no idempotency key) waiting for the next multi-row `INSERT`. Nothing waits
+/// for a batch to fill: the first insert goes at once, and whatever arrives while a statement
+/// is on its way goes in the next one.
+#[derive(Default)]
+struct InsertQueue {
+    waiting: Vec<(Job, InsertReply)>,
+    /// A task is sending the queue; a new insert only joins it.
+    flushing: bool,
+}
+
+/// The flushing task is gone without answering (the runtime shut down).
+#[derive(Debug, thiserror::Error)]
+#[error("the PostgreSQL store's insert task stopped before answering")]
+struct InsertTaskStopped;
+
+/// Ends a flush however the task ends: whatever still waits is answered with an error and the
+/// next insert starts a new flush. Disarmed when the queue is empty.
+struct FlushGuard<'a> {
+    shared: &'a Shared,
+    armed: bool,
+}
+
+impl Drop for FlushGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut queue = self.shared.lock_inserts();
+            queue.flushing = false;
+            for (_, reply) in queue.waiting.drain(..) {
+                let _ = reply.send(Err(OutboxError::backend(InsertTaskStopped)));
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn lock_inserts(&self) -> std::sync::MutexGuard<'_, InsertQueue> {
+        // Every critical section leaves the queue consistent: a poisoned lock is still usable.
+        self.inserts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl fmt::Debug for PostgresStore {
@@ -416,6 +464,7 @@ impl PostgresStore {
         let shared = Shared {
             slots: (0..shared).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
+            inserts: Mutex::new(InsertQueue::default()),
         };
         Ok(PostgresStore {
             pool,
@@ -503,6 +552,51 @@ impl PostgresStore {
         Ok(inserted)
     }
 
+    /// Queues a plain insert for the next multi-row `INSERT` and waits for its answer.
+    async fn insert_batched(&self, mut job: Job) -> Result<Inserted, OutboxError> {
+        job.status = JobStatus::Pending;
+        job.next_attempt_at.get_or_insert(job.created_at);
+        let (reply, answer) = oneshot::channel();
+        let lead = {
+            let mut queue = self.shared.lock_inserts();
+            queue.waiting.push((job, reply));
+            !std::mem::replace(&mut queue.flushing, true)
+        };
+        if lead {
+            // On a task of its own: a caller that stops waiting strands nobody's insert.
+            let store = self.clone();
+            tokio::spawn(async move { store.flush_inserts().await });
+        }
+        answer
+            .await
+            .map_err(|_| OutboxError::backend(InsertTaskStopped))?
+    }
+
+    /// Sends the queued inserts, a batch per statement, until none waits.
+    async fn flush_inserts(&self) {
+        let mut guard = FlushGuard {
+            shared: &self.shared,
+            armed: true,
+        };
+        loop {
+            let batch: Vec<(Job, InsertReply)> = {
+                let mut queue = self.shared.lock_inserts();
+                if queue.waiting.is_empty() {
+                    queue.flushing = false;
+                    guard.armed = false;
+                    return;
+                }
+                let n = queue.waiting.len().min(MAX_INSERT_BATCH);
+                queue.waiting.drain(..n).collect()
+            };
+            let inserted = match self.shared().await {
+                Ok(client) => insert_rows(&client, &batch).await,
+                Err(e) => Err(e),
+            };
+            answer_inserts(batch, inserted);
+        }
+    }
+
     /// Why a finish matched no row: not found, stale, or an attempt of another job.
     async fn finish_refusal(
         &self,
@@ -579,6 +673,83 @@ async fn insert_row(client: &impl GenericClient, mut job: Job) -> Result<Inserte
             Err(OutboxError::DuplicateJob(job.id))
         }
         Err(e) => Err(backend(e)),
+    }
+}
+
+/// One `INSERT` for a batch of pending jobs; the ids it stored (a job whose id is taken is
+/// left out, `ON CONFLICT DO NOTHING`). Rows get their sequence numbers in batch order.
+async fn insert_rows(
+    client: &Object,
+    batch: &[(Job, InsertReply)],
+) -> Result<Vec<String>, OutboxError> {
+    let jobs = batch.iter().map(|(job, _)| job);
+    let ids: Vec<&str> = jobs.clone().map(|j| j.id.as_str()).collect();
+    let tenants: Vec<&str> = jobs.clone().map(|j| j.tenant.as_str()).collect();
+    let event_types: Vec<&str> = jobs.clone().map(|j| j.event_type.as_str()).collect();
+    let call_ids: Vec<Option<&str>> = jobs.clone().map(|j| j.call_id.as_deref()).collect();
+    let payloads: Vec<&[u8]> = jobs.clone().map(|j| &j.payload[..]).collect();
+    let targets: Vec<&str> = jobs.clone().map(|j| j.target.as_str()).collect();
+    let attempts: Vec<i64> = jobs.clone().map(|j| i64::from(j.attempts)).collect();
+    let steps: Vec<i64> = jobs.clone().map(|j| i64::from(j.step)).collect();
+    let due: Vec<i64> = (jobs.clone())
+        .map(|j| ms(j.next_attempt_at.unwrap_or(j.created_at)))
+        .collect();
+    let created: Vec<i64> = jobs.clone().map(|j| ms(j.created_at)).collect();
+    let updated: Vec<i64> = jobs.map(|j| ms(j.updated_at)).collect();
+    let stmt = client
+        .prepare_cached(&format!(
+            "INSERT INTO outbox_jobs ({JOB_COLS}, due_at, fence) \
+             SELECT t.id, t.tenant_id, t.event_type, t.call_id, t.payload, t.target, 'pending', \
+             t.attempts, t.step, t.due, t.created_at, t.updated_at, NULL, t.due, 0 \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], \
+             $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], \
+             $11::bigint[]) WITH ORDINALITY AS t(id, tenant_id, event_type, call_id, payload, \
+             target, attempts, step, due, created_at, updated_at, n) \
+             ORDER BY t.n ON CONFLICT (id) DO NOTHING RETURNING id"
+        ))
+        .await
+        .map_err(backend)?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &ids,
+                &tenants,
+                &event_types,
+                &call_ids,
+                &payloads,
+                &targets,
+                &attempts,
+                &steps,
+                &due,
+                &created,
+                &updated,
+            ],
+        )
+        .await
+        .map_err(backend)?;
+    rows.iter().map(|r| r.text(0)).collect()
+}
+
+/// Answers each queued insert: stored, a duplicate id, or the batch's error.
+fn answer_inserts(batch: Vec<(Job, InsertReply)>, inserted: Result<Vec<String>, OutboxError>) {
+    let mut stored: std::collections::HashSet<String> = match inserted {
+        Ok(ids) => ids.into_iter().collect(),
+        Err(e) => {
+            for (_, reply) in batch {
+                let _ = reply.send(Err(e.clone()));
+            }
+            return;
+        }
+    };
+    for (job, reply) in batch {
+        // Two jobs of one batch with one id: the first is stored, the second is a duplicate.
+        let answer = if stored.remove(job.id.as_str()) {
+            Ok(Inserted::new(job, true))
+        } else {
+            Err(OutboxError::DuplicateJob(job.id))
+        };
+        let _ = reply.send(answer);
     }
 }
 
@@ -689,7 +860,7 @@ impl Store for PostgresStore {
         check_job_text(&job)?;
         match job.idempotency_key.clone() {
             Some(key) => self.insert_keyed(job, key, idempotency_window).await,
-            None => insert_row(&*self.shared().await?, job).await,
+            None => self.insert_batched(job).await,
         }
     }
 
