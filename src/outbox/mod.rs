@@ -65,6 +65,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "postgres")]
+mod batch;
 mod dispatch;
 mod error;
 mod io;

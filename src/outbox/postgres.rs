@@ -1,6 +1,7 @@
 //! `PostgresStore`: the shared store for many dispatchers (feature `postgres`).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,11 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, Object, Pool};
-use futures_channel::oneshot;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
+use crate::outbox::batch::{Batcher, Pending};
 use crate::outbox::error::OutboxError;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
@@ -70,54 +71,14 @@ pub struct PostgresStore {
 struct Shared {
     slots: Vec<Mutex<Option<Arc<Object>>>>,
     next: AtomicUsize,
-    inserts: Mutex<InsertQueue>,
+    /// Plain inserts (no idempotency key) waiting for the next multi-row `INSERT`.
+    inserts: Batcher<Job, Inserted>,
 }
 
 /// The most jobs one multi-row `INSERT` carries.
 const MAX_INSERT_BATCH: usize = 256;
 
-type InsertReply = oneshot::Sender<Result<Inserted, OutboxError>>;
-
-/// Plain inserts (no idempotency key) waiting for the next multi-row `INSERT`. Nothing waits
-/// for a batch to fill: the first insert goes at once, and whatever arrives while a statement
-/// is on its way goes in the next one.
-#[derive(Default)]
-struct InsertQueue {
-    waiting: Vec<(Job, InsertReply)>,
-    /// A task is sending the queue; a new insert only joins it.
-    flushing: bool,
-}
-
-/// The flushing task is gone without answering (the runtime shut down).
-#[derive(Debug, thiserror::Error)]
-#[error("the PostgreSQL store's insert task stopped before answering")]
-struct InsertTaskStopped;
-
-/// Ends a flush however the task ends: whatever still waits is answered with an error and the
-/// next insert starts a new flush. Disarmed when the queue is empty.
-struct FlushGuard<'a> {
-    shared: &'a Shared,
-    armed: bool,
-}
-
-impl Drop for FlushGuard<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let mut queue = self.shared.lock_inserts();
-            queue.flushing = false;
-            for (_, reply) in queue.waiting.drain(..) {
-                let _ = reply.send(Err(OutboxError::backend(InsertTaskStopped)));
-            }
-        }
-    }
-}
-
-impl Shared {
-    fn lock_inserts(&self) -> std::sync::MutexGuard<'_, InsertQueue> {
-        // Every critical section leaves the queue consistent: a poisoned lock is still usable.
-        self.inserts.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+type PendingInsert = Pending<Job, Inserted>;
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -464,7 +425,7 @@ impl PostgresStore {
         let shared = Shared {
             slots: (0..shared).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
-            inserts: Mutex::new(InsertQueue::default()),
+            inserts: Batcher::default(),
         };
         Ok(PostgresStore {
             pool,
@@ -556,39 +517,17 @@ impl PostgresStore {
     async fn insert_batched(&self, mut job: Job) -> Result<Inserted, OutboxError> {
         job.status = JobStatus::Pending;
         job.next_attempt_at.get_or_insert(job.created_at);
-        let (reply, answer) = oneshot::channel();
-        let lead = {
-            let mut queue = self.shared.lock_inserts();
-            queue.waiting.push((job, reply));
-            !std::mem::replace(&mut queue.flushing, true)
-        };
-        if lead {
-            // On a task of its own: a caller that stops waiting strands nobody's insert.
-            let store = self.clone();
+        let store = self.clone();
+        let start = move || {
             tokio::spawn(async move { store.flush_inserts().await });
-        }
-        answer
-            .await
-            .map_err(|_| OutboxError::backend(InsertTaskStopped))?
+        };
+        self.shared.inserts.call(job, start).await
     }
 
     /// Sends the queued inserts, a batch per statement, until none waits.
     async fn flush_inserts(&self) {
-        let mut guard = FlushGuard {
-            shared: &self.shared,
-            armed: true,
-        };
-        loop {
-            let batch: Vec<(Job, InsertReply)> = {
-                let mut queue = self.shared.lock_inserts();
-                if queue.waiting.is_empty() {
-                    queue.flushing = false;
-                    guard.armed = false;
-                    return;
-                }
-                let n = queue.waiting.len().min(MAX_INSERT_BATCH);
-                queue.waiting.drain(..n).collect()
-            };
+        let mut flush = self.shared.inserts.flush();
+        while let Some(batch) = flush.next_batch(MAX_INSERT_BATCH) {
             let inserted = match self.shared().await {
                 Ok(client) => insert_rows(&client, &batch).await,
                 Err(e) => Err(e),
@@ -678,11 +617,8 @@ async fn insert_row(client: &impl GenericClient, mut job: Job) -> Result<Inserte
 
 /// One `INSERT` for a batch of pending jobs; the ids it stored (a job whose id is taken is
 /// left out, `ON CONFLICT DO NOTHING`). Rows get their sequence numbers in batch order.
-async fn insert_rows(
-    client: &Object,
-    batch: &[(Job, InsertReply)],
-) -> Result<Vec<String>, OutboxError> {
-    let jobs = batch.iter().map(|(job, _)| job);
+async fn insert_rows(client: &Object, batch: &[PendingInsert]) -> Result<Vec<String>, OutboxError> {
+    let jobs = batch.iter().map(|p| &p.req);
     let ids: Vec<&str> = jobs.clone().map(|j| j.id.as_str()).collect();
     let tenants: Vec<&str> = jobs.clone().map(|j| j.tenant.as_str()).collect();
     let event_types: Vec<&str> = jobs.clone().map(|j| j.event_type.as_str()).collect();
@@ -732,24 +668,24 @@ async fn insert_rows(
 }
 
 /// Answers each queued insert: stored, a duplicate id, or the batch's error.
-fn answer_inserts(batch: Vec<(Job, InsertReply)>, inserted: Result<Vec<String>, OutboxError>) {
-    let mut stored: std::collections::HashSet<String> = match inserted {
+fn answer_inserts(batch: Vec<PendingInsert>, inserted: Result<Vec<String>, OutboxError>) {
+    let mut stored: HashSet<String> = match inserted {
         Ok(ids) => ids.into_iter().collect(),
         Err(e) => {
-            for (_, reply) in batch {
-                let _ = reply.send(Err(e.clone()));
+            for pending in batch {
+                pending.answer(Err(e.clone()));
             }
             return;
         }
     };
-    for (job, reply) in batch {
+    for pending in batch {
         // Two jobs of one batch with one id: the first is stored, the second is a duplicate.
-        let answer = if stored.remove(job.id.as_str()) {
-            Ok(Inserted::new(job, true))
+        let answer = if stored.remove(pending.req.id.as_str()) {
+            Ok(Inserted::new(pending.req.clone(), true))
         } else {
-            Err(OutboxError::DuplicateJob(job.id))
+            Err(OutboxError::DuplicateJob(pending.req.id.clone()))
         };
-        let _ = reply.send(answer);
+        pending.answer(answer);
     }
 }
 
