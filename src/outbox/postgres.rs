@@ -1,7 +1,7 @@
 //! `PostgresStore`: the shared store for many dispatchers (feature `postgres`).
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -73,12 +73,27 @@ struct Shared {
     next: AtomicUsize,
     /// Plain inserts (no idempotency key) waiting for the next multi-row `INSERT`.
     inserts: Batcher<Job, Inserted>,
+    /// Finishes waiting for the next multi-row finish statement.
+    finishes: Batcher<FinishCall, Finished>,
 }
 
 /// The most jobs one multi-row `INSERT` carries.
 const MAX_INSERT_BATCH: usize = 256;
 
 type PendingInsert = Pending<Job, Inserted>;
+
+/// The most finishes one statement carries.
+const MAX_FINISH_BATCH: usize = 256;
+
+/// A finish that changes no target health (a delivery, a retry, a failure, a skip): these go
+/// together; a 410 or an exhausted job takes its own short transaction.
+struct FinishCall {
+    scope: Scope,
+    lease: Lease,
+    finish: Finish,
+}
+
+type PendingFinish = Pending<FinishCall, Finished>;
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -426,6 +441,7 @@ impl PostgresStore {
             slots: (0..shared).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
             inserts: Batcher::default(),
+            finishes: Batcher::default(),
         };
         Ok(PostgresStore {
             pool,
@@ -533,6 +549,166 @@ impl PostgresStore {
                 Err(e) => Err(e),
             };
             answer_inserts(batch, inserted);
+        }
+    }
+
+    /// One finish in its own statement (or, when it changes target health, its own short
+    /// transaction).
+    async fn finish_one(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        finish: Finish,
+    ) -> Result<Finished, OutboxError> {
+        let attempt = &finish.attempt;
+        if attempt.job_id != lease.job_id {
+            let client = self.client().await?;
+            return Err(self.finish_refusal(&**client, scope, lease, attempt).await);
+        }
+        let (status, next) = sql::next_state(finish.next);
+        let row = AttemptRow::new(attempt);
+        let (status, next, at) = (status.as_str(), next.map(ms), ms(attempt.ended_at));
+        let fence = int(lease.fence);
+        let scope_tenant = scope.as_tenant().map(TenantId::as_str);
+        let clear_url = match &finish.target {
+            Some(TargetEvent::Delivered { url }) => Some(url.as_str()),
+            _ => None,
+        };
+        let health = finish
+            .target
+            .as_ref()
+            .filter(|e| !matches!(e, TargetEvent::Delivered { .. }));
+        let mut values: Vec<Param<'_>> = vec![&status, &next, &at, &row.job_id];
+        values.extend(row.params());
+        values.extend([&fence as Param<'_>, &row.tenant]);
+        let (scope_value, clear) = (
+            scope_tenant.unwrap_or_default(),
+            clear_url.unwrap_or_default(),
+        );
+        if scope_tenant.is_some() {
+            values.push(&scope_value);
+        }
+        if clear_url.is_some() {
+            values.push(&clear);
+        }
+        let text = finish_statement(scope_tenant.is_some(), clear_url.is_some());
+        let (rows, disabled_target) = match health {
+            Some(event) => {
+                let mut client = self.client().await?;
+                let tx = client.transaction().await.map_err(backend)?;
+                let rows = run_finish(&tx, &text, &values, attempt).await?;
+                if rows.is_empty() {
+                    drop(tx);
+                    return Err(self.finish_refusal(&**client, scope, lease, attempt).await);
+                }
+                let disabled = record_health(&tx, &attempt.tenant, event, attempt.ended_at).await?;
+                tx.commit().await.map_err(backend)?;
+                (rows, disabled)
+            }
+            None => {
+                let client = self.shared().await?;
+                let rows = run_finish(&*client, &text, &values, attempt).await?;
+                if rows.is_empty() {
+                    return Err(self.finish_refusal(&***client, scope, lease, attempt).await);
+                }
+                (rows, None)
+            }
+        };
+        let Some(job_row) = rows.first() else {
+            return Err(sql::corrupt("a finish returned no job"));
+        };
+        let job = sql::job_from_row(job_row, 0)?;
+        Ok(Finished::new(job, disabled_target))
+    }
+
+    /// Queues a finish for the next multi-row finish statement and waits for its answer.
+    async fn finish_batched(&self, call: FinishCall) -> Result<Finished, OutboxError> {
+        let store = self.clone();
+        let start = move || {
+            tokio::spawn(async move { store.flush_finishes().await });
+        };
+        self.shared.finishes.call(call, start).await
+    }
+
+    /// Sends the queued finishes, a batch per statement, until none waits. A lone finish
+    /// takes the prepared one-row statement; a batch that a duplicate attempt id fails is
+    /// finished one by one, so that only the duplicate is refused.
+    async fn flush_finishes(&self) {
+        let mut flush = self.shared.finishes.flush();
+        while let Some(batch) = flush.next_batch(MAX_FINISH_BATCH) {
+            // One finish per job in a statement; another finish of the same job goes alone.
+            let mut seen = HashSet::new();
+            let (together, alone): (Vec<_>, Vec<_>) =
+                (batch.into_iter()).partition(|p| seen.insert(p.req.lease.job_id.clone()));
+            if together.len() == 1 {
+                self.finish_each(together).await;
+            } else {
+                let result = match self.shared().await {
+                    Ok(client) => finish_rows(&client, &together).await,
+                    Err(e) => Err(BatchFailure::Store(e)),
+                };
+                match result {
+                    Ok(rows) => self.answer_finishes(together, rows).await,
+                    Err(BatchFailure::DuplicateAttempt) => self.finish_each(together).await,
+                    Err(BatchFailure::Store(e)) => {
+                        for pending in together {
+                            pending.answer(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+            self.finish_each(alone).await;
+        }
+    }
+
+    async fn finish_each(&self, calls: Vec<PendingFinish>) {
+        for pending in calls {
+            let FinishCall {
+                scope,
+                lease,
+                finish,
+            } = &pending.req;
+            let result = self.finish_one(scope, lease, finish.clone()).await;
+            pending.answer(result);
+        }
+    }
+
+    /// Answers a batch from the jobs its statement updated; a finish that matched no row
+    /// learns why (not found, stale) as it would alone.
+    async fn answer_finishes(&self, batch: Vec<PendingFinish>, rows: Vec<Row>) {
+        let mut jobs = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            match sql::job_from_row(row, 0) {
+                Ok(job) => {
+                    jobs.insert(job.id.clone(), job);
+                }
+                Err(e) => {
+                    for pending in batch {
+                        pending.answer(Err(e.clone()));
+                    }
+                    return;
+                }
+            }
+        }
+        for pending in batch {
+            let answer = match jobs.remove(&pending.req.lease.job_id) {
+                Some(job) => Ok(Finished::new(job, None)),
+                None => {
+                    let FinishCall {
+                        scope,
+                        lease,
+                        finish,
+                    } = &pending.req;
+                    Err(match self.client().await {
+                        Ok(client) => {
+                            self.finish_refusal(&**client, scope, lease, &finish.attempt)
+                                .await
+                        }
+                        Err(e) => e,
+                    })
+                }
+            };
+            pending.answer(answer);
         }
     }
 
@@ -686,6 +862,120 @@ fn answer_inserts(batch: Vec<PendingInsert>, inserted: Result<Vec<String>, Outbo
             Err(OutboxError::DuplicateJob(pending.req.id.clone()))
         };
         pending.answer(answer);
+    }
+}
+
+/// Why a batched finish statement failed.
+enum BatchFailure {
+    /// An attempt id of the batch is taken (the whole statement is refused).
+    DuplicateAttempt,
+    Store(OutboxError),
+}
+
+impl From<OutboxError> for BatchFailure {
+    fn from(e: OutboxError) -> Self {
+        BatchFailure::Store(e)
+    }
+}
+
+/// One statement for a batch of finishes (one per job, none changing target health): the
+/// fenced job updates, their attempt rows and the failure runs their deliveries clear; the
+/// jobs it updated. Run unnamed: its join with the batch is planned for the table as it is.
+async fn finish_rows(client: &Object, batch: &[PendingFinish]) -> Result<Vec<Row>, BatchFailure> {
+    let rows: Vec<(AttemptRow<'_>, &FinishCall)> = (batch.iter())
+        .map(|p| (AttemptRow::new(&p.req.finish.attempt), &p.req))
+        .collect();
+    let col =
+        |f: &dyn Fn(&(AttemptRow<'_>, &FinishCall)) -> Option<String>| -> Vec<Option<String>> {
+            rows.iter().map(f).collect()
+        };
+    let int = |f: &dyn Fn(&(AttemptRow<'_>, &FinishCall)) -> Option<i64>| -> Vec<Option<i64>> {
+        rows.iter().map(f).collect()
+    };
+    let fence = int(&|(_, c)| Some(sql::int(c.lease.fence)));
+    let status = col(&|(_, c)| Some(sql::next_state(c.finish.next).0.as_str().to_owned()));
+    let next_at = int(&|(_, c)| sql::next_state(c.finish.next).1.map(ms));
+    let at = int(&|(a, _)| Some(a.ended_at));
+    let scope_tenant = col(&|(_, c)| c.scope.as_tenant().map(|t| t.as_str().to_owned()));
+    let clear_url = col(&|(_, c)| match &c.finish.target {
+        Some(TargetEvent::Delivered { url }) => Some(url.clone()),
+        _ => None,
+    });
+    let a_id = col(&|(a, _)| Some(a.id.to_owned()));
+    let a_job = col(&|(a, _)| Some(a.job_id.to_owned()));
+    let a_tenant = col(&|(a, _)| Some(a.tenant.to_owned()));
+    let a_trigger = col(&|(a, _)| Some(a.trigger.to_owned()));
+    let a_url = col(&|(a, _)| a.url.as_deref().map(str::to_owned));
+    let a_level = col(&|(a, _)| a.level.as_deref().map(str::to_owned));
+    let a_status = col(&|(a, _)| Some(a.status.to_owned()));
+    let a_code = int(&|(a, _)| a.status_code);
+    let a_error = col(&|(a, _)| a.error.as_deref().map(str::to_owned));
+    let a_latency = int(&|(a, _)| Some(a.latency_ms));
+    let a_event = col(&|(a, _)| Some(a.event_type.to_string()));
+    let a_number = int(&|(a, _)| Some(a.number));
+    let a_next = int(&|(a, _)| a.next_attempt_at);
+    let a_body: Vec<&[u8]> = rows.iter().map(|(a, _)| a.body).collect();
+    let a_truncated: Vec<bool> = rows.iter().map(|(a, _)| a.truncated).collect();
+    let a_started = int(&|(a, _)| Some(a.started_at));
+    let a_ended = int(&|(a, _)| Some(a.ended_at));
+    let (texts, ints) = (Type::TEXT_ARRAY, Type::INT8_ARRAY);
+    let params: [(Param<'_>, Type); 23] = [
+        (&fence, ints.clone()),
+        (&status, texts.clone()),
+        (&next_at, ints.clone()),
+        (&at, ints.clone()),
+        (&scope_tenant, texts.clone()),
+        (&clear_url, texts.clone()),
+        (&a_id, texts.clone()),
+        (&a_job, texts.clone()),
+        (&a_tenant, texts.clone()),
+        (&a_trigger, texts.clone()),
+        (&a_url, texts.clone()),
+        (&a_level, texts.clone()),
+        (&a_status, texts.clone()),
+        (&a_code, ints.clone()),
+        (&a_error, texts.clone()),
+        (&a_latency, ints.clone()),
+        (&a_event, texts.clone()),
+        (&a_number, ints.clone()),
+        (&a_next, ints.clone()),
+        (&a_body, Type::BYTEA_ARRAY),
+        (&a_truncated, Type::BOOL_ARRAY),
+        (&a_started, ints.clone()),
+        (&a_ended, ints),
+    ];
+    let job_cols = JOB_COLS
+        .split(", ")
+        .map(|c| format!("j.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!(
+        "WITH input AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) AS i(fence, new_status, \
+         next_at, at, scope_tenant, clear_url, a_id, a_job, a_tenant, a_trigger, a_url, \
+         a_level, a_status, a_code, a_error, a_latency, a_event, a_number, a_next, a_body, \
+         a_truncated, a_started, a_ended)), \
+         upd AS (UPDATE outbox_jobs j SET status = i.new_status, next_attempt_at = i.next_at, \
+         due_at = i.next_at, updated_at = i.at FROM input i WHERE j.id = i.a_job \
+         AND j.fence = i.fence AND (j.status = 'in-flight') IS TRUE \
+         AND (j.tenant_id = i.a_tenant AND (i.scope_tenant IS NULL \
+         OR j.tenant_id = i.scope_tenant)) IS TRUE RETURNING {job_cols}), \
+         ins AS (INSERT INTO outbox_attempts ({ATTEMPT_COLS}) SELECT i.a_id, i.a_job, \
+         i.a_tenant, i.a_trigger, i.a_url, i.a_level, i.a_status, i.a_code, i.a_error, \
+         i.a_latency, i.a_event, i.a_number, i.a_next, i.a_body, i.a_truncated, i.a_started, \
+         i.a_ended FROM input i JOIN upd u ON u.id = i.a_job), \
+         tgt AS (UPDATE outbox_targets t SET failing_since = NULL FROM (SELECT DISTINCT \
+         i.a_tenant, i.clear_url FROM input i JOIN upd u ON u.id = i.a_job \
+         WHERE i.clear_url IS NOT NULL) c WHERE t.tenant_id = c.a_tenant \
+         AND t.url = c.clear_url AND t.failing_since IS NOT NULL) \
+         SELECT * FROM upd"
+    );
+    match client.query_typed(&text, &params).await {
+        Ok(rows) => Ok(rows),
+        Err(e) if is_unique_violation(&e, "outbox_attempts_id_key") => {
+            Err(BatchFailure::DuplicateAttempt)
+        }
+        Err(e) => Err(BatchFailure::Store(backend(e))),
     }
 }
 
@@ -855,65 +1145,19 @@ impl Store for PostgresStore {
         lease: &Lease,
         finish: Finish,
     ) -> Result<Finished, OutboxError> {
-        let attempt = &finish.attempt;
-        if attempt.job_id != lease.job_id {
-            let client = self.client().await?;
-            return Err(self.finish_refusal(&**client, scope, lease, attempt).await);
-        }
-        let (status, next) = sql::next_state(finish.next);
-        let row = AttemptRow::new(attempt);
-        let (status, next, at) = (status.as_str(), next.map(ms), ms(attempt.ended_at));
-        let fence = int(lease.fence);
-        let scope_tenant = scope.as_tenant().map(TenantId::as_str);
-        let clear_url = match &finish.target {
-            Some(TargetEvent::Delivered { url }) => Some(url.as_str()),
-            _ => None,
-        };
-        let health = finish
-            .target
-            .as_ref()
-            .filter(|e| !matches!(e, TargetEvent::Delivered { .. }));
-        let mut values: Vec<Param<'_>> = vec![&status, &next, &at, &row.job_id];
-        values.extend(row.params());
-        values.extend([&fence as Param<'_>, &row.tenant]);
-        let (scope_value, clear) = (
-            scope_tenant.unwrap_or_default(),
-            clear_url.unwrap_or_default(),
+        let changes_health = matches!(
+            finish.target,
+            Some(TargetEvent::Gone { .. } | TargetEvent::Exhausted { .. })
         );
-        if scope_tenant.is_some() {
-            values.push(&scope_value);
+        if changes_health || finish.attempt.job_id != lease.job_id {
+            return self.finish_one(scope, lease, finish).await;
         }
-        if clear_url.is_some() {
-            values.push(&clear);
-        }
-        let text = finish_statement(scope_tenant.is_some(), clear_url.is_some());
-        let (rows, disabled_target) = match health {
-            Some(event) => {
-                let mut client = self.client().await?;
-                let tx = client.transaction().await.map_err(backend)?;
-                let rows = run_finish(&tx, &text, &values, attempt).await?;
-                if rows.is_empty() {
-                    drop(tx);
-                    return Err(self.finish_refusal(&**client, scope, lease, attempt).await);
-                }
-                let disabled = record_health(&tx, &attempt.tenant, event, attempt.ended_at).await?;
-                tx.commit().await.map_err(backend)?;
-                (rows, disabled)
-            }
-            None => {
-                let client = self.shared().await?;
-                let rows = run_finish(&*client, &text, &values, attempt).await?;
-                if rows.is_empty() {
-                    return Err(self.finish_refusal(&***client, scope, lease, attempt).await);
-                }
-                (rows, None)
-            }
-        };
-        let Some(job_row) = rows.first() else {
-            return Err(sql::corrupt("a finish returned no job"));
-        };
-        let job = sql::job_from_row(job_row, 0)?;
-        Ok(Finished::new(job, disabled_target))
+        self.finish_batched(FinishCall {
+            scope: scope.clone(),
+            lease: lease.clone(),
+            finish,
+        })
+        .await
     }
 
     async fn append_attempt(&self, scope: &Scope, attempt: Attempt) -> Result<(), OutboxError> {

@@ -337,3 +337,103 @@ async fn concurrent_inserts_each_get_their_own_answer() {
         .unwrap();
     assert_eq!(listed.items.len(), 500);
 }
+
+/// Finishes that arrive together share statements, and each still gets its own answer: a
+/// stale lease is refused as stale, a taken attempt id fails only its own finish, the rest
+/// land with their attempt rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_finishes_each_get_their_own_answer() {
+    use crate::outbox::conformance::attempt;
+    use agent_webhooks::outbox::{
+        Attempt, AttemptQuery, Claimed, Finish, JobStatus, Next, TargetEvent,
+    };
+
+    /// Finishes every claim at once (attempt ids from `first`; the two claims at `shared`
+    /// positions get one id) and counts (succeeded, stale, duplicate attempt id).
+    async fn finish_all(
+        store: &std::sync::Arc<dyn Store>,
+        claims: &[Claimed],
+        first: u64,
+        shared: Option<(usize, usize)>,
+        at: agent_webhooks::outbox::Timestamp,
+    ) -> (usize, usize, usize) {
+        let attempts: Vec<Attempt> = (claims.iter().enumerate())
+            .map(|(i, c)| attempt(&c.job, first + i as u64, Some(200), at))
+            .collect();
+        let mut tasks = Vec::new();
+        for (i, c) in claims.iter().enumerate() {
+            let (store, c) = (store.clone(), c.clone());
+            let mut a = attempts[i].clone();
+            if let Some((x, y)) = shared {
+                if i == y {
+                    a.id = attempts[x].id.clone();
+                }
+            }
+            let url = "https://hooks.example.com/a1".to_string();
+            tasks.push(tokio::spawn(async move {
+                let finish = Finish::new(a, Next::Succeeded, Some(TargetEvent::Delivered { url }));
+                (
+                    c.job.id.clone(),
+                    store.finish(&Scope::AllTenants, &c.lease, finish).await,
+                )
+            }));
+        }
+        let mut counts = (0, 0, 0);
+        for task in tasks {
+            let (id, result) = task.await.unwrap();
+            match result {
+                Ok(finished) => {
+                    assert_eq!(finished.job.id, id);
+                    assert_eq!(finished.job.status, JobStatus::Succeeded);
+                    counts.0 += 1;
+                }
+                Err(OutboxError::StaleLease { job, .. }) => {
+                    assert_eq!(job, id);
+                    counts.1 += 1;
+                }
+                Err(OutboxError::Invalid {
+                    what: "attempt id", ..
+                }) => counts.2 += 1,
+                Err(e) => panic!("{id}: {e:?}"),
+            }
+        }
+        counts
+    }
+
+    let Some(store) = pg::store().await else {
+        return;
+    };
+    let all = Scope::AllTenants;
+    let lease = Duration::from_secs(60);
+    for n in 0..60u64 {
+        let tenant = if n % 2 == 0 { "acme" } else { "globex" };
+        store
+            .insert(&all, job(n, tenant, T0), Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    let claimed = store.claim(&all, T0, lease, 100).await.unwrap();
+    assert_eq!(claimed.len(), 60);
+    // Ten leases run out and their jobs are claimed again: the first claims are stale.
+    let later = T0.saturating_add(lease + Duration::from_secs(1));
+    let reclaimed = store.claim(&all, later, lease, 10).await.unwrap();
+    assert_eq!(reclaimed.len(), 10);
+    assert_eq!(
+        finish_all(&store, &claimed, 0, None, later).await,
+        (50, 10, 0)
+    );
+    for c in &reclaimed {
+        let job = store.job(&all, &c.job.id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::InFlight, "still under its new lease");
+    }
+    // The re-claimed ten, two of them with one attempt id: only the second is refused.
+    assert_eq!(
+        finish_all(&store, &reclaimed, 1000, Some((3, 7)), later).await,
+        (9, 0, 1)
+    );
+    let attempts = store
+        .attempts(&all, &AttemptQuery::new().limit(200))
+        .await
+        .unwrap();
+    assert_eq!(attempts.items.len(), 59);
+}
