@@ -38,6 +38,10 @@ type Param<'a> = &'a (dyn ToSql + Sync);
 ///   to the fence it was claimed with.
 /// - A finish is one statement (job update and attempt insert together); only a finish that
 ///   changes target health (410 Gone, retries exhausted) takes a short transaction.
+/// - Concurrent calls share statements: plain enqueues (no idempotency key) and finishes that
+///   arrive while one statement is on its way go together in the next, one multi-row
+///   statement per batch, each caller with its own answer. Nothing waits for a batch to fill;
+///   only concurrency makes batches. Needs a tokio runtime (so does tokio-postgres).
 /// - Every query of a tenant's scope carries `tenant_id = $n` in its `WHERE` clause; the
 ///   listing filters have indexes.
 /// - The schema is versioned; building the store runs the migrations it lacks (under an
