@@ -550,9 +550,21 @@ impl PostgresStore {
         while let Some(batch) = flush.next_batch(MAX_INSERT_BATCH) {
             let inserted = match self.shared().await {
                 Ok(client) => insert_rows(&client, &batch).await,
-                Err(e) => Err(e),
+                Err(e) => Err(BatchFailure::Store(e)),
             };
-            answer_inserts(batch, inserted);
+            match inserted {
+                Ok(ids) => answer_inserts(batch, Ok(ids)),
+                Err(BatchFailure::Store(e)) => answer_inserts(batch, Err(e)),
+                Err(BatchFailure::OneByOne) => {
+                    for pending in batch {
+                        let result = match self.shared().await {
+                            Ok(client) => insert_row(&*client, pending.req.clone()).await,
+                            Err(e) => Err(e),
+                        };
+                        pending.answer(result);
+                    }
+                }
+            }
         }
     }
 
@@ -635,8 +647,8 @@ impl PostgresStore {
     }
 
     /// Sends the queued finishes, a batch per statement, until none waits. A lone finish
-    /// takes the prepared one-row statement; a batch that a duplicate attempt id fails is
-    /// finished one by one, so that only the duplicate is refused.
+    /// takes the prepared one-row statement; a batch refused for one of its finishes (a
+    /// duplicate attempt id, a deadlock) is finished one by one, so that only that one fails.
     async fn flush_finishes(&self) {
         let mut flush = self.shared.finishes.flush();
         while let Some(batch) = flush.next_batch(MAX_FINISH_BATCH) {
@@ -653,7 +665,7 @@ impl PostgresStore {
                 };
                 match result {
                     Ok(rows) => self.answer_finishes(together, rows).await,
-                    Err(BatchFailure::DuplicateAttempt) => self.finish_each(together).await,
+                    Err(BatchFailure::OneByOne) => self.finish_each(together).await,
                     Err(BatchFailure::Store(e)) => {
                         for pending in together {
                             pending.answer(Err(e.clone()));
@@ -797,7 +809,10 @@ async fn insert_row(client: &impl GenericClient, mut job: Job) -> Result<Inserte
 
 /// One `INSERT` for a batch of pending jobs; the ids it stored (a job whose id is taken is
 /// left out, `ON CONFLICT DO NOTHING`). Rows get their sequence numbers in batch order.
-async fn insert_rows(client: &Object, batch: &[PendingInsert]) -> Result<Vec<String>, OutboxError> {
+async fn insert_rows(
+    client: &Object,
+    batch: &[PendingInsert],
+) -> Result<Vec<String>, BatchFailure> {
     let jobs = batch.iter().map(|p| &p.req);
     let ids: Vec<&str> = jobs.clone().map(|j| j.id.as_str()).collect();
     let tenants: Vec<&str> = jobs.clone().map(|j| j.tenant.as_str()).collect();
@@ -843,8 +858,15 @@ async fn insert_rows(client: &Object, batch: &[PendingInsert]) -> Result<Vec<Str
             ],
         )
         .await
-        .map_err(backend)?;
-    rows.iter().map(|r| r.text(0)).collect()
+        .map_err(|e| {
+            if e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) {
+                // Another runtime inserting some of the same ids in another order.
+                BatchFailure::OneByOne
+            } else {
+                BatchFailure::Store(backend(e))
+            }
+        })?;
+    Ok(rows.iter().map(|r| r.text(0)).collect::<Result<_, _>>()?)
 }
 
 /// Answers each queued insert: stored, a duplicate id, or the batch's error.
@@ -871,8 +893,10 @@ fn answer_inserts(batch: Vec<PendingInsert>, inserted: Result<Vec<String>, Outbo
 
 /// Why a batched finish statement failed.
 enum BatchFailure {
-    /// An attempt id of the batch is taken (the whole statement is refused).
-    DuplicateAttempt,
+    /// The statement was refused for one of its finishes, so each goes alone: an attempt id
+    /// of the batch is taken, or the database broke a deadlock with another batch (two
+    /// dispatchers, each finishing a job the other re-claimed) by aborting this one.
+    OneByOne,
     Store(OutboxError),
 }
 
@@ -976,8 +1000,11 @@ async fn finish_rows(client: &Object, batch: &[PendingFinish]) -> Result<Vec<Row
     );
     match client.query_typed(&text, &params).await {
         Ok(rows) => Ok(rows),
-        Err(e) if is_unique_violation(&e, "outbox_attempts_id_key") => {
-            Err(BatchFailure::DuplicateAttempt)
+        Err(e)
+            if is_unique_violation(&e, "outbox_attempts_id_key")
+                || e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) =>
+        {
+            Err(BatchFailure::OneByOne)
         }
         Err(e) => Err(BatchFailure::Store(backend(e))),
     }
