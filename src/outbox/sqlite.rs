@@ -24,7 +24,85 @@ use crate::tenant::{Scope, TenantId};
 /// same file) before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-type Task = Box<dyn FnOnce(&mut Connection) + Send>;
+/// The most writes one transaction (one fsync) carries.
+const MAX_GROUP: usize = 256;
+
+/// A write's answer, sent once its transaction's fate is known: the commit's error, if any,
+/// turns a success into that error.
+type Answer = Box<dyn FnOnce(Option<&OutboxError>) + Send>;
+
+/// Work for the store's thread.
+enum Task {
+    /// Reads outside any transaction; answers at once.
+    Read(Box<dyn FnOnce(&mut Connection) + Send>),
+    /// Writes inside the thread's current write transaction, in a savepoint of its own (an
+    /// error rolls back only its own changes); answered after the commit. Handed the error
+    /// instead of the connection when the transaction could not begin.
+    Write(Write),
+}
+
+/// SQLite rolled back the whole transaction on its own (a full disk, an I/O error).
+#[derive(Debug, thiserror::Error)]
+#[error("SQLite rolled the write transaction back; nothing of it was stored")]
+struct RolledBack;
+
+/// Runs tasks as they come: writes that queued up together share one `BEGIN IMMEDIATE`
+/// transaction, so one fsync covers them all (group commit), and each is answered only after
+/// that commit. A read first commits the writes before it.
+fn serve(conn: &mut Connection, queue: &mpsc::Receiver<Task>) {
+    let mut group: Vec<Answer> = Vec::new();
+    // Ends when the store (the only sender) is dropped.
+    while let Ok(first) = queue.recv() {
+        let mut next = Some(first);
+        while let Some(task) = next {
+            match task {
+                Task::Read(read) => {
+                    commit(conn, &mut group);
+                    read(conn);
+                }
+                Task::Write(write) => write_in_group(conn, &mut group, write),
+            }
+            next = queue.try_recv().ok();
+        }
+        commit(conn, &mut group);
+    }
+}
+
+type Write = Box<dyn FnOnce(Result<&mut Connection, &OutboxError>) -> Answer + Send>;
+
+fn write_in_group(conn: &mut Connection, group: &mut Vec<Answer>, write: Write) {
+    if group.is_empty() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE").map_err(backend) {
+            write(Err(&e))(None);
+            return;
+        }
+    }
+    group.push(write(Ok(conn)));
+    if conn.is_autocommit() {
+        // The transaction is gone: nothing of this group is stored.
+        let e = OutboxError::backend(RolledBack);
+        for answer in group.drain(..) {
+            answer(Some(&e));
+        }
+    } else if group.len() >= MAX_GROUP {
+        commit(conn, group);
+    }
+}
+
+/// Commits the group's transaction, if one is open, and answers its writes.
+fn commit(conn: &mut Connection, group: &mut Vec<Answer>) {
+    if group.is_empty() {
+        return;
+    }
+    let result = conn.execute_batch("COMMIT").map_err(backend);
+    if result.is_err() && !conn.is_autocommit() {
+        // Leave no transaction open behind a failed commit.
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for answer in group.drain(..) {
+        answer(result.as_ref().err());
+    }
+}
 
 /// The durable embedded [`Store`] on SQLite: one file, for a single runtime (feature `sqlite`).
 ///
@@ -32,9 +110,12 @@ type Task = Box<dyn FnOnce(&mut Connection) + Send>;
 ///   survives a crash of the process and of the machine.
 /// - The schema is versioned; [`SqliteStore::open`] runs the migrations it lacks and refuses a
 ///   file migrated by a newer build.
-/// - Every write, and every claim, is one `BEGIN IMMEDIATE` transaction, so several processes
-///   may share the file (each waits up to 10 s for the write lock); one process is the
-///   intended use, [`PostgresStore`](super::PostgresStore) is for many.
+/// - Writes and claims run in `BEGIN IMMEDIATE` transactions, so several processes may share
+///   the file (each waits up to 10 s for the write lock); one process is the intended use,
+///   [`PostgresStore`](super::PostgresStore) is for many. Writes that arrive together share
+///   one transaction, and so one fsync (group commit), each in a savepoint of its own (an
+///   error undoes only its own changes); every write is answered only after its
+///   transaction is committed.
 /// - The connection lives on its own thread: the async methods hand it the work and await the
 ///   answer, so they never block the executor, and no particular async runtime is needed.
 ///
@@ -97,10 +178,7 @@ impl SqliteStore {
                         return;
                     }
                 };
-                // Ends when the store (the only sender) is dropped.
-                while let Ok(task) = queue.recv() {
-                    task(&mut conn);
-                }
+                serve(&mut conn, &queue);
             })
             .map_err(OutboxError::backend)?;
         opened.await.map_err(|_| OutboxError::backend(Stopped))??;
@@ -110,7 +188,7 @@ impl SqliteStore {
     /// The schema version this build migrates to.
     pub const SCHEMA_VERSION: u32 = sql::SCHEMA_VERSION;
 
-    /// Runs `f` on the store's thread and awaits its answer.
+    /// Runs the read `f` on the store's thread and awaits its answer.
     async fn call<T, F>(&self, f: F) -> Result<T, OutboxError>
     where
         T: Send + 'static,
@@ -118,9 +196,36 @@ impl SqliteStore {
     {
         let (tx, rx) = oneshot::channel();
         self.tasks
-            .send(Box::new(move |conn| {
+            .send(Task::Read(Box::new(move |conn| {
                 let _ = tx.send(f(conn));
-            }))
+            })))
+            .map_err(|_| OutboxError::backend(Stopped))?;
+        rx.await.map_err(|_| OutboxError::backend(Stopped))?
+    }
+
+    /// Runs the write `f` on the store's thread, inside the current group transaction, and
+    /// awaits its answer, which comes once that transaction is committed.
+    async fn write<T, F>(&self, f: F) -> Result<T, OutboxError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, OutboxError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let task = move |conn: Result<&mut Connection, &OutboxError>| -> Answer {
+            let result = match conn {
+                Ok(conn) => f(conn),
+                Err(e) => Err(e.clone()),
+            };
+            Box::new(move |commit: Option<&OutboxError>| {
+                let answer = match (result, commit) {
+                    (Ok(_), Some(e)) => Err(e.clone()),
+                    (result, _) => result,
+                };
+                let _ = tx.send(answer);
+            })
+        };
+        self.tasks
+            .send(Task::Write(Box::new(task)))
             .map_err(|_| OutboxError::backend(Stopped))?;
         rx.await.map_err(|_| OutboxError::backend(Stopped))?
     }
@@ -300,9 +405,7 @@ fn insert_job(
     mut job: Job,
     window: Duration,
 ) -> Result<Inserted, OutboxError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend)?;
+    let tx = conn.savepoint().map_err(backend)?;
     if let Some(key) = &job.idempotency_key {
         if job_by_id(&tx, &Scope::AllTenants, &job.id)?.is_some() {
             return Err(OutboxError::DuplicateJob(job.id));
@@ -377,9 +480,7 @@ fn claim_jobs(
     lease: Duration,
     limit: usize,
 ) -> Result<Vec<Claimed>, OutboxError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend)?;
+    let tx = conn.savepoint().map_err(backend)?;
     let mut pick = Sql::new("SELECT seq FROM outbox_jobs WHERE ");
     pick.scope(scope)
         .bind(" AND due_at <= {}", Val::Int(ms(now)))
@@ -432,9 +533,7 @@ fn finish_job(
     lease: &Lease,
     finish: &Finish,
 ) -> Result<Finished, OutboxError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend)?;
+    let tx = conn.savepoint().map_err(backend)?;
     let mut find = Sql::new("SELECT tenant_id, status, fence FROM outbox_jobs WHERE ");
     find.scope(scope)
         .bind(" AND id = {}", Val::Text(lease.job_id.as_str().into()));
@@ -488,9 +587,7 @@ fn requeue_job(
     id: &JobId,
     now: Timestamp,
 ) -> Result<Job, OutboxError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend)?;
+    let tx = conn.savepoint().map_err(backend)?;
     let Some(job) = job_by_id(&tx, scope, id)? else {
         return Err(OutboxError::not_found("job", id));
     };
@@ -525,9 +622,7 @@ fn recover_jobs(
     now: Timestamp,
     limit: usize,
 ) -> Result<Recovered, OutboxError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend)?;
+    let tx = conn.savepoint().map_err(backend)?;
     let mut pick = Sql::new("SELECT id FROM outbox_jobs WHERE ");
     pick.scope(scope)
         .push(" AND status = 'failed'")
@@ -558,7 +653,7 @@ impl Store for SqliteStore {
         if !scope.contains(&job.tenant) {
             return Err(OutboxError::OutOfScope { tenant: job.tenant });
         }
-        self.call(move |c| insert_job(c, job, idempotency_window))
+        self.write(move |c| insert_job(c, job, idempotency_window))
             .await
     }
 
@@ -573,7 +668,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let scope = scope.clone();
-        self.call(move |c| claim_jobs(c, &scope, now, lease, limit))
+        self.write(move |c| claim_jobs(c, &scope, now, lease, limit))
             .await
     }
 
@@ -584,16 +679,14 @@ impl Store for SqliteStore {
         finish: Finish,
     ) -> Result<Finished, OutboxError> {
         let (scope, lease) = (scope.clone(), lease.clone());
-        self.call(move |c| finish_job(c, &scope, &lease, &finish))
+        self.write(move |c| finish_job(c, &scope, &lease, &finish))
             .await
     }
 
     async fn append_attempt(&self, scope: &Scope, attempt: Attempt) -> Result<(), OutboxError> {
         let scope = scope.clone();
-        self.call(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
+        self.write(move |c| {
+            let tx = c.savepoint().map_err(backend)?;
             match job_by_id(&tx, &scope, &attempt.job_id)? {
                 Some(job) if job.tenant == attempt.tenant => insert_attempt(&tx, &attempt)?,
                 _ => return Err(OutboxError::not_found("job", &attempt.job_id)),
@@ -642,7 +735,7 @@ impl Store for SqliteStore {
 
     async fn requeue(&self, scope: &Scope, id: &JobId, now: Timestamp) -> Result<Job, OutboxError> {
         let (scope, id) = (scope.clone(), id.clone());
-        self.call(move |c| requeue_job(c, &scope, &id, now)).await
+        self.write(move |c| requeue_job(c, &scope, &id, now)).await
     }
 
     async fn recover(
@@ -654,7 +747,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Recovered, OutboxError> {
         let scope = scope.clone();
-        self.call(move |c| recover_jobs(c, &scope, since, until, now, limit))
+        self.write(move |c| recover_jobs(c, &scope, since, until, now, limit))
             .await
     }
 
@@ -681,7 +774,7 @@ impl Store for SqliteStore {
             return Err(OutboxError::not_found("target", url));
         }
         let (tenant, url) = (tenant.clone(), url.to_owned());
-        self.call(move |c| {
+        self.write(move |c| {
             let changed = c
                 .prepare_cached(
                     "UPDATE outbox_targets SET failing_since = NULL, disabled_reason = NULL, \
