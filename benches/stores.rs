@@ -2,7 +2,7 @@
 //! same machine, in one run.
 //!
 //! - `sqlite/store_cycle` (a file in WAL mode, `synchronous=FULL`): jobs through the full
-//!   cycle, enqueue -> claim -> target check -> finish (attempt row and job update), with a
+//!   cycle, enqueue -> claim -> finish (attempt row and job update), with a
 //!   dispatcher whose transport answers 200 at once; against `sqlite/insert_update_loop`, a
 //!   single-row `INSERT` then `UPDATE` per iteration on another file with the same settings.
 //! - `postgres/store_cycle_c16` and `_c64`: the same cycle on `PostgresStore` with the
