@@ -988,6 +988,42 @@ pub async fn claim_reports_the_tenants_disabled_targets(store: Arc<dyn Store>) {
     assert_eq!(c.disabled_targets.as_deref(), Some(&[][..]));
 }
 
+/// Inserts that arrive together (batched or grouped by the store, or not) each get their own
+/// answer: a taken id fails only its own insert, and every job is stored once. 300 jobs of
+/// two tenants plus 50 repeated ids; job 0 was stored before.
+pub async fn concurrent_inserts_each_get_their_own_answer(store: Arc<dyn Store>) {
+    insert(&*store, job(0, "acme", T0)).await;
+    let mut tasks = Vec::new();
+    for n in (0..300u64).chain(0..50) {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let j = job(n, if n % 2 == 0 { "acme" } else { "globex" }, T0);
+            (n, store.insert(&Scope::AllTenants, j, WINDOW).await)
+        }));
+    }
+    let (mut stored, mut duplicates) = (HashSet::new(), 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            (n, Ok(inserted)) => {
+                assert_eq!(inserted.job.id, job(n, "acme", T0).id);
+                assert!(stored.insert(n), "job {n} stored twice");
+            }
+            (n, Err(OutboxError::DuplicateJob(id))) => {
+                assert_eq!(id, job(n, "acme", T0).id);
+                duplicates += 1;
+            }
+            (n, Err(e)) => panic!("job {n}: {e:?}"),
+        }
+    }
+    assert_eq!((stored.len(), duplicates), (299, 51));
+    assert!(!stored.contains(&0));
+    let listed = store
+        .jobs(&Scope::AllTenants, &JobQuery::new().limit(1000))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 300);
+}
+
 pub async fn concurrent_claims_never_share_a_job(store: Arc<dyn Store>) {
     for n in 0..2000u64 {
         insert(
@@ -1055,6 +1091,11 @@ macro_rules! conformance_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn concurrent_claims_never_share_a_job() {
             $crate::outbox::conformance::concurrent_claims_never_share_a_job($make).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_inserts_each_get_their_own_answer() {
+            $crate::outbox::conformance::concurrent_inserts_each_get_their_own_answer($make)
+                .await;
         }
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

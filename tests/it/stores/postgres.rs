@@ -287,57 +287,6 @@ async fn dropped_connections_are_replaced_and_nothing_is_lost() {
     assert!(reclaimed.lease.fence > claimed[0].lease.fence);
 }
 
-/// Concurrent plain enqueues travel together in multi-row inserts: each caller still gets its
-/// own answer, a taken id fails only its own insert, and every job is stored once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_inserts_each_get_their_own_answer() {
-    let Some(store) = pg::store().await else {
-        return;
-    };
-    let all = Scope::AllTenants;
-    store
-        .insert(&all, job(0, "acme", T0), Duration::ZERO)
-        .await
-        .unwrap();
-    // 600 inserts at once; ids 0..100 twice (id 0 was stored before).
-    let mut tasks = Vec::new();
-    for n in (0..500u64).chain(0..100) {
-        let store = store.clone();
-        let tenant = if n % 2 == 0 { "acme" } else { "globex" };
-        tasks.push(tokio::spawn(async move {
-            let job = job(n, tenant, T0);
-            (
-                n,
-                store.insert(&Scope::AllTenants, job, Duration::ZERO).await,
-            )
-        }));
-    }
-    let mut stored = std::collections::HashMap::new();
-    let mut duplicates = 0;
-    for task in tasks {
-        let (n, result) = task.await.unwrap();
-        match result {
-            Ok(inserted) => {
-                assert_eq!(inserted.job.id, job(n, "acme", T0).id);
-                assert!(stored.insert(n, ()).is_none(), "job {n} stored twice");
-            }
-            Err(OutboxError::DuplicateJob(id)) => {
-                assert_eq!(id, job(n, "acme", T0).id);
-                duplicates += 1;
-            }
-            Err(e) => panic!("job {n}: {e:?}"),
-        }
-    }
-    assert_eq!(stored.len(), 499, "ids 1..500 once each");
-    assert!(!stored.contains_key(&0));
-    assert_eq!(duplicates, 101);
-    let listed = store
-        .jobs(&all, &agent_webhooks::outbox::JobQuery::new().limit(1000))
-        .await
-        .unwrap();
-    assert_eq!(listed.items.len(), 500);
-}
-
 /// Finishes that arrive together share statements, and each still gets its own answer: a
 /// stale lease is refused as stale, a taken attempt id fails only its own finish, the rest
 /// land with their attempt rows.
