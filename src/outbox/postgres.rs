@@ -906,6 +906,34 @@ impl From<OutboxError> for BatchFailure {
     }
 }
 
+/// A batch of finishes column by column, as `unnest` takes them (the attempt's values as
+/// [`AttemptRow`] encodes them; the job's update time is the attempt's end).
+#[derive(Default)]
+struct FinishColumns<'a> {
+    fence: Vec<i64>,
+    status: Vec<&'static str>,
+    next_at: Vec<Option<i64>>,
+    scope_tenant: Vec<Option<&'a str>>,
+    clear_url: Vec<Option<&'a str>>,
+    id: Vec<&'a str>,
+    job_id: Vec<&'a str>,
+    tenant: Vec<&'a str>,
+    trigger: Vec<&'static str>,
+    url: Vec<Option<&'a str>>,
+    level: Vec<Option<&'a str>>,
+    a_status: Vec<&'static str>,
+    code: Vec<Option<i64>>,
+    error: Vec<Option<&'a str>>,
+    latency: Vec<i64>,
+    event: Vec<&'a str>,
+    number: Vec<i64>,
+    next: Vec<Option<i64>>,
+    body: Vec<&'a [u8]>,
+    truncated: Vec<bool>,
+    started: Vec<i64>,
+    ended: Vec<i64>,
+}
+
 /// One statement for a batch of finishes (one per job, none changing target health): the
 /// fenced job updates, their attempt rows and the failure runs their deliveries clear; the
 /// jobs it updated. Run unnamed: its join with the batch is planned for the table as it is.
@@ -913,64 +941,60 @@ async fn finish_rows(client: &Object, batch: &[PendingFinish]) -> Result<Vec<Row
     let rows: Vec<(AttemptRow<'_>, &FinishCall)> = (batch.iter())
         .map(|p| (AttemptRow::new(&p.req.finish.attempt), &p.req))
         .collect();
-    let col =
-        |f: &dyn Fn(&(AttemptRow<'_>, &FinishCall)) -> Option<String>| -> Vec<Option<String>> {
-            rows.iter().map(f).collect()
-        };
-    let int = |f: &dyn Fn(&(AttemptRow<'_>, &FinishCall)) -> Option<i64>| -> Vec<Option<i64>> {
-        rows.iter().map(f).collect()
-    };
-    let fence = int(&|(_, c)| Some(sql::int(c.lease.fence)));
-    let status = col(&|(_, c)| Some(sql::next_state(c.finish.next).0.as_str().to_owned()));
-    let next_at = int(&|(_, c)| sql::next_state(c.finish.next).1.map(ms));
-    let at = int(&|(a, _)| Some(a.ended_at));
-    let scope_tenant = col(&|(_, c)| c.scope.as_tenant().map(|t| t.as_str().to_owned()));
-    let clear_url = col(&|(_, c)| match &c.finish.target {
-        Some(TargetEvent::Delivered { url }) => Some(url.clone()),
-        _ => None,
-    });
-    let a_id = col(&|(a, _)| Some(a.id.to_owned()));
-    let a_job = col(&|(a, _)| Some(a.job_id.to_owned()));
-    let a_tenant = col(&|(a, _)| Some(a.tenant.to_owned()));
-    let a_trigger = col(&|(a, _)| Some(a.trigger.to_owned()));
-    let a_url = col(&|(a, _)| a.url.as_deref().map(str::to_owned));
-    let a_level = col(&|(a, _)| a.level.as_deref().map(str::to_owned));
-    let a_status = col(&|(a, _)| Some(a.status.to_owned()));
-    let a_code = int(&|(a, _)| a.status_code);
-    let a_error = col(&|(a, _)| a.error.as_deref().map(str::to_owned));
-    let a_latency = int(&|(a, _)| Some(a.latency_ms));
-    let a_event = col(&|(a, _)| Some(a.event_type.to_string()));
-    let a_number = int(&|(a, _)| Some(a.number));
-    let a_next = int(&|(a, _)| a.next_attempt_at);
-    let a_body: Vec<&[u8]> = rows.iter().map(|(a, _)| a.body).collect();
-    let a_truncated: Vec<bool> = rows.iter().map(|(a, _)| a.truncated).collect();
-    let a_started = int(&|(a, _)| Some(a.started_at));
-    let a_ended = int(&|(a, _)| Some(a.ended_at));
+    let mut c = FinishColumns::default();
+    for (a, call) in &rows {
+        let (status, next) = sql::next_state(call.finish.next);
+        c.fence.push(int(call.lease.fence));
+        c.status.push(status.as_str());
+        c.next_at.push(next.map(ms));
+        c.scope_tenant
+            .push(call.scope.as_tenant().map(TenantId::as_str));
+        c.clear_url.push(match &call.finish.target {
+            Some(TargetEvent::Delivered { url }) => Some(url.as_str()),
+            _ => None,
+        });
+        c.id.push(a.id);
+        c.job_id.push(a.job_id);
+        c.tenant.push(a.tenant);
+        c.trigger.push(a.trigger);
+        c.url.push(a.url.as_deref());
+        c.level.push(a.level.as_deref());
+        c.a_status.push(a.status);
+        c.code.push(a.status_code);
+        c.error.push(a.error.as_deref());
+        c.latency.push(a.latency_ms);
+        c.event.push(&a.event_type);
+        c.number.push(a.number);
+        c.next.push(a.next_attempt_at);
+        c.body.push(a.body);
+        c.truncated.push(a.truncated);
+        c.started.push(a.started_at);
+        c.ended.push(a.ended_at);
+    }
     let (texts, ints) = (Type::TEXT_ARRAY, Type::INT8_ARRAY);
-    let params: [(Param<'_>, Type); 23] = [
-        (&fence, ints.clone()),
-        (&status, texts.clone()),
-        (&next_at, ints.clone()),
-        (&at, ints.clone()),
-        (&scope_tenant, texts.clone()),
-        (&clear_url, texts.clone()),
-        (&a_id, texts.clone()),
-        (&a_job, texts.clone()),
-        (&a_tenant, texts.clone()),
-        (&a_trigger, texts.clone()),
-        (&a_url, texts.clone()),
-        (&a_level, texts.clone()),
-        (&a_status, texts.clone()),
-        (&a_code, ints.clone()),
-        (&a_error, texts.clone()),
-        (&a_latency, ints.clone()),
-        (&a_event, texts.clone()),
-        (&a_number, ints.clone()),
-        (&a_next, ints.clone()),
-        (&a_body, Type::BYTEA_ARRAY),
-        (&a_truncated, Type::BOOL_ARRAY),
-        (&a_started, ints.clone()),
-        (&a_ended, ints),
+    let params: [(Param<'_>, Type); 22] = [
+        (&c.fence, ints.clone()),
+        (&c.status, texts.clone()),
+        (&c.next_at, ints.clone()),
+        (&c.scope_tenant, texts.clone()),
+        (&c.clear_url, texts.clone()),
+        (&c.id, texts.clone()),
+        (&c.job_id, texts.clone()),
+        (&c.tenant, texts.clone()),
+        (&c.trigger, texts.clone()),
+        (&c.url, texts.clone()),
+        (&c.level, texts.clone()),
+        (&c.a_status, texts.clone()),
+        (&c.code, ints.clone()),
+        (&c.error, texts.clone()),
+        (&c.latency, ints.clone()),
+        (&c.event, texts.clone()),
+        (&c.number, ints.clone()),
+        (&c.next, ints.clone()),
+        (&c.body, Type::BYTEA_ARRAY),
+        (&c.truncated, Type::BOOL_ARRAY),
+        (&c.started, ints.clone()),
+        (&c.ended, ints),
     ];
     let job_cols = JOB_COLS
         .split(", ")
@@ -979,12 +1003,12 @@ async fn finish_rows(client: &Object, batch: &[PendingFinish]) -> Result<Vec<Row
         .join(", ");
     let text = format!(
         "WITH input AS (SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-         $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) AS i(fence, new_status, \
-         next_at, at, scope_tenant, clear_url, a_id, a_job, a_tenant, a_trigger, a_url, \
-         a_level, a_status, a_code, a_error, a_latency, a_event, a_number, a_next, a_body, \
-         a_truncated, a_started, a_ended)), \
+         $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) AS i(fence, new_status, next_at, \
+         scope_tenant, clear_url, a_id, a_job, a_tenant, a_trigger, a_url, a_level, a_status, \
+         a_code, a_error, a_latency, a_event, a_number, a_next, a_body, a_truncated, a_started, \
+         a_ended)), \
          upd AS (UPDATE outbox_jobs j SET status = i.new_status, next_attempt_at = i.next_at, \
-         due_at = i.next_at, updated_at = i.at FROM input i WHERE j.id = i.a_job \
+         due_at = i.next_at, updated_at = i.a_ended FROM input i WHERE j.id = i.a_job \
          AND j.fence = i.fence AND (j.status = 'in-flight') IS TRUE \
          AND (j.tenant_id = i.a_tenant AND (i.scope_tenant IS NULL \
          OR j.tenant_id = i.scope_tenant)) IS TRUE RETURNING {job_cols}), \
