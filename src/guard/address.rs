@@ -209,77 +209,51 @@ const fn most_specific_first<T: Copy, const N: usize>(mut rows: [Masked<T>; N]) 
     rows
 }
 
-#[allow(
-    clippy::cast_possible_truncation,
-    reason = "`row: i as u8` is guarded by `assert!(i < 256)`; `u8::try_from` is not const"
-)]
-const fn masked_v4() -> [Masked<u32>; V4_ROWS.len()] {
-    let mut out = [Masked {
-        net: 0,
-        mask: 0,
-        len: 0,
-        row: 0,
-        verdict: Deny,
-    }; V4_ROWS.len()];
-    let mut i = 0;
-    while i < V4_ROWS.len() {
-        let row = V4_ROWS[i];
-        assert!(row.len <= 32);
-        let mask = if row.len == 0 {
-            0
-        } else {
-            u32::MAX << (32 - row.len)
-        };
-        let net = row.net.to_bits();
-        assert!(net & !mask == 0, "a row has host bits set");
-        assert!(i < 256);
-        out[i] = Masked {
-            net,
-            mask,
-            len: row.len,
-            row: i as u8,
-            verdict: row.verdict,
-        };
-        i += 1;
-    }
-    most_specific_first(out)
+/// Builds a family's (net, mask) table from its rows, checked at compile time: prefix lengths
+/// in range, no host bits set. One body for both families: const fns cannot be generic over
+/// integer arithmetic.
+macro_rules! masked_table {
+    ($name:ident, $rows:ident, $int:ty) => {
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "`row: i as u8` is guarded by `assert!(i < 256)`; `u8::try_from` is not const"
+        )]
+        const fn $name() -> [Masked<$int>; $rows.len()] {
+            let mut out = [Masked {
+                net: 0,
+                mask: 0,
+                len: 0,
+                row: 0,
+                verdict: Deny,
+            }; $rows.len()];
+            let mut i = 0;
+            while i < $rows.len() {
+                let row = $rows[i];
+                assert!(row.len as u32 <= <$int>::BITS);
+                let mask = if row.len == 0 {
+                    0
+                } else {
+                    <$int>::MAX << (<$int>::BITS - row.len as u32)
+                };
+                let net = row.net.to_bits();
+                assert!(net & !mask == 0, "a row has host bits set");
+                assert!(i < 256);
+                out[i] = Masked {
+                    net,
+                    mask,
+                    len: row.len,
+                    row: i as u8,
+                    verdict: row.verdict,
+                };
+                i += 1;
+            }
+            most_specific_first(out)
+        }
+    };
 }
 
-#[allow(
-    clippy::cast_possible_truncation,
-    reason = "`row: i as u8` is guarded by `assert!(i < 256)`; `u8::try_from` is not const"
-)]
-const fn masked_v6() -> [Masked<u128>; V6_ROWS.len()] {
-    let mut out = [Masked {
-        net: 0,
-        mask: 0,
-        len: 0,
-        row: 0,
-        verdict: Deny,
-    }; V6_ROWS.len()];
-    let mut i = 0;
-    while i < V6_ROWS.len() {
-        let row = V6_ROWS[i];
-        assert!(row.len <= 128);
-        let mask = if row.len == 0 {
-            0
-        } else {
-            u128::MAX << (128 - row.len)
-        };
-        let net = row.net.to_bits();
-        assert!(net & !mask == 0, "a row has host bits set");
-        assert!(i < 256);
-        out[i] = Masked {
-            net,
-            mask,
-            len: row.len,
-            row: i as u8,
-            verdict: row.verdict,
-        };
-        i += 1;
-    }
-    most_specific_first(out)
-}
+masked_table!(masked_v4, V4_ROWS, u32);
+masked_table!(masked_v6, V6_ROWS, u128);
 
 static MASKED_V4: [Masked<u32>; V4_ROWS.len()] = masked_v4();
 
