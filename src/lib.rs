@@ -85,7 +85,6 @@ pub mod sign;
 pub mod template;
 pub mod tenant;
 pub mod tool;
-#[cfg(feature = "reqwest")]
 pub mod transport;
 mod vars;
 

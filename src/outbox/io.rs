@@ -1,4 +1,5 @@
-//! The outbox's boundaries to the outside: the clock, randomness and the HTTP transport.
+//! The outbox's boundaries to the outside: the clock and randomness (the HTTP transport is
+//! [`crate::transport::Transport`]).
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -6,8 +7,6 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use async_trait::async_trait;
 
 use crate::outbox::model::Timestamp;
 
@@ -113,80 +112,6 @@ impl Random for SeededRandom {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
-    }
-}
-
-/// The HTTP client the dispatcher sends through, brought by the host.
-///
-/// It must not follow redirects (a 3xx is a failed attempt) and must enforce `timeout` on the
-/// whole exchange. A production transport also checks every resolved address with the guard.
-#[async_trait]
-pub trait Transport: Send + Sync + fmt::Debug {
-    /// Sends `request` and returns the response (any status), or why none came.
-    ///
-    /// # Errors
-    /// [`TransportError`] when no response arrived: timeout, connection failure, a refused
-    /// resolved address.
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Duration,
-    ) -> Result<http::Response<Vec<u8>>, TransportError>;
-}
-
-/// Why a send got no HTTP response; recorded on the attempt with no status code.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind}: {message}")]
-pub struct TransportError {
-    kind: TransportErrorKind,
-    message: String,
-}
-
-impl TransportError {
-    /// An error of `kind` with a message for operators (no secrets).
-    #[must_use]
-    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
-        TransportError {
-            kind,
-            message: message.into(),
-        }
-    }
-
-    /// The family of the error.
-    #[must_use]
-    pub fn kind(&self) -> TransportErrorKind {
-        self.kind
-    }
-
-    /// The message.
-    #[must_use]
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-/// The family of a [`TransportError`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TransportErrorKind {
-    /// No complete response within the timeout.
-    Timeout,
-    /// The connection could not be made or broke (DNS, refused, reset, TLS).
-    Connect,
-    /// The guard refused a resolved address or a redirect hop.
-    Refused,
-    /// Anything else.
-    Other,
-}
-
-impl fmt::Display for TransportErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TransportErrorKind::Timeout => "timeout",
-            TransportErrorKind::Connect => "connection failed",
-            TransportErrorKind::Refused => "refused by the guard",
-            TransportErrorKind::Other => "transport error",
-        })
     }
 }
 

@@ -65,33 +65,23 @@
 //! # }
 //! ```
 
-#[cfg(feature = "postgres")]
-mod batch;
 mod dispatch;
+mod enqueue;
 mod error;
 mod io;
-mod memory;
 mod model;
 mod plan;
-#[cfg(feature = "postgres")]
-mod postgres;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod sql;
-#[cfg(feature = "sqlite")]
-mod sqlite;
 mod store;
+mod target;
 
-pub use dispatch::{
-    CascadeTargets, DEFAULT_IDEMPOTENCY_WINDOW, Dispatcher, DispatcherBuilder, LEASE_MARGIN,
-    MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Observer, Outbox, Shutdown, Sign, Target,
-    TargetResolver, Tick, Unresolved, UrlCheck,
+/// The transport lives in [`crate::transport`]; re-exported here for the dispatcher's users.
+pub use crate::transport::{Transport, TransportError, TransportErrorKind};
+pub use dispatch::{Dispatcher, DispatcherBuilder, LEASE_MARGIN, Observer, Shutdown, Tick};
+pub use enqueue::{
+    DEFAULT_IDEMPOTENCY_WINDOW, MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Outbox,
 };
 pub use error::{OutboxError, PlanError};
-pub use io::{
-    Clock, ManualClock, Random, SeededRandom, SystemClock, Transport, TransportError,
-    TransportErrorKind,
-};
-pub use memory::MemoryStore;
+pub use io::{Clock, ManualClock, Random, SeededRandom, SystemClock};
 pub use model::{
     Attempt, AttemptId, AttemptQuery, AttemptStatus, Cursor, DEFAULT_PAGE_LIMIT, Job, JobId,
     JobQuery, JobStatus, MAX_ID_LEN, MAX_PAGE_LIMIT, MAX_RESPONSE_BODY, Page, TargetRef, Timestamp,
@@ -101,11 +91,13 @@ pub use plan::{
     DEFAULT_RETRY_AFTER_CAP, Decision, MAX_DELAY, MAX_RETRIES, RetryPlan, RetryPlanBuilder,
     parse_retry_after,
 };
-#[cfg(feature = "postgres")]
-pub use postgres::{PostgresStore, PostgresStoreBuilder};
+pub use store::MemoryStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use store::SqliteStore;
 pub use store::{
     Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
     TargetEvent, TargetState,
 };
+#[cfg(feature = "postgres")]
+pub use store::{PostgresStore, PostgresStoreBuilder};
+pub use target::{CascadeTargets, Sign, Target, TargetResolver, Unresolved, UrlCheck};

@@ -6,7 +6,7 @@ use super::{CompiledTool, DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
 use crate::error::ErrorKind;
 use crate::event::{ToolCallResult, ToolCallsResponse};
 use crate::guard::{Origin, Policy};
-use crate::outbox::{Transport, TransportErrorKind};
+use crate::transport::{Transport, TransportErrorKind};
 use crate::vars::Vars;
 
 /// Runs webhook tool calls for the model: prepares the request, checks its URL with the guard,

@@ -13,7 +13,7 @@ use url::Url;
 
 use super::resolve::{DnsResolver, GuardedResolver, ResolveError, SystemResolver};
 use crate::guard::{Origin, Policy, Rejection};
-use crate::outbox::{Transport, TransportError, TransportErrorKind};
+use crate::transport::{Transport, TransportError, TransportErrorKind};
 
 /// The most response-body bytes a [`ReqwestTransport`] reads by default: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;

@@ -13,12 +13,14 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
-use crate::outbox::batch::{Batcher, Pending};
 use crate::outbox::error::OutboxError;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
 };
-use crate::outbox::sql::{self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms};
+use crate::outbox::store::batch::{Batcher, Pending};
+use crate::outbox::store::sql::{
+    self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms,
+};
 use crate::outbox::store::{
     Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetEvent, TargetState,
 };

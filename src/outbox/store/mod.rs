@@ -1,5 +1,21 @@
 //! The `Store` trait: where jobs and attempts live.
 
+#[cfg(feature = "postgres")]
+mod batch;
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresStore, PostgresStoreBuilder};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,7 +14,9 @@ use crate::outbox::error::OutboxError;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
 };
-use crate::outbox::sql::{self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms};
+use crate::outbox::store::sql::{
+    self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms,
+};
 use crate::outbox::store::{
     Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetState,
 };
