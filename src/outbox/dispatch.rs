@@ -14,7 +14,7 @@ use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 use crate::error::Result;
 use crate::guard::Policy;
 use crate::outbox::error::{OutboxError, PlanError};
-use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock};
+use crate::outbox::io::{Clock, OsRandom, Random, SystemClock};
 use crate::outbox::model::{Attempt, AttemptId, AttemptStatus, Job, JobId, Trigger, stored_body};
 use crate::outbox::plan::{Decision, RetryPlan, parse_retry_after};
 use crate::outbox::store::{Claimed, Finish, Lease, Next, Store, TargetEvent, TargetState};
@@ -159,7 +159,7 @@ impl DispatcherBuilder {
         self.d.clock = clock;
         self
     }
-    /// The randomness for jitter and attempt ids (default: process-seeded).
+    /// The randomness for jitter and attempt ids (default: [`OsRandom`](crate::outbox::OsRandom)).
     pub fn random(mut self, random: Arc<dyn Random>) -> Self {
         self.d.random = random;
         self
@@ -259,7 +259,7 @@ impl Dispatcher {
                 resolver,
                 check: Arc::new(Policy::default()),
                 clock: Arc::new(SystemClock),
-                random: Arc::new(SeededRandom::from_entropy()),
+                random: Arc::new(OsRandom),
                 observer: Arc::new(NoObserver),
                 plan: RetryPlan::default(),
                 scope: Scope::AllTenants,
