@@ -283,6 +283,19 @@ pub enum TemplateError {
 /// limit, so every value parsed from JSON text fits.
 pub const MAX_JSON_DEPTH: usize = 128;
 
+/// Drops a value without recursing: serde_json's own drop recurses once per level, which a
+/// host-built value thousands of levels deep turns into a stack overflow.
+pub(crate) fn drop_deep(value: Value) {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+}
+
 /// Whether `value` nests arrays and objects deeper than `limit` (a scalar is depth 0, `[]`
 /// depth 1). Iterative: deep input costs heap, never stack.
 pub(crate) fn exceeds_depth(value: &Value, limit: usize) -> bool {

@@ -478,6 +478,7 @@ impl Event {
         // Typed fields are read by deserializing, which recurses: refuse host-built nesting
         // that would exhaust the stack.
         if crate::template::exceeds_depth(&message, crate::template::MAX_JSON_DEPTH) {
+            crate::template::drop_deep(message);
             return Err(EventError::TooDeep {
                 limit: crate::template::MAX_JSON_DEPTH,
             });

@@ -245,18 +245,6 @@ impl Visibility {
     }
 }
 
-/// Drops a value without recursing (serde_json's own drop recurses once per level).
-fn drop_iteratively(value: Value) {
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::Array(items) => stack.extend(items),
-            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
-            _ => {}
-        }
-    }
-}
-
 /// Whether a credential-like key is a count (`promptTokens`, `maxTokens`, `tokenCount`)
 /// whose number is kept.
 fn is_count_key(key: &str) -> bool {
@@ -273,7 +261,7 @@ fn is_count_key(key: &str) -> bool {
 fn redact_json(value: &mut Value, visible: &Visibility, depth: usize) {
     if depth == 0 && matches!(value, Value::Array(_) | Value::Object(_)) {
         let cut = std::mem::replace(value, Value::String(REDACTED.to_owned()));
-        drop_iteratively(cut);
+        crate::template::drop_deep(cut);
         return;
     }
     match value {
@@ -519,6 +507,6 @@ mod tests {
         }
         assert_eq!(depth, MAX_JSON_DEPTH);
         assert_eq!(at, &Value::String(REDACTED.into()));
-        drop_iteratively(v);
+        crate::template::drop_deep(v);
     }
 }

@@ -246,6 +246,7 @@ impl WebhookTool {
         // Deserializing walks the value recursively: refuse host-built nesting that could
         // exhaust the stack before serde sees it (a parsed JSON text never gets this deep).
         if template::exceeds_depth(&value, template::MAX_JSON_DEPTH + 8) {
+            template::drop_deep(value);
             return Err(ConfigError::new(
                 "(root)",
                 ConfigProblem::Template(TemplateError::TooDeep {
