@@ -126,9 +126,9 @@ fn segment_problem(segment: &str) -> Option<SegmentProblem> {
 /// normalisation above acts on.
 fn is_plain_path_value(value: &str) -> bool {
     !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii() && !matches!(b, b'%' | b'.' | b';' | b'/' | b'\\' | b' ' | b'\t' | 0))
+        && value.bytes().all(|b| {
+            b.is_ascii() && !matches!(b, b'%' | b'.' | b';' | b'/' | b'\\' | b' ' | b'\t' | 0)
+        })
 }
 
 /// Bytes percent-encoded in a URL query slot: what could end the value or the pair (`&`, `;`,
@@ -482,7 +482,12 @@ impl Slot {
 
     /// Writes the value as one JSON value (a whole leaf). A model-provided object or array
     /// only when `structured` (the tool declares the argument as one).
-    fn write_json(&self, vars: &Vars, out: &mut Vec<u8>, structured: bool) -> Result<(), RenderError> {
+    fn write_json(
+        &self,
+        vars: &Vars,
+        out: &mut Vec<u8>,
+        structured: bool,
+    ) -> Result<(), RenderError> {
         let found: Option<&Value> = match &self.var {
             VarRef::Builtin(b) => {
                 if let Some(s) = vars.builtin(*b) {
@@ -934,7 +939,9 @@ impl UrlTemplate {
     /// Whether a path segment of `rendered` reads as `.` or `..` under a common server
     /// normalisation (percent-decoded, `;` path parameters cut, trailing spaces dropped).
     pub(crate) fn has_dot_segment(&self, rendered: &str) -> bool {
-        let path = rendered.get(self.path_start.min(rendered.len())..).unwrap_or("");
+        let path = rendered
+            .get(self.path_start.min(rendered.len())..)
+            .unwrap_or("");
         let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
         path.split(['/', '\\'])
             .any(|seg| segment_problem(seg) == Some(SegmentProblem::Dots))

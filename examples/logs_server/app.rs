@@ -72,7 +72,8 @@ impl App {
 
     /// The caller's principal, from the request head alone (before any body is read).
     pub fn authenticate(&self, headers: &http::HeaderMap) -> Option<&Principal> {
-        self.keys.principal(headers.get(http::header::AUTHORIZATION))
+        self.keys
+            .principal(headers.get(http::header::AUTHORIZATION))
     }
 
     /// The 401 answer to a request without a known key.

@@ -696,13 +696,17 @@ mod tests {
             .iter()
             .map(|o| IpAddr::V4(Ipv4Addr::from(*o)))
             .chain(METADATA_V6.iter().map(|s| {
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]))
+                IpAddr::V6(Ipv6Addr::new(
+                    s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+                ))
             }));
         for addr in all {
             assert!(special_block(addr).is_some(), "{addr}");
             assert!(is_metadata_address(addr), "{addr}");
         }
-        assert!(is_metadata_address("::ffff:100.100.100.200".parse().unwrap()));
+        assert!(is_metadata_address(
+            "::ffff:100.100.100.200".parse().unwrap()
+        ));
         assert!(!is_metadata_address("100.100.100.201".parse().unwrap()));
     }
 

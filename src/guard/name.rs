@@ -131,7 +131,9 @@ impl HostPattern {
             None => true,
         };
         if text.contains(['/', '?', '#', '@']) {
-            return Err(bad("an entry is `[scheme://]host[:port]`, without path or user"));
+            return Err(bad(
+                "an entry is `[scheme://]host[:port]`, without path or user",
+            ));
         }
         // Split off the port: after `]` for a bracketed IPv6, after the only `:` otherwise
         // (a bare IPv6 has several and takes no port).
@@ -184,10 +186,8 @@ impl HostPattern {
                     return Err(bad("empty host"));
                 } else if wildcard {
                     if is_public_suffix(&d) {
-                        return Err(bad(
-                            "a wildcard over a public suffix (`*.com`, `*.co.uk`, \
-                             `*.github.io`) admits every site under it: name the domain",
-                        ));
+                        return Err(bad("a wildcard over a public suffix (`*.com`, `*.co.uk`, \
+                             `*.github.io`) admits every site under it: name the domain"));
                     }
                     HostMatch::Under(format!(".{d}"))
                 } else {

@@ -470,8 +470,7 @@ impl RedirectHop {
         }
         let mut drop: Vec<HeaderName> = Vec::new();
         for (name, value) in headers {
-            if (value.is_sensitive() || is_sensitive_header(name.as_str()))
-                && !drop.contains(name)
+            if (value.is_sensitive() || is_sensitive_header(name.as_str())) && !drop.contains(name)
             {
                 drop.push(name.clone());
             }

@@ -118,7 +118,11 @@ pub(crate) fn redact_url(raw: &str) -> String {
                         Some(keep) => i >= keep && !seg.is_empty(),
                         None => secret_like_segment(seg),
                     };
-                    if hide { "redacted".to_owned() } else { seg.to_owned() }
+                    if hide {
+                        "redacted".to_owned()
+                    } else {
+                        seg.to_owned()
+                    }
                 })
                 .collect()
         });
@@ -137,11 +141,18 @@ fn url_end(text: &str, start: usize) -> usize {
     let mut end = start;
     while end < bytes.len()
         && !bytes[end].is_ascii_whitespace()
-        && !matches!(bytes[end], b'"' | b'\'' | b'<' | b'>' | b'`' | b'\\' | b'{' | b'}')
+        && !matches!(
+            bytes[end],
+            b'"' | b'\'' | b'<' | b'>' | b'`' | b'\\' | b'{' | b'}'
+        )
     {
         end += 1;
     }
-    while end > start && matches!(bytes[end - 1], b'.' | b',' | b';' | b':' | b')' | b']' | b'!')
+    while end > start
+        && matches!(
+            bytes[end - 1],
+            b'.' | b',' | b';' | b':' | b')' | b']' | b'!'
+        )
     {
         end -= 1;
     }
@@ -161,7 +172,8 @@ fn redact_urls(text: &str) -> Cow<'_, str> {
         let sep = search + found;
         let mut start = sep;
         while start > copied
-            && (bytes[start - 1].is_ascii_alphanumeric() || matches!(bytes[start - 1], b'+' | b'-' | b'.'))
+            && (bytes[start - 1].is_ascii_alphanumeric()
+                || matches!(bytes[start - 1], b'+' | b'-' | b'.'))
         {
             start -= 1;
         }
@@ -461,10 +473,20 @@ mod tests {
             "see https://u:pw@x.example.com/p?sig=AbC123. then key sk_live_abcdef; \
              address 10.20.30.40 is in 10.0.0.0/8 (Private-Use), [fd00:ec2::254]:80",
         );
-        for leak in ["pw", "AbC123", "sk_live_abcdef", "10.20.30.40", "10.0.0.0/8", "fd00:ec2"] {
+        for leak in [
+            "pw",
+            "AbC123",
+            "sk_live_abcdef",
+            "10.20.30.40",
+            "10.0.0.0/8",
+            "fd00:ec2",
+        ] {
             assert!(!shown.contains(leak), "{leak}: {shown}");
         }
-        assert!(shown.contains("https://x.example.com/p?sig=redacted."), "{shown}");
+        assert!(
+            shown.contains("https://x.example.com/p?sig=redacted."),
+            "{shown}"
+        );
         let operator = Visibility {
             addresses: true,
             ..tenant(&[])
@@ -485,7 +507,16 @@ mod tests {
         });
         tenant(&["55443322"]).json(&mut v);
         let text = v.to_string();
-        for secret in ["s3cr3t", "Bearer abc", "\"k\"", "\"b\"", "t0k", "987654321", "55443322", "xyz"] {
+        for secret in [
+            "s3cr3t",
+            "Bearer abc",
+            "\"k\"",
+            "\"b\"",
+            "t0k",
+            "987654321",
+            "55443322",
+            "xyz",
+        ] {
             assert!(!text.contains(secret), "{secret}: {text}");
         }
         assert_eq!(v["message"]["costBreakdown"]["llmPromptTokens"], 12);

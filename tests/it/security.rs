@@ -62,8 +62,23 @@ fn render_path(value: &str) -> Result<String, RenderError> {
 #[test]
 fn hostile_path_values_are_refused_with_their_class() {
     let dots = [
-        ".", "..", "...", "..;", ".;", "..;jsessionid=x", ".;x=1", "%2e%2e", "%2E.", ".%2e;",
-        "%252e%252e", "..%3b", "..%00", ".. ", "..\t", "\u{ff0e}\u{ff0e}", "%c0%ae",
+        ".",
+        "..",
+        "...",
+        "..;",
+        ".;",
+        "..;jsessionid=x",
+        ".;x=1",
+        "%2e%2e",
+        "%2E.",
+        ".%2e;",
+        "%252e%252e",
+        "..%3b",
+        "..%00",
+        ".. ",
+        "..\t",
+        "\u{ff0e}\u{ff0e}",
+        "%c0%ae",
     ];
     for v in dots {
         match render_path(v) {
@@ -114,8 +129,8 @@ fn hostile_path_values_are_refused_with_their_class() {
         "https://api.example.com/a/v1.2/b"
     );
     // A segment made of a value and the literal around it is judged whole.
-    let t = UrlTemplate::compile("https://api.example.com/x/{{args.v}}./y", AgentKind::Chat)
-        .unwrap();
+    let t =
+        UrlTemplate::compile("https://api.example.com/x/{{args.v}}./y", AgentKind::Chat).unwrap();
     assert!(matches!(
         t.render(&Vars::new().with_arg("v", ".")),
         Err(RenderError::DotSegment { .. })
@@ -207,7 +222,9 @@ fn literal_credentials_are_sensitive_everywhere_they_are_shown() {
         .with_secret("acct", "acct_secret_9")
         .with_arg("filter", "open")
         .with_arg("role", "user");
-    let prepared = hostile_tool(None).prepare(&vars, &Policy::default()).unwrap();
+    let prepared = hostile_tool(None)
+        .prepare(&vars, &Policy::default())
+        .unwrap();
     let headers = prepared.request().headers();
     for name in ["authorization", "x-api-key", "x-partner-account"] {
         assert!(headers[name].is_sensitive(), "{name}");
@@ -246,9 +263,14 @@ fn whole_value_leaves_take_model_objects_only_where_declared() {
         .with_secret("acct", "a")
         .with_arg("filter", json!({"status": "open"}))
         .with_arg("role", 7);
-    let body: Value =
-        serde_json::from_slice(declared.prepare(&vars, &Policy::default()).unwrap().request().body())
-            .unwrap();
+    let body: Value = serde_json::from_slice(
+        declared
+            .prepare(&vars, &Policy::default())
+            .unwrap()
+            .request()
+            .body(),
+    )
+    .unwrap();
     assert_eq!(body, json!({"filter": {"status": "open"}, "role": 7}));
     let vars = vars.with_arg("role", json!({"role": "admin"}));
     assert!(declared.prepare(&vars, &Policy::default()).is_err());
@@ -350,7 +372,12 @@ fn gateway_identity_client_ip_and_routing_headers_are_sensitive() {
     ] {
         assert!(is_sensitive_header(name), "{name}");
     }
-    for name in ["X-Call-Id", "Content-Type", "Idempotency-Key", "Accept-Language"] {
+    for name in [
+        "X-Call-Id",
+        "Content-Type",
+        "Idempotency-Key",
+        "Accept-Language",
+    ] {
         assert!(!is_sensitive_header(name), "{name}");
     }
 }
@@ -459,7 +486,10 @@ fn every_hatch() -> Vec<(&'static str, Policy)> {
         "168.63.129.16/32",
         "192.0.0.0/24",
     ] {
-        out.push(("network", dev().allow_network(net.parse().unwrap()).build().unwrap()));
+        out.push((
+            "network",
+            dev().allow_network(net.parse().unwrap()).build().unwrap(),
+        ));
     }
     out
 }
@@ -512,7 +542,12 @@ fn refusals_for_tenants_name_the_class_not_the_address() {
     let url = policy
         .parse("https://hooks.example.com/", Origin::Operator)
         .unwrap();
-    for text in ["10.20.30.40", "fd12:3456::7", "100.64.1.2", "169.254.169.254"] {
+    for text in [
+        "10.20.30.40",
+        "fd12:3456::7",
+        "100.64.1.2",
+        "169.254.169.254",
+    ] {
         let err = policy
             .check_resolved(&url, &[text.parse().unwrap()])
             .unwrap_err();
@@ -618,11 +653,12 @@ fn hostile_payload() -> String {
 async fn log_views_redact_by_value_and_hide_addresses_from_tenants_on_every_store() {
     for (name, store) in stores().await {
         let clock = ManualClock::new(Timestamp::from_unix_seconds(1_767_225_600));
-        let dispatcher = Dispatcher::builder(store.clone(), Arc::new(Leaky), Arc::new(CapabilityTargets))
-            .clock(Arc::new(clock.clone()))
-            .plan(RetryPlan::none())
-            .build()
-            .unwrap();
+        let dispatcher =
+            Dispatcher::builder(store.clone(), Arc::new(Leaky), Arc::new(CapabilityTargets))
+                .clock(Arc::new(clock.clone()))
+                .plan(RetryPlan::none())
+                .build()
+                .unwrap();
         let outbox = Outbox::new(store.clone()).with_clock(Arc::new(clock.clone()));
         let acme = tenant("acme");
         for target in ["hook", "dns"] {
@@ -662,10 +698,7 @@ async fn log_views_redact_by_value_and_hide_addresses_from_tenants_on_every_stor
         ];
         for role in AccessRole::ALL {
             let who = Principal::new(acme.clone(), role, "u").unwrap();
-            for uri in [
-                "/logs/webhooks",
-                "/logs/webhooks?kind=attempts",
-            ] {
+            for uri in ["/logs/webhooks", "/logs/webhooks?kind=attempts"] {
                 let request = http::Request::builder()
                     .method(Method::GET)
                     .uri(uri)
@@ -675,7 +708,10 @@ async fn log_views_redact_by_value_and_hide_addresses_from_tenants_on_every_stor
                 assert_eq!(response.status(), 200, "{name} {role} {uri}");
                 let text = String::from_utf8(response.body().clone()).unwrap();
                 for leak in leaks {
-                    assert!(!text.contains(leak), "{name} {role} {uri}: {leak} in {text}");
+                    assert!(
+                        !text.contains(leak),
+                        "{name} {role} {uri}: {leak} in {text}"
+                    );
                 }
                 let page: Value = serde_json::from_str(&text).unwrap();
                 assert_eq!(page["items"].as_array().unwrap().len(), 2, "{name} {role}");
@@ -725,7 +761,8 @@ fn splitmix_state(z: u64) -> u64 {
 
 /// How many draws lie between two SplitMix64 outputs, as a tenant holding both ids computes.
 fn draws_between(first: &JobId, second: &JobId) -> u64 {
-    let random = |id: &JobId| u64::from_str_radix(&id.as_str()[id.as_str().len() - 16..], 16).unwrap();
+    let random =
+        |id: &JobId| u64::from_str_radix(&id.as_str()[id.as_str().len() - 16..], 16).unwrap();
     let gamma_inverse = {
         let a: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut x = a;
@@ -740,7 +777,12 @@ fn draws_between(first: &JobId, second: &JobId) -> u64 {
 }
 
 async fn enqueue(outbox: &Outbox, t: &str) -> JobId {
-    let new = NewJob::new(tenant(t), "status-update", TargetRef::new("a").unwrap(), b"{}".to_vec());
+    let new = NewJob::new(
+        tenant(t),
+        "status-update",
+        TargetRef::new("a").unwrap(),
+        b"{}".to_vec(),
+    );
     outbox
         .enqueue(&Scope::tenant(tenant(t)), new)
         .await
@@ -785,7 +827,10 @@ async fn ids_reveal_nothing_about_other_tenants_volume_on_every_store() {
             assert!(pair[0].as_str()[..16] <= pair[1].as_str()[..16], "{name}");
         }
         let page = store
-            .jobs(&Scope::tenant(tenant("acme")), &agent_webhooks::outbox::JobQuery::new())
+            .jobs(
+                &Scope::tenant(tenant("acme")),
+                &agent_webhooks::outbox::JobQuery::new(),
+            )
             .await
             .unwrap();
         assert!(!page.items.is_empty(), "{name}");

@@ -113,7 +113,8 @@ fn path_values_stay_one_segment() {
     // items 2 and 9; see `UrlTemplate`'s rule).
     for value in ["../admin", "back\\slash", "", "%2e%2e", "..;", "a%2Fb"] {
         assert!(
-            c.prepare(&Vars::new().with_arg("v", value), &policy()).is_err(),
+            c.prepare(&Vars::new().with_arg("v", value), &policy())
+                .is_err(),
             "{value:?}"
         );
     }

@@ -229,14 +229,19 @@ async fn slow_heads_are_cut_and_bodies_wait_for_authentication() {
         // Closed (EOF, possibly after a 408) or reset: either way it is gone.
         if let Ok(n) = read {
             let text = String::from_utf8_lossy(&rest[..n]);
-            assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+            assert!(
+                text.is_empty() || text.starts_with("HTTP/1.1 408"),
+                "{text}"
+            );
         }
     }
 
     // No key, a large body announced and never sent: 401 at once.
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(b"POST /logs/webhooks/x/replay HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+        .write_all(
+            b"POST /logs/webhooks/x/replay HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n",
+        )
         .await
         .unwrap();
     let mut raw = vec![0u8; 4096];
