@@ -6,6 +6,7 @@ mod guard;
 mod logs;
 mod outbox;
 mod security;
+mod send;
 mod sign;
 mod stores;
 mod tenant;
