@@ -109,8 +109,8 @@ pub use url;
 pub use cascade::{Cascade, CascadeError, Level};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{
-    Call, CallStatus, Envelope, Event, EventBody, EventError, EventType, Profile, StatusUpdate,
-    Timestamp,
+    Call, CallStatus, Customer, Envelope, Event, EventBody, EventError, EventType, Profile,
+    StatusUpdate, Timestamp,
 };
 pub use guard::{Origin, Policy, PolicyError, Rejection};
 pub use sign::{SignError, Signer, SigningSecret, Verifier, VerifyError};
