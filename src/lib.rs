@@ -81,6 +81,7 @@ pub mod cascade;
 mod error;
 pub mod event;
 pub mod guard;
+pub mod live;
 pub mod logs;
 pub mod outbox;
 pub mod sign;
