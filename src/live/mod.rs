@@ -84,8 +84,8 @@
 //! ```
 
 mod budget;
-mod outcome;
-mod record;
+pub(crate) mod outcome;
+pub(crate) mod record;
 mod voice;
 
 use std::fmt;
