@@ -293,14 +293,18 @@ impl ToolRunner {
         let mut request = prepared.into_request();
         request.extensions_mut().insert(origin);
         let sent = match &self.timer {
-            Some(timer) => within(timer.as_ref(), timeout, self.transport.send(request, timeout))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(crate::transport::TransportError::new(
-                        TransportErrorKind::Timeout,
-                        format!("no complete response within {} ms", timeout.as_millis()),
-                    ))
-                }),
+            Some(timer) => within(
+                timer.as_ref(),
+                timeout,
+                self.transport.send(request, timeout),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(crate::transport::TransportError::new(
+                    TransportErrorKind::Timeout,
+                    format!("no complete response within {} ms", timeout.as_millis()),
+                ))
+            }),
             None => self.transport.send(request, timeout).await,
         };
         match sent {
@@ -376,7 +380,8 @@ impl ToolRunner {
                         vec![(i, outcome.to_call_result(c.id, c.tool.name()))]
                     }
                     Unit::Functions(members) => {
-                        self.send_functions(tenant, functions, calls, &members).await
+                        self.send_functions(tenant, functions, calls, &members)
+                            .await
                     }
                 }
             })
@@ -400,7 +405,11 @@ impl ToolRunner {
     }
 
     /// One webhook call, recorded when the turn has a tenant and the runner a store.
-    async fn run_recorded(&self, tenant: Option<&TenantId>, call: ToolInvocation<'_>) -> ToolOutcome {
+    async fn run_recorded(
+        &self,
+        tenant: Option<&TenantId>,
+        call: ToolInvocation<'_>,
+    ) -> ToolOutcome {
         let started = self.clock.now();
         let prepared = call.tool.prepare(call.vars, &self.policy).ok();
         let outcome = self.run(call.tool, call.vars).await;
@@ -409,7 +418,10 @@ impl ToolRunner {
         };
         let ended = self.clock.now();
         let (url, payload) = prepared.as_ref().map_or((None, Vec::new()), |p| {
-            (Some(p.url().as_str().to_owned()), p.request().body().clone())
+            (
+                Some(p.url().as_str().to_owned()),
+                p.request().body().clone(),
+            )
         });
         let id = JobId::generate(started, self.random.next_u64());
         let mut record = crate::live::record::Record::for_job(
@@ -443,7 +455,10 @@ impl ToolRunner {
             status,
             result.status(),
             error,
-            outcome.body.as_deref().map_or((String::new(), false), stored_body),
+            outcome
+                .body
+                .as_deref()
+                .map_or((String::new(), false), stored_body),
             started,
             ended,
         );
@@ -522,7 +537,11 @@ impl ToolRunner {
                         ToolCallResult::err(
                             &call.id,
                             &call.function.name,
-                            crate::live::outcome::failure_message(&request, &call.id, &call.function.name),
+                            crate::live::outcome::failure_message(
+                                &request,
+                                &call.id,
+                                &call.function.name,
+                            ),
                         )
                     });
                 (i, result)

@@ -212,14 +212,20 @@ mod tests {
     #[test]
     fn failures_become_short_sentences() {
         let r = ToolResult::from_response(
-            &response(401, br#"{"error":"bad key sk_live_1","trace":"at app.js:10"}"#),
+            &response(
+                401,
+                br#"{"error":"bad key sk_live_1","trace":"at app.js:10"}"#,
+            ),
             100,
         );
         assert_eq!(
             r.error(),
             Some("The tool request failed with HTTP 401 Unauthorized.")
         );
-        assert!(!r.error().unwrap().contains("sk_live_1"), "the body never reaches the model");
+        assert!(
+            !r.error().unwrap().contains("sk_live_1"),
+            "the body never reaches the model"
+        );
         assert_eq!(
             r.to_vapi_result("c1", "t")["error"],
             Value::from(r.error().unwrap())

@@ -295,7 +295,11 @@ mod tests {
         assert_eq!(clock.now(), Timestamp::from_unix_seconds(13));
         let mut quick = Box::pin(within(&timer, Duration::from_secs(3), async { 1 }));
         assert_eq!(poll(&mut quick), Poll::Ready(Ok(1)));
-        assert_eq!(clock.now(), Timestamp::from_unix_seconds(13), "ready work wins");
+        assert_eq!(
+            clock.now(),
+            Timestamp::from_unix_seconds(13),
+            "ready work wins"
+        );
     }
 
     #[test]

@@ -69,10 +69,13 @@ impl Rig {
     }
 
     fn requester(&self, transport: Arc<dyn Transport>) -> agent_webhooks::live::RequesterBuilder {
-        Requester::builder(transport, Arc::new(ManualTimer::jumping(self.clock.clone())))
-            .clock(Arc::new(self.clock.clone()))
-            .random(Arc::new(SeededRandom::new(7)))
-            .store(self.store.clone())
+        Requester::builder(
+            transport,
+            Arc::new(ManualTimer::jumping(self.clock.clone())),
+        )
+        .clock(Arc::new(self.clock.clone()))
+        .random(Arc::new(SeededRandom::new(7)))
+        .store(self.store.clone())
     }
 
     fn scripted(&self, replies: impl IntoIterator<Item = Reply>) -> Arc<Scripted> {
@@ -129,11 +132,26 @@ async fn send(rig: &Rig, requester: &Requester, message: Value, cascade: Cascade
 async fn every_request_event_is_answered_with_its_typed_answer() {
     let rig = Rig::new();
     let cases: Vec<(Value, &str)> = vec![
-        (json!({"type": "assistant-request"}), r#"{"assistantId": "asst_1"}"#),
-        (tool_calls(), r#"{"results": [{"toolCallId": "tc_1", "result": "ok"}, {"toolCallId": "tc_2", "name": "book", "result": "booked"}]}"#),
-        (json!({"type": "transfer-destination-request"}), r#"{"destination": {"type": "number", "number": "+15550001111"}}"#),
-        (json!({"type": "knowledge-base-request", "messagesOpenAIFormatted": []}), r#"{"documents": [{"content": "Open 9 to 5."}]}"#),
-        (json!({"type": "call.endpointing.request", "messagesOpenAIFormatted": []}), r#"{"timeoutSeconds": "1.5"}"#),
+        (
+            json!({"type": "assistant-request"}),
+            r#"{"assistantId": "asst_1"}"#,
+        ),
+        (
+            tool_calls(),
+            r#"{"results": [{"toolCallId": "tc_1", "result": "ok"}, {"toolCallId": "tc_2", "name": "book", "result": "booked"}]}"#,
+        ),
+        (
+            json!({"type": "transfer-destination-request"}),
+            r#"{"destination": {"type": "number", "number": "+15550001111"}}"#,
+        ),
+        (
+            json!({"type": "knowledge-base-request", "messagesOpenAIFormatted": []}),
+            r#"{"documents": [{"content": "Open 9 to 5."}]}"#,
+        ),
+        (
+            json!({"type": "call.endpointing.request", "messagesOpenAIFormatted": []}),
+            r#"{"timeoutSeconds": "1.5"}"#,
+        ),
     ];
     for (message, answer) in cases {
         let transport = rig.scripted([Reply::Body(200, answer.as_bytes().to_vec())]);
@@ -148,7 +166,10 @@ async fn every_request_event_is_answered_with_its_typed_answer() {
             }
             (EventType::ToolCalls, Answer::ToolCalls(r)) => {
                 assert_eq!(r.results.len(), 2);
-                assert_eq!(r.results[0].name, "lookup", "a missing name comes from the call");
+                assert_eq!(
+                    r.results[0].name, "lookup",
+                    "a missing name comes from the call"
+                );
             }
             (EventType::TransferDestinationRequest, Answer::TransferDestination(t)) => {
                 assert_eq!(t.destination.as_ref().unwrap()["number"], "+15550001111");
@@ -157,7 +178,10 @@ async fn every_request_event_is_answered_with_its_typed_answer() {
                 assert_eq!(k.documents[0].content, "Open 9 to 5.");
             }
             (EventType::EndpointingRequest, Answer::Endpointing(e)) => {
-                assert!((e.timeout_seconds - 1.5).abs() < f64::EPSILON, "lenient: a numeric string");
+                assert!(
+                    (e.timeout_seconds - 1.5).abs() < f64::EPSILON,
+                    "lenient: a numeric string"
+                );
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -205,16 +229,25 @@ async fn every_failure_has_its_reason_and_fallback() {
     // no_target: no server for the event; the phone number's fallback destination.
     let requester = rig.requester(rig.scripted([])).build();
     let mut message = assistant.clone();
-    message["phoneNumber"] = json!({"fallbackDestination": {"type": "number", "number": "+15550002222"}});
+    message["phoneNumber"] =
+        json!({"fallbackDestination": {"type": "number", "number": "+15550002222"}});
     let outcome = send(&rig, &requester, message, Cascade::new()).await;
     assert_eq!(outcome.reason(), Some(Reason::NoTarget));
     assert_eq!(outcome.tries, 0);
-    assert!(matches!(outcome.fallback(), Some(Fallback::Transfer { destination }) if destination["number"] == "+15550002222"));
+    assert!(
+        matches!(outcome.fallback(), Some(Fallback::Transfer { destination }) if destination["number"] == "+15550002222")
+    );
 
     // refused: the guard's production rules refuse a loopback server.
     let transport = rig.scripted([]);
     let requester = rig.requester(transport.clone()).build();
-    let outcome = send(&rig, &requester, assistant.clone(), cascade(json!({"url": "http://127.0.0.1:9/hook"}))).await;
+    let outcome = send(
+        &rig,
+        &requester,
+        assistant.clone(),
+        cascade(json!({"url": "http://127.0.0.1:9/hook"})),
+    )
+    .await;
     assert_eq!(outcome.reason(), Some(Reason::Refused));
     assert_eq!(outcome.fallback(), Some(&Fallback::EndCall));
     assert_eq!(transport.count(), 0, "nothing left");
@@ -222,33 +255,57 @@ async fn every_failure_has_its_reason_and_fallback() {
     // timeout: the server never answers; the 7.5 s budget holds whatever the server says.
     let requester = rig.requester(Arc::new(Hangs)).build();
     let start = rig.clock.now();
-    let outcome = send(&rig, &requester, assistant.clone(), cascade(json!({"url": SERVER, "timeoutSeconds": 20}))).await;
+    let outcome = send(
+        &rig,
+        &requester,
+        assistant.clone(),
+        cascade(json!({"url": SERVER, "timeoutSeconds": 20})),
+    )
+    .await;
     assert_eq!(outcome.reason(), Some(Reason::Timeout));
     assert_eq!(outcome.latency, ms(7_500));
     assert_eq!(rig.clock.now().duration_since(start), ms(7_500));
 
     // connect_error.
-    let requester = rig.requester(rig.scripted([Reply::Fail(TransportErrorKind::Connect)])).build();
+    let requester = rig
+        .requester(rig.scripted([Reply::Fail(TransportErrorKind::Connect)]))
+        .build();
     let outcome = send(&rig, &requester, assistant.clone(), plain_cascade()).await;
     assert_eq!(outcome.reason(), Some(Reason::ConnectError));
 
     // http_status: the server's one-line error is spoken; a stack trace is not.
     let requester = rig
-        .requester(rig.scripted([
-            Reply::Body(503, br#"{"error": "We are closed today."}"#.to_vec()),
-            Reply::Body(500, b"Traceback (most recent call last):\n  File \"app.py\"\nKeyError: sk_live_123".to_vec()),
-        ]))
+        .requester(
+            rig.scripted([
+                Reply::Body(503, br#"{"error": "We are closed today."}"#.to_vec()),
+                Reply::Body(
+                    500,
+                    b"Traceback (most recent call last):\n  File \"app.py\"\nKeyError: sk_live_123"
+                        .to_vec(),
+                ),
+            ]),
+        )
         .build();
     let outcome = send(&rig, &requester, assistant.clone(), plain_cascade()).await;
     assert_eq!(outcome.reason(), Some(Reason::HttpStatus));
     assert_eq!(outcome.status, Some(503));
-    assert_eq!(outcome.fallback(), Some(&Fallback::Speak { text: "We are closed today.".into() }));
+    assert_eq!(
+        outcome.fallback(),
+        Some(&Fallback::Speak {
+            text: "We are closed today.".into()
+        })
+    );
     let outcome = send(&rig, &requester, assistant.clone(), plain_cascade()).await;
     assert_eq!(outcome.fallback(), Some(&Fallback::EndCall));
-    assert!(!format!("{outcome:?}").contains("sk_live_123"), "the body stays in the record");
+    assert!(
+        !format!("{outcome:?}").contains("sk_live_123"),
+        "the body stays in the record"
+    );
 
     // invalid_response: not the event's answer.
-    let requester = rig.requester(rig.scripted([Reply::Body(200, b"<html>ok</html>".to_vec())])).build();
+    let requester = rig
+        .requester(rig.scripted([Reply::Body(200, b"<html>ok</html>".to_vec())]))
+        .build();
     let outcome = send(&rig, &requester, assistant.clone(), plain_cascade()).await;
     assert_eq!(outcome.reason(), Some(Reason::InvalidResponse));
 
@@ -262,27 +319,58 @@ async fn every_failure_has_its_reason_and_fallback() {
 
     // The other events' fallbacks.
     let fallbacks = [
-        (json!({"type": "transfer-destination-request"}), Fallback::NoTransfer { message: Some("No agent is free.".into()) }),
-        (json!({"type": "knowledge-base-request", "messagesOpenAIFormatted": []}), Fallback::NoDocuments),
-        (json!({"type": "call.endpointing.request", "messagesOpenAIFormatted": []}), Fallback::DefaultEndpointing),
+        (
+            json!({"type": "transfer-destination-request"}),
+            Fallback::NoTransfer {
+                message: Some("No agent is free.".into()),
+            },
+        ),
+        (
+            json!({"type": "knowledge-base-request", "messagesOpenAIFormatted": []}),
+            Fallback::NoDocuments,
+        ),
+        (
+            json!({"type": "call.endpointing.request", "messagesOpenAIFormatted": []}),
+            Fallback::DefaultEndpointing,
+        ),
     ];
     for (message, fallback) in fallbacks {
         let requester = rig
-            .requester(rig.scripted([Reply::Body(500, br#"{"message": {"type": "request-failed", "content": "No agent is free."}}"#.to_vec())]))
+            .requester(
+                rig.scripted([Reply::Body(
+                    500,
+                    br#"{"message": {"type": "request-failed", "content": "No agent is free."}}"#
+                        .to_vec(),
+                )]),
+            )
             .build();
         let outcome = send(&rig, &requester, message, plain_cascade()).await;
         assert_eq!(outcome.fallback(), Some(&fallback));
     }
     // Every reason code is stable.
     let codes: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
-    assert_eq!(codes, ["no_target", "refused", "timeout", "connect_error", "http_status", "invalid_response", "too_large"]);
+    assert_eq!(
+        codes,
+        [
+            "no_target",
+            "refused",
+            "timeout",
+            "connect_error",
+            "http_status",
+            "invalid_response",
+            "too_large"
+        ]
+    );
 }
 
 #[tokio::test]
 async fn tool_call_failures_give_the_model_short_sentences_never_the_body() {
     let rig = Rig::new();
     let requester = rig
-        .requester(rig.scripted([Reply::Body(401, br#"{"error": "bad key sk_live_123", "stack": "at handler (app.js:10)"}"#.to_vec())]))
+        .requester(rig.scripted([Reply::Body(
+            401,
+            br#"{"error": "bad key sk_live_123", "stack": "at handler (app.js:10)"}"#.to_vec(),
+        )]))
         .build();
     let outcome = send(&rig, &requester, tool_calls(), plain_cascade()).await;
     assert_eq!(outcome.reason(), Some(Reason::HttpStatus));
@@ -313,16 +401,24 @@ async fn a_tool_call_id_mismatch_is_an_invalid_response_and_results_follow_the_c
     let rig = Rig::new();
     let requester = rig
         .requester(rig.scripted([
-            Reply::Body(200, br#"{"results": [{"toolCallId": "tc_404", "result": "?"}]}"#.to_vec()),
+            Reply::Body(
+                200,
+                br#"{"results": [{"toolCallId": "tc_404", "result": "?"}]}"#.to_vec(),
+            ),
             // Out of order, one missing, an object result: reordered, filled, stringified.
-            Reply::Body(200, br#"{"results": [{"toolCallId": "tc_2", "result": {"booked": true}}]}"#.to_vec()),
+            Reply::Body(
+                200,
+                br#"{"results": [{"toolCallId": "tc_2", "result": {"booked": true}}]}"#.to_vec(),
+            ),
         ]))
         .build();
     let outcome = send(&rig, &requester, tool_calls(), plain_cascade()).await;
     assert_eq!(outcome.reason(), Some(Reason::InvalidResponse));
     assert!(outcome.failure().unwrap().detail.contains("tc_404"));
     let outcome = send(&rig, &requester, tool_calls(), plain_cascade()).await;
-    let Some(Answer::ToolCalls(r)) = outcome.answer() else { panic!("{outcome:?}") };
+    let Some(Answer::ToolCalls(r)) = outcome.answer() else {
+        panic!("{outcome:?}")
+    };
     assert_eq!(
         serde_json::to_value(r).unwrap(),
         json!({"results": [
@@ -338,10 +434,14 @@ async fn a_tool_calls_message_goes_to_the_called_tools_own_server() {
     let transport = rig.scripted([Reply::Body(200, br#"{"results": []}"#.to_vec())]);
     let requester = rig.requester(transport.clone()).build();
     let mut message = tool_calls();
-    message["toolWithToolCallList"][0]["server"] = json!({"url": "https://tools.example.com/lookup"});
+    message["toolWithToolCallList"][0]["server"] =
+        json!({"url": "https://tools.example.com/lookup"});
     let outcome = send(&rig, &requester, message, plain_cascade()).await;
     assert_eq!(outcome.level.as_deref(), Some("tool"));
-    assert_eq!(transport.received()[0].uri, "https://tools.example.com/lookup");
+    assert_eq!(
+        transport.received()[0].uri,
+        "https://tools.example.com/lookup"
+    );
 }
 
 #[tokio::test]
@@ -367,21 +467,44 @@ async fn backoff_plan_retries_inside_the_budget_and_none_beyond() {
     assert_eq!(outcome.tries, 3);
     assert_eq!(outcome.latency, ms(5_000));
     let sent = transport.received();
-    let at: Vec<u64> = sent.iter().map(|r| r.at.duration_since(T0).as_secs()).collect();
+    let at: Vec<u64> = sent
+        .iter()
+        .map(|r| r.at.duration_since(T0).as_secs())
+        .collect();
     assert_eq!(at, [0, 2, 4]);
     let timeouts: Vec<Duration> = sent.iter().map(|r| r.timeout).collect();
-    assert_eq!(timeouts, [ms(5_000), ms(3_000), ms(1_000)], "each try gets what is left");
+    assert_eq!(
+        timeouts,
+        [ms(5_000), ms(3_000), ms(1_000)],
+        "each try gets what is left"
+    );
     for r in &sent {
-        assert_eq!(r.header("webhook-id"), outcome.webhook_id.as_str(), "one id per exchange");
+        assert_eq!(
+            r.header("webhook-id"),
+            outcome.webhook_id.as_str(),
+            "one id per exchange"
+        );
         let ts = r.at.as_unix_seconds();
         verifier()
-            .verify(r.header("webhook-id"), ts, r.header("webhook-signature"), &r.body, ts)
+            .verify(
+                r.header("webhook-id"),
+                ts,
+                r.header("webhook-signature"),
+                &r.body,
+                ts,
+            )
             .unwrap();
     }
     // Without a plan, no retry (as Vapi).
     let transport = rig.scripted([Reply::Fail(TransportErrorKind::Connect)]);
     let requester = rig.requester(transport.clone()).build();
-    let outcome = send(&rig, &requester, json!({"type": "transfer-destination-request"}), plain_cascade()).await;
+    let outcome = send(
+        &rig,
+        &requester,
+        json!({"type": "transfer-destination-request"}),
+        plain_cascade(),
+    )
+    .await;
     assert_eq!((outcome.tries, transport.count()), (1, 1));
     // An excluded status is not retried, nor a 2xx that cannot be used (bytes arrived).
     let server = json!({"url": SERVER, "backoffPlan": {"maxRetries": 3, "baseDelaySeconds": 0,
@@ -389,13 +512,28 @@ async fn backoff_plan_retries_inside_the_budget_and_none_beyond() {
     for reply in [Reply::Status(400), Reply::Body(200, b"nope".to_vec())] {
         let transport = rig.scripted([reply, Reply::Status(200)]);
         let requester = rig.requester(transport.clone()).build();
-        let outcome = send(&rig, &requester, json!({"type": "transfer-destination-request"}), cascade(server.clone())).await;
+        let outcome = send(
+            &rig,
+            &requester,
+            json!({"type": "transfer-destination-request"}),
+            cascade(server.clone()),
+        )
+        .await;
         assert_eq!(transport.count(), 1, "{outcome:?}");
     }
     // A retried status then an answer.
-    let transport = rig.scripted([Reply::Status(503), Reply::Body(200, br#"{"error": "no"}"#.to_vec())]);
+    let transport = rig.scripted([
+        Reply::Status(503),
+        Reply::Body(200, br#"{"error": "no"}"#.to_vec()),
+    ]);
     let requester = rig.requester(transport.clone()).build();
-    let outcome = send(&rig, &requester, json!({"type": "transfer-destination-request"}), cascade(server)).await;
+    let outcome = send(
+        &rig,
+        &requester,
+        json!({"type": "transfer-destination-request"}),
+        cascade(server),
+    )
+    .await;
     assert!(outcome.is_answered());
     assert_eq!(outcome.tries, 2);
 }
@@ -424,13 +562,27 @@ async fn the_host_deadline_shortens_the_budget() {
 #[tokio::test]
 async fn every_exchange_is_recorded_as_a_live_job_with_one_attempt_per_try() {
     let rig = Rig::new();
-    let transport = rig.scripted([Reply::Status(503), Reply::Body(200, br#"{"assistantId": "a"}"#.to_vec())]);
+    let transport = rig.scripted([
+        Reply::Status(503),
+        Reply::Body(200, br#"{"assistantId": "a"}"#.to_vec()),
+    ]);
     let requester = rig.requester(transport).build();
     let server = json!({"url": SERVER, "backoffPlan": {"maxRetries": 1, "baseDelaySeconds": 1}});
-    let outcome = send(&rig, &requester, json!({"type": "assistant-request", "call": {"id": "call_7"}}), cascade(server)).await;
+    let outcome = send(
+        &rig,
+        &requester,
+        json!({"type": "assistant-request", "call": {"id": "call_7"}}),
+        cascade(server),
+    )
+    .await;
     assert!(outcome.is_answered());
     let scope = Scope::tenant(acme());
-    let job = rig.store.job(&scope, &outcome.webhook_id).await.unwrap().unwrap();
+    let job = rig
+        .store
+        .job(&scope, &outcome.webhook_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(job.status, JobStatus::Succeeded);
     assert_eq!(job.event_type, "assistant-request");
     assert_eq!(job.call_id.as_deref(), Some("call_7"));
@@ -447,7 +599,10 @@ async fn every_exchange_is_recorded_as_a_live_job_with_one_attempt_per_try() {
     assert!(attempts.iter().all(|a| a.trigger == Trigger::Live));
     assert_eq!(attempts[0].status, AttemptStatus::Failed);
     assert_eq!(attempts[0].status_code, Some(503));
-    assert_eq!(attempts[0].error.as_deref(), Some("http_status: the server answered 503 Service Unavailable"));
+    assert_eq!(
+        attempts[0].error.as_deref(),
+        Some("http_status: the server answered 503 Service Unavailable")
+    );
     assert_eq!(attempts[0].level.as_deref(), Some("phoneNumber.server"));
     assert_eq!(attempts[1].status, AttemptStatus::Succeeded);
     assert_eq!(attempts[1].number, 2);
@@ -471,7 +626,13 @@ async fn a_store_failure_goes_to_the_observer_never_to_the_call() {
         .requester(rig.scripted([Reply::Body(200, br#"{"assistantId": "a"}"#.to_vec())]))
         .observer(failures.clone())
         .build();
-    let outcome = send(&rig, &requester, json!({"type": "assistant-request"}), plain_cascade()).await;
+    let outcome = send(
+        &rig,
+        &requester,
+        json!({"type": "assistant-request"}),
+        plain_cascade(),
+    )
+    .await;
     assert!(outcome.is_answered());
     assert_eq!(outcome.webhook_id, id);
     let seen = failures.0.lock().unwrap().clone();

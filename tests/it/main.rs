@@ -13,6 +13,7 @@ mod tenant;
 mod tool;
 #[cfg(feature = "reqwest")]
 mod transport;
+mod turn;
 
 // The `webhookctl check-url` command, compiled into the tests so they drive the real code.
 #[allow(dead_code)]

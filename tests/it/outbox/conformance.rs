@@ -1090,9 +1090,13 @@ pub async fn record_stores_a_final_job_with_its_attempts(store: Arc<dyn Store>) 
         .record(&acme, live.clone(), tries.clone())
         .await
         .unwrap();
-    assert_eq!(store.job(&acme, &live.id).await.unwrap(), Some(live.clone()));
+    assert_eq!(
+        store.job(&acme, &live.id).await.unwrap(),
+        Some(live.clone())
+    );
     assert!(
-        store.claim(&Scope::AllTenants, T0.saturating_add(secs(3600)), LEASE, 10)
+        store
+            .claim(&Scope::AllTenants, T0.saturating_add(secs(3600)), LEASE, 10)
             .await
             .unwrap()
             .is_empty(),
@@ -1104,7 +1108,11 @@ pub async fn record_stores_a_final_job_with_its_attempts(store: Arc<dyn Store>) 
         .unwrap()
         .items;
     assert_eq!(listed.len(), 2);
-    assert!(listed.iter().all(|a| a.trigger == Trigger::Live && a.job_id == live.id));
+    assert!(
+        listed
+            .iter()
+            .all(|a| a.trigger == Trigger::Live && a.job_id == live.id)
+    );
     let scheduled = store
         .attempts(&acme, &AttemptQuery::new().trigger(Trigger::Scheduled))
         .await
@@ -1114,7 +1122,14 @@ pub async fn record_stores_a_final_job_with_its_attempts(store: Arc<dyn Store>) 
     // Another tenant sees nothing and cannot write into acme.
     let globex = scope("globex");
     assert_eq!(store.job(&globex, &live.id).await.unwrap(), None);
-    assert!(store.attempts(&globex, &AttemptQuery::new()).await.unwrap().items.is_empty());
+    assert!(
+        store
+            .attempts(&globex, &AttemptQuery::new())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     let mut other = job(2, "acme", T0);
     other.status = JobStatus::Succeeded;
     assert!(matches!(
