@@ -324,8 +324,30 @@ impl Outcome {
         self.failure().map(|f| &f.fallback)
     }
 
-    /// The one-line JSON report of `webhookctl request`: `level`, `url`, `status`,
-    /// `latency_ms`, `outcome` (`answered` | `failed`), `reason`, `response`, `fallback`.
+    /// The one-line report of `webhookctl request`, its keys in this order: `level`, `url`,
+    /// `status`, `latency_ms`, `outcome` (`answered` | `failed`), `reason`, `response`,
+    /// `fallback`.
+    #[must_use]
+    pub fn to_json_line(&self) -> String {
+        let json = self.to_json();
+        let keys = [
+            "level",
+            "url",
+            "status",
+            "latency_ms",
+            "outcome",
+            "reason",
+            "response",
+            "fallback",
+        ];
+        let fields: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{}:{}", Value::from(*k), json[*k]))
+            .collect();
+        format!("{{{}}}", fields.join(","))
+    }
+
+    /// The report of [`Outcome::to_json_line`] as a JSON value.
     #[must_use]
     pub fn to_json(&self) -> Value {
         json!({

@@ -22,3 +22,7 @@ mod args;
 #[allow(dead_code)]
 #[path = "../../examples/webhookctl/check_url.rs"]
 mod check_url;
+#[cfg(feature = "reqwest")]
+#[allow(dead_code)]
+#[path = "../../examples/webhookctl/request.rs"]
+mod request;
