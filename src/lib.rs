@@ -65,7 +65,7 @@
 //! - `reqwest`: [`transport::ReqwestTransport`], the guarded HTTP transport on reqwest (rustls,
 //!   tokio): every URL, every resolved address and every redirect hop is checked with the
 //!   guard, no proxy, bodies read up to a limit.
-//! - `tokio`: [`transport::TokioTimer`], the [`transport::Timer`] on tokio's clock with which the
+//! - `tokio`: `transport::TokioTimer`, the [`transport::Timer`] on tokio's clock with which the
 //!   boundary enforces its own deadlines (on with `reqwest` and `postgres`).
 //! - `sqlite` (default): [`outbox::SqliteStore`], the durable embedded store: one SQLite file (compiled
 //!   in), WAL mode, versioned migrations, claims in `BEGIN IMMEDIATE`, its own thread so no

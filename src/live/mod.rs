@@ -40,7 +40,7 @@
 //!
 //! **Every exchange is recorded** when a store is set ([`RequesterBuilder::store`]): one job
 //! (its id is the `webhook-id`, its payload the request) and one attempt per try with
-//! [`Trigger::Live`], the level, status, latency, `reason: detail` as error, and the response
+//! [`Trigger::Live`](crate::outbox::Trigger::Live), the level, status, latency, `reason: detail` as error, and the response
 //! body cut to [`MAX_RESPONSE_BODY`](crate::outbox::MAX_RESPONSE_BODY). The answer comes
 //! first: the record is written on the [`Spawn`]er, and a store failure goes to the
 //! [`Observer`], never to the call. Replay it from the logs API like any attempt: the stored
@@ -383,7 +383,7 @@ struct Tried {
 
 impl Requester {
     /// A requester sending through `transport`, enforcing budgets with `timer`
-    /// ([`TokioTimer`](crate::transport::TokioTimer) with feature `tokio`).
+    /// (`transport::TokioTimer` with feature `tokio`).
     pub fn builder(transport: Arc<dyn Transport>, timer: Arc<dyn Timer>) -> RequesterBuilder {
         RequesterBuilder {
             transport: transport.clone(),

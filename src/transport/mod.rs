@@ -68,7 +68,7 @@ pub trait Transport: Send + Sync + fmt::Debug {
     /// head; the caller bounds the body.
     ///
     /// The provided implementation calls [`Transport::send`] and yields the whole body as one
-    /// chunk: correct, but buffered. [`ReqwestTransport`] (feature `reqwest`) streams.
+    /// chunk: correct, but buffered. `ReqwestTransport` (feature `reqwest`) streams.
     ///
     /// # Errors
     /// As [`Transport::send`], for the head.

@@ -8,7 +8,7 @@ use std::pin::Pin;
 pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// Runs a task in the background, so that bookkeeping (recording a live exchange or a tool
-/// call) never delays the answer the caller waits for. [`TokioSpawn`] (feature `tokio`) is the
+/// call) never delays the answer the caller waits for. `TokioSpawn` (feature `tokio`) is the
 /// production one. A component without a spawner awaits such tasks itself, after the answer is
 /// known (deterministic tests).
 pub trait Spawn: Send + Sync + fmt::Debug {

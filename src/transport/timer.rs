@@ -23,11 +23,11 @@ use crate::outbox::{Clock, ManualClock, Timestamp};
 pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// Where the boundary waits: a small object-safe trait so the core never names an async
-/// runtime. [`TokioTimer`] (feature `tokio`) is the production one; [`ManualTimer`] moves only
+/// runtime. `TokioTimer` (feature `tokio`) is the production one; [`ManualTimer`] moves only
 /// when a test says so.
 ///
 /// A timer and the [`Clock`] the same component reads should agree (the system clock with
-/// [`TokioTimer`], the [`ManualClock`] of a [`ManualTimer`]).
+/// `TokioTimer`, the [`ManualClock`] of a [`ManualTimer`]).
 pub trait Timer: Send + Sync + fmt::Debug {
     /// A future that completes once `duration` has passed (at once for zero). Dropping it
     /// cancels the wait.
