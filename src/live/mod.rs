@@ -530,10 +530,12 @@ impl Requester {
                 return fail(Reason::Refused, refusal.to_string(), false);
             }
             ExchangeResult::Failed(e) => {
+                // The reason names the kind; the detail is the transport's message.
+                let detail = e.message().to_owned();
                 return match e.kind() {
-                    TransportErrorKind::Timeout => fail(Reason::Timeout, e.to_string(), false),
-                    TransportErrorKind::Refused => fail(Reason::Refused, e.to_string(), false),
-                    TransportErrorKind::Connect => fail(Reason::ConnectError, e.to_string(), true),
+                    TransportErrorKind::Timeout => fail(Reason::Timeout, detail, false),
+                    TransportErrorKind::Refused => fail(Reason::Refused, detail, false),
+                    TransportErrorKind::Connect => fail(Reason::ConnectError, detail, true),
                     // A failure mid-answer: bytes may have arrived, so no retry.
                     _ => fail(Reason::ConnectError, e.to_string(), false),
                 };

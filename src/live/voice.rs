@@ -94,7 +94,7 @@ impl Requester {
                     break 'tried fail(Reason::Timeout, detail, false);
                 }
                 Ok(Err(e)) => {
-                    let detail = e.to_string();
+                    let detail = e.message().to_owned();
                     let (reason, retryable) = match e.kind() {
                         TransportErrorKind::Timeout => (Reason::Timeout, false),
                         TransportErrorKind::Refused => (Reason::Refused, false),
