@@ -381,6 +381,11 @@ impl Transport for ReqwestTransport {
         }
     }
 
+    /// Every send runs under `tokio::time::timeout(timeout, ..)`: the whole exchange.
+    fn enforces_timeout(&self) -> bool {
+        true
+    }
+
     /// Streams the body as reqwest reads it; `timeout` bounds the response head, the caller
     /// bounds the body (the body limit does not apply: the caller counts).
     async fn send_streaming(

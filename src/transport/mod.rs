@@ -63,6 +63,14 @@ pub trait Transport: Send + Sync + fmt::Debug {
         timeout: Duration,
     ) -> Result<http::Response<Vec<u8>>, TransportError>;
 
+    /// Whether this transport bounds every send by its `timeout` itself (the whole exchange:
+    /// connect, every hop, the body). The [`SendStep`] then skips its own race against the
+    /// timer (it still treats a late answer as a timeout). Default `false`: the step enforces
+    /// the deadline itself; `ReqwestTransport` says `true`.
+    fn enforces_timeout(&self) -> bool {
+        false
+    }
+
     /// Sends `request` and returns the response once its head arrived, its body as a stream
     /// of chunks (a `voice-request`'s audio is handed on as it comes). `timeout` bounds the
     /// head; the caller bounds the body.
