@@ -31,7 +31,8 @@
 //!
 //! # Design
 //!
-//! Two flows pass through one boundary:
+//! Three flows pass through one boundary, and leave through one send step
+//! ([`transport::SendStep`]: build, sign, guard, send under a deadline):
 //!
 //! - **Tool calls** (the model asks): a [`WebhookTool`] is compiled once per [`AgentKind`]
 //!   (handlebars syntax parsed once, every variable checked against what the kind has), then
@@ -45,6 +46,10 @@
 //!   as `webhook-id`), send, record the attempt, retry on the [`outbox::RetryPlan`]. Operators
 //!   list, inspect, replay and requeue through [`logs::LogsApi`], under the [`Scope`] of their
 //!   [`Principal`] ([`authorize`] decides every action in one table).
+//! - **Request events** (the caller waits): [`live::Requester`] sends `assistant-request`,
+//!   `tool-calls` and the other events that expect an answer within the call's budget (7.5 s
+//!   for `assistant-request`), parses the typed answer or gives a stable failure reason and the
+//!   event's fallback, and records the exchange in the same store after answering.
 //!
 //! Everything left of the transport and the store is pure ([`template`], [`guard`],
 //! [`cascade`], [`event`], [`sign`], retry scheduling): data in, data out, time and randomness
@@ -85,6 +90,7 @@ pub mod cascade;
 mod error;
 pub mod event;
 pub mod guard;
+pub mod live;
 pub mod logs;
 pub mod outbox;
 pub mod sign;

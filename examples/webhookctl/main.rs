@@ -7,6 +7,7 @@ mod cascade;
 mod check_url;
 mod events;
 mod render;
+mod request;
 mod sign;
 
 use std::process::ExitCode;
@@ -61,6 +62,21 @@ COMMANDS:
         Prints {\"url\": ..., \"level\": ...} for the server that takes events of TYPE, or
         the reason none does (not in serverMessages, no server configured) with exit 1.
 
+    request --cascade FILE --event FILE [--secret whsec_...] [--deadline-ms N] [--dev]
+        Sends the request event in the --event FILE (an envelope {\"message\": {...}},
+        Vapi-shaped) as the runtime would: the server the cascade FILE resolves for it (for
+        tool-calls the called tool's own server in toolWithToolCallList, else the cascade's
+        tool surface), signed with --secret (Standard Webhooks) if given, within the event's
+        budget (assistant-request 7.5 s, else the server's timeoutSeconds) or --deadline-ms if
+        shorter. Prints one JSON line:
+        {\"level\", \"url\", \"status\" (number or null), \"latency_ms\",
+         \"outcome\": \"answered\" | \"failed\", \"reason\" (null, no_target, refused, timeout,
+         connect_error, http_status, invalid_response, too_large), \"response\" (the typed answer
+         or null), \"fallback\" (what the runtime would do, or null)}
+        and exits 0 when answered, 1 when failed. --dev opens loopback only (a development
+        policy) for trying a local server; without it the production policy applies.
+        Sending needs the `reqwest` feature (cargo build --example webhookctl --features reqwest).
+
 Every command prints errors on stderr and exits 1; success exits 0.
 ";
 
@@ -82,6 +98,11 @@ fn main() -> ExitCode {
         "verify" => sign::verify(&rest),
         "events" => events::run(&rest),
         "cascade" => cascade::run(&rest),
+        "request" => match request::run(&rest) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         other => Err(format!("unknown command `{other}`; see webhookctl --help")),
     };
     match result {

@@ -26,7 +26,8 @@ pub const USER_AGENT_VALUE: &str = concat!("agent-webhooks/", env!("CARGO_PKG_VE
 ///    `webhook-timestamp` (fresh from the clock), `webhook-signature` when the target has a
 ///    signer, then the target's own headers (the legacy secret header among them);
 /// 3. the send through the [`Transport`] with the limit as its timeout; with a [`Timer`] set,
-///    the step also races the send against the limit itself and treats an answer that came
+///    the step also races the send against the limit itself (unless the transport says it
+///    [enforces its timeout](Transport::enforces_timeout)) and treats an answer that came
 ///    later than the limit (on its clock) as a timeout, so a transport that ignores its timeout
 ///    cannot hold the caller;
 /// 4. one [`Exchange`]: the response (status, headers, body), the transport's failure, or why
@@ -224,6 +225,18 @@ impl SendStep {
             return self.transport.send(request, limit).await;
         };
         let start = self.clock.now();
+        if self.transport.enforces_timeout() {
+            let result = self.transport.send(request, limit).await;
+            return match result {
+                Ok(_) if self.clock.now().duration_since(start) > limit => {
+                    Err(TransportError::new(
+                        TransportErrorKind::Timeout,
+                        format!("no complete response within {} ms", limit.as_millis()),
+                    ))
+                }
+                other => other,
+            };
+        }
         let late = || {
             TransportError::new(
                 TransportErrorKind::Timeout,

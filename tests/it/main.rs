@@ -3,6 +3,7 @@
 mod cascade;
 mod event;
 mod guard;
+mod live;
 mod logs;
 mod outbox;
 mod security;
@@ -13,6 +14,7 @@ mod tenant;
 mod tool;
 #[cfg(feature = "reqwest")]
 mod transport;
+mod turn;
 
 // The `webhookctl check-url` command, compiled into the tests so they drive the real code.
 #[allow(dead_code)]
@@ -21,3 +23,7 @@ mod args;
 #[allow(dead_code)]
 #[path = "../../examples/webhookctl/check_url.rs"]
 mod check_url;
+#[cfg(feature = "reqwest")]
+#[allow(dead_code)]
+#[path = "../../examples/webhookctl/request.rs"]
+mod request;
