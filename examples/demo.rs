@@ -101,11 +101,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with(Builtin::AgentId, "agt_support");
     let prepared = compiled.prepare(&vars, &production)?;
     println!("{}", serde_json::to_string_pretty(&prepared.to_json())?);
-    let hostile = vars.clone().with(Builtin::CallerPhone, "../admin?x=1#y");
+    let hostile = vars.clone().with(Builtin::CallerPhone, "+1 555;x=1?y#z");
     println!(
         "a hostile caller id stays in its segment: {}",
         compiled.prepare(&hostile, &production)?.url()
     );
+    for traversal in ["../admin", "..;jsessionid=1", ""] {
+        let hostile = vars.clone().with(Builtin::CallerPhone, traversal);
+        match compiled.prepare(&hostile, &production) {
+            Ok(p) => return Err(format!("{traversal:?} must not render: {}", p.url()).into()),
+            Err(e) => println!("refused {traversal:?}: {e}"),
+        }
+    }
 
     section("2. The same tool for a chat agent: refused at compile time, not mid-call");
     match tool.compile(AgentKind::Chat) {
