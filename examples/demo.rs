@@ -152,15 +152,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with(Builtin::AgentId, "agt_support");
     let prepared = compiled.prepare(&vars, &production)?;
     println!("{}", serde_json::to_string_pretty(&prepared.to_json())?);
-    let odd = vars.clone().with(Builtin::CallerPhone, "+1 555?x=1#y");
+    let odd = vars.clone().with(Builtin::CallerPhone, "+1 555;x=1?y#z");
     println!(
         "an odd caller id stays in its segment: {}",
         compiled.prepare(&odd, &production)?.url()
     );
-    let hostile = vars.clone().with(Builtin::CallerPhone, "../admin");
-    match compiled.prepare(&hostile, &production) {
-        Ok(p) => return Err(format!("a traversal value must be refused, got {}", p.url()).into()),
-        Err(e) => println!("a traversal value is refused: {e}"),
+    for traversal in ["../admin", "..;jsessionid=1", ""] {
+        let hostile = vars.clone().with(Builtin::CallerPhone, traversal);
+        match compiled.prepare(&hostile, &production) {
+            Ok(p) => return Err(format!("{traversal:?} must not render: {}", p.url()).into()),
+            Err(e) => println!("refused {traversal:?}: {e}"),
+        }
     }
 
     section("2. The same tool for a chat agent: refused at compile time, not mid-call");
