@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::cascade::CascadeError;
+use crate::credential::CredentialError;
 use crate::event::EventError;
 use crate::guard::{PolicyError, Rejection};
 use crate::outbox::{OutboxError, PlanError};
@@ -89,6 +90,8 @@ families! {
     Outbox(OutboxError), as_outbox, "The outbox error, if this is one.";
     /// A retry plan or dispatcher setting cannot work: found at build time.
     RetryPlan(PlanError), as_retry_plan, "The retry-plan error, if this is one.";
+    /// A server credential could not be read or applied.
+    Credential(CredentialError), as_credential, "The credential error, if this is one.";
 }
 
 impl fmt::Debug for Error {

@@ -76,6 +76,7 @@
 #![deny(missing_docs)]
 
 pub mod cascade;
+pub mod credential;
 mod error;
 pub mod event;
 pub mod guard;

@@ -19,7 +19,7 @@ use crate::outbox::model::{Attempt, AttemptId, AttemptStatus, Job, JobId, Trigge
 use crate::outbox::plan::{Decision, RetryPlan, parse_retry_after};
 use crate::outbox::store::{Claimed, Finish, Lease, Next, Store, TargetEvent, TargetState};
 use crate::outbox::target::{Target, TargetResolver, Unresolved, UrlCheck};
-use crate::sign::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use crate::sign::{Message, WEBHOOK_ID, WEBHOOK_TIMESTAMP};
 use crate::tenant::Scope;
 use crate::transport::Transport;
 
@@ -618,7 +618,8 @@ impl Dispatcher {
             .parse()
             .map_err(|e| invalid(format!("not a valid request URI: {e}")))?;
         // Fresh for every attempt, including retries and replays; the id never changes.
-        let timestamp = self.clock.now().as_unix_seconds();
+        let now = self.clock.now();
+        let timestamp = now.as_unix_seconds();
         let mut request = http::Request::post(uri)
             .body(job.payload.to_vec())
             .map_err(|e| invalid(e.to_string()))?;
@@ -629,17 +630,22 @@ impl Dispatcher {
         let id = HeaderValue::from_str(job.id.as_str()).map_err(|e| invalid(e.to_string()))?;
         headers.insert(WEBHOOK_ID, id);
         headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
-        if let Some(signer) = &target.signer {
-            let signature = signer
-                .sign(job.id.as_str(), timestamp, &job.payload)
+        for (name, value) in &target.headers {
+            headers.append(name, value.clone());
+        }
+        let message = Message::new(
+            job.id.as_str(),
+            now.as_unix_millis(),
+            target.url.as_str(),
+            &job.payload,
+        );
+        for signer in target.signer.iter().chain(&target.credential) {
+            signer
+                .sign_headers(&message, headers)
                 .map_err(|error| OutboxError::Unsigned {
                     job: job.id.clone(),
                     error,
                 })?;
-            headers.insert(WEBHOOK_SIGNATURE, signature);
-        }
-        for (name, value) in &target.headers {
-            headers.append(name, value.clone());
         }
         Ok(request)
     }
