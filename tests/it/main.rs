@@ -5,6 +5,7 @@ mod event;
 mod guard;
 mod logs;
 mod outbox;
+mod schemes;
 mod sign;
 mod stores;
 mod tenant;
