@@ -603,18 +603,21 @@ impl CredentialResolver {
                 url: url.clone(),
                 rejection,
             })?;
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair("grant_type", "client_credentials");
-        form.append_pair("client_id", &oauth.client_id);
-        form.append_pair("client_secret", oauth.client_secret.expose());
-        if let Some(scope) = &oauth.scope {
-            form.append_pair("scope", scope);
-        }
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials");
+            form.append_pair("client_id", &oauth.client_id);
+            form.append_pair("client_secret", oauth.client_secret.expose());
+            if let Some(scope) = &oauth.scope {
+                form.append_pair("scope", scope);
+            }
+            form.finish()
+        };
         let uri: http::Uri = url.parse().map_err(|_| CredentialError::Invalid {
             problem: format!("the token url `{url}` is not a request URI"),
         })?;
         let mut request = http::Request::post(uri)
-            .body(form.finish().into_bytes())
+            .body(form.into_bytes())
             .map_err(|_| invalid("the token request cannot be built"))?;
         request.headers_mut().insert(
             CONTENT_TYPE,

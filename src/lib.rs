@@ -81,6 +81,7 @@
 
 pub mod cascade;
 pub mod credential;
+pub mod directory;
 mod error;
 pub mod event;
 pub mod guard;

@@ -11,6 +11,7 @@ use http::header::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::cascade::{Cascade, Resolved, ServerAuth};
+use crate::credential::CredentialResolver;
 use crate::event::Envelope;
 use crate::guard::{Origin, Policy, Rejection};
 use crate::outbox::model::{Job, TargetRef};
@@ -141,9 +142,14 @@ impl Target {
 /// targets.insert(TenantId::new("acme")?, TargetRef::new("assistant:asst_1")?, cascade, Some(Arc::new(signer)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Routes live in this process only: after a restart every pending job is unroutable until
+/// its route is inserted again. For routing that survives a restart, resolve through the
+/// tenant's configuration with [`DirectoryTargets`](crate::directory::DirectoryTargets).
 #[derive(Default)]
 pub struct CascadeTargets {
     routes: RwLock<HashMap<(TenantId, TargetRef), Route>>,
+    credentials: Option<Arc<CredentialResolver>>,
 }
 
 #[derive(Clone)]
@@ -157,6 +163,14 @@ impl CascadeTargets {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Applies servers' credentials (`credentialId`) through `credentials`; without it such a
+    /// server is skipped, saying so.
+    #[must_use]
+    pub fn with_credentials(mut self, credentials: Arc<CredentialResolver>) -> Self {
+        self.credentials = Some(credentials);
+        self
     }
 
     /// Routes the jobs of `tenant` to `target` through `cascade`, signed by `signer`; replaces
@@ -216,13 +230,23 @@ impl TargetResolver for CascadeTargets {
             None => route.cascade.resolve(&job.event_type),
         }
         .map_err(|e| Unresolved(e.to_string()))?;
-        if let ServerAuth::Credential(id) = resolved.server.auth() {
-            return Err(Unresolved(format!(
-                "the {} server uses credential `{id}`: resolve it in your own TargetResolver",
-                resolved.level
-            )));
+        let level = resolved.level;
+        let credential = match resolved.server.auth() {
+            ServerAuth::Credential(id) => Some(id.clone()),
+            _ => None,
+        };
+        let mut target = Target::from_resolved(resolved).map_err(|e| Unresolved(e.to_string()))?;
+        if let Some(id) = credential {
+            let Some(credentials) = &self.credentials else {
+                return Err(Unresolved(format!(
+                    "the {level} server uses credential `{id}` and no credential resolver is configured"
+                )));
+            };
+            target = credentials
+                .apply(&job.tenant, &id, target)
+                .await
+                .map_err(|e| Unresolved(format!("the {level} server's credential: {e}")))?;
         }
-        let target = Target::from_resolved(resolved).map_err(|e| Unresolved(e.to_string()))?;
         Ok(match route.signer {
             Some(signer) => target.signer(signer),
             None => target,
