@@ -5,6 +5,8 @@ mod event;
 mod guard;
 mod logs;
 mod outbox;
+#[cfg(all(feature = "reqwest", feature = "sqlite"))]
+mod routing;
 mod schemes;
 mod sign;
 mod stores;
