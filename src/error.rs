@@ -7,6 +7,7 @@ use crate::credential::CredentialError;
 use crate::event::{EventError, ResponseError, TimestampError, UnknownProfile};
 use crate::guard::{PolicyError, Rejection};
 use crate::outbox::{OutboxError, PlanError, Unresolved};
+use crate::runtime::RuntimeError;
 use crate::sign::{SignError, VerifyError};
 use crate::template::{RenderError, TemplateError};
 use crate::tenant::{AccessDenied, InvalidPrincipal, UnknownAction, UnknownRole};
@@ -141,6 +142,8 @@ families! {
     Profile(UnknownProfile), as_profile, "The unknown-profile error, if this is one.";
     /// A server credential could not be read or applied.
     Credential(CredentialError), as_credential, "The credential error, if this is one.";
+    /// A runtime could not be built (no directory, no transport).
+    Runtime(RuntimeError), as_runtime, "The runtime-building error, if this is one.";
 }
 
 impl fmt::Debug for Error {

@@ -87,6 +87,7 @@ pub mod event;
 pub mod guard;
 pub mod logs;
 pub mod outbox;
+pub mod runtime;
 pub mod sign;
 pub mod template;
 pub mod tenant;

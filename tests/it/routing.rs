@@ -659,3 +659,87 @@ async fn a_refused_or_failing_token_endpoint_refuses_the_attempt_with_the_reason
     assert!(!refused.to_string().contains("csecret"));
     assert_eq!(tick.claimed, 1);
 }
+
+#[tokio::test]
+async fn one_runtime_one_policy_for_dispatcher_credentials_and_tools() {
+    use agent_webhooks::Origin;
+    use agent_webhooks::runtime::{Runtime, RuntimeError};
+
+    let issued = Arc::new(AtomicUsize::new(0));
+    let tokens = Hook::start(Duration::ZERO, token_endpoint_answer(issued.clone(), 3600)).await;
+    let hook = Hook::ok().await;
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    let directory = Arc::new(MemoryDirectory::new());
+    directory
+        .insert(
+            &acme,
+            Surface::Assistant,
+            "a1",
+            json!({"server": {"url": hook.url("/hook"), "credentialId": "cred_oauth"}}),
+        )
+        .unwrap();
+    let mut configs = TenantConfigs::new();
+    configs.insert(
+        acme.clone(),
+        TenantConfig::new().allow_host("crm.acme.example"),
+    );
+    configs.insert(
+        globex.clone(),
+        TenantConfig::new().allow_host("crm.globex.example"),
+    );
+    let clock = ManualClock::new(T0);
+
+    // No transport given: it is built from the one (development, loopback) policy, and the
+    // dispatcher and the token endpoint's check use the same one.
+    let runtime = Runtime::builder(dev())
+        .directory(directory)
+        .credentials(credentials(vec![(
+            "cred_oauth",
+            oauth(&tokens.url("/token")),
+        )]))
+        .tenants(Arc::new(RwLock::new(configs)))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    enqueue(
+        &runtime.outbox(),
+        &acme,
+        "status-update",
+        &Route::new().assistant("a1").unwrap(),
+    )
+    .await;
+    let tick = runtime
+        .dispatcher()
+        .build()
+        .unwrap()
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(tick.succeeded, 1, "{tick:?}");
+    assert_eq!(hook.seen()[0].headers["authorization"], "Bearer tok-1");
+
+    // A tenant's allowlist applies to its own tool calls only.
+    let acme_policy = runtime.tenant_policy(&acme).unwrap();
+    assert!(
+        acme_policy
+            .parse("https://crm.acme.example/x", Origin::Model)
+            .is_ok()
+    );
+    assert!(
+        acme_policy
+            .parse("https://crm.globex.example/x", Origin::Model)
+            .is_err()
+    );
+    let globex_policy = runtime.tenant_policy(&globex).unwrap();
+    assert!(
+        globex_policy
+            .parse("https://crm.acme.example/x", Origin::Model)
+            .is_err()
+    );
+    assert!(runtime.tool_runner(&acme).is_ok());
+
+    assert_eq!(
+        Runtime::builder(Policy::default()).build().unwrap_err(),
+        RuntimeError::NoDirectory
+    );
+}
