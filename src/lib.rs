@@ -46,6 +46,13 @@
 //!   list, inspect, replay and requeue through [`logs::LogsApi`], under the [`Scope`] of their
 //!   [`Principal`] ([`authorize`] decides every action in one table).
 //!
+//! A [`runtime::Runtime`] holds the parts in one place with one guard policy: jobs carry
+//! their call's surfaces ([`directory::Route`]) and find their current server through the
+//! host's [`directory::Directory`] at every attempt (so a restart loses no route), servers'
+//! `credentialId`s resolve per tenant ([`credential`]: bearer, Vapi's HMAC, OAuth2 client
+//! credentials), and [`sign::Scheme`] signs as Vapi, ElevenLabs, Retell or Bland do for
+//! receivers written for those platforms.
+//!
 //! Everything left of the transport and the store is pure ([`template`], [`guard`],
 //! [`cascade`], [`event`], [`sign`], retry scheduling): data in, data out, time and randomness
 //! passed in. IO sits behind two small traits, [`outbox::Transport`] and [`outbox::Store`], with
