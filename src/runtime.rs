@@ -15,6 +15,9 @@
 //!   the runtime's policy for every tenant.
 //! - **Routing that survives a restart**: the dispatcher resolves each job through the
 //!   directory ([`DirectoryTargets`]) with the credentials applied.
+//! - **The live path** sends through [`Runtime::send_step`] (the same transport, policy and
+//!   clock) to the target [`Runtime::targets`] resolves from the same directory
+//!   ([`DirectoryTargets::target`]).
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -65,7 +68,7 @@ use crate::outbox::{
 };
 use crate::tenant::{Scope, TenantConfigs, TenantId};
 use crate::tool::ToolRunner;
-use crate::transport::Transport;
+use crate::transport::{SendStep, Transport};
 
 /// The boundary's parts in one place, sharing one policy. Build with [`Runtime::builder`].
 #[derive(Clone)]
@@ -198,6 +201,17 @@ impl Runtime {
         )
         .url_check(self.policy.clone())
         .clock(self.clock.clone())
+    }
+
+    /// The send step every request leaves through, on the runtime's transport, policy and
+    /// clock: what the live request path sends with (resolving its target through
+    /// [`Runtime::targets`]), so a live exchange is guarded, signed and credentialed exactly
+    /// as an outbox attempt is.
+    #[must_use]
+    pub fn send_step(&self) -> SendStep {
+        SendStep::new(self.transport.clone())
+            .with_url_check(self.policy.clone())
+            .with_clock(self.clock.clone())
     }
 
     /// The policy for `tenant`'s requests: the runtime's policy plus the tenant's allowed

@@ -743,3 +743,57 @@ async fn one_runtime_one_policy_for_dispatcher_credentials_and_tools() {
         RuntimeError::NoDirectory
     );
 }
+
+#[tokio::test]
+async fn the_live_path_hook_resolves_and_sends_like_the_outbox() {
+    use agent_webhooks::runtime::Runtime;
+
+    let hook = Hook::ok().await;
+    let acme = tenant("acme");
+    let directory = Arc::new(MemoryDirectory::new());
+    directory
+        .insert(
+            &acme,
+            Surface::PhoneNumber,
+            "pn_1",
+            json!({"server": {"url": hook.url("/live"), "credentialId": "cred_hmac"}}),
+        )
+        .unwrap();
+    let creds = credentials(vec![(
+        "cred_hmac",
+        Credential::from_json(json!({"type": "hmac", "secretKey": "k", "algorithm": "sha256"}))
+            .unwrap(),
+    )]);
+    let clock = ManualClock::new(T0);
+    let runtime = Runtime::builder(dev())
+        .directory(directory)
+        .credentials(creds)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let route = Route::new().phone_number("pn_1").unwrap();
+    let target = runtime
+        .targets()
+        .target(&acme, &route, "assistant-request")
+        .await
+        .unwrap();
+    let body = br#"{"message":{"type":"assistant-request"}}"#;
+    let exchange = runtime
+        .send_step()
+        .send(&target, "live_1", body, Duration::from_secs(5))
+        .await;
+    assert_eq!(exchange.status().map(|s| s.as_u16()), Some(200));
+    let seen = hook.seen().pop().unwrap();
+    let plan = match Credential::from_json(
+        json!({"type": "hmac", "secretKey": "k", "algorithm": "sha256"}),
+    )
+    .unwrap()
+    {
+        Credential::Hmac(p) => p,
+        other => panic!("{other:?}"),
+    };
+    let message = Message::new("live_1", T0.as_unix_millis(), "", body);
+    Scheme::vapi_hmac(plan)
+        .verify(&seen.headers, &message, T0.as_unix_millis())
+        .unwrap();
+}
