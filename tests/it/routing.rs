@@ -341,6 +341,24 @@ async fn retries_follow_the_current_config() {
     assert_eq!(d.run_once().await.unwrap().succeeded, 1);
     assert_eq!((failing.seen().len(), moved.seen().len()), (1, 1));
 
+    // A replay goes to the target configured now, too.
+    let third = Hook::ok().await;
+    directory
+        .write()
+        .unwrap()
+        .insert(acme.clone(), config(&third.url("/v3")));
+    let scope = Scope::tenant(acme.clone());
+    let first = store
+        .attempts(&scope, &AttemptQuery::new())
+        .await
+        .unwrap()
+        .items
+        .pop()
+        .unwrap();
+    let replayed = d.replay(&scope, &first.id).await.unwrap();
+    assert_eq!(replayed.url.as_deref(), Some(third.url("/v3").as_str()));
+    assert_eq!(third.seen().len(), 1);
+
     // The tenant's configuration loses the target: the next job is skipped, saying why.
     directory
         .write()
