@@ -46,7 +46,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -390,11 +390,18 @@ impl Directory for RwLock<TenantConfigs> {
     }
 }
 
+/// The surfaces a cascade was read from, and the cascade.
+type ParsedCascade = (Arc<Map<String, Value>>, Arc<Cascade>);
+
+/// How many routes' cascades [`DirectoryTargets`] keeps read; past it, it starts again.
+const MAX_PARSED: usize = 4096;
+
 /// A [`TargetResolver`] over a [`Directory`]: each attempt reads the job's route, asks the
 /// directory for the current config of each surface, resolves the cascade for the event,
 /// applies the server's credential and signs with the tenant's signer.
 pub struct DirectoryTargets {
     directory: Arc<dyn Directory>,
+    parsed: Mutex<HashMap<(TenantId, Route), ParsedCascade>>,
     credentials: Option<Arc<CredentialResolver>>,
     signer: Option<Arc<dyn Sign>>,
     tenant_signers: HashMap<TenantId, Arc<dyn Sign>>,
@@ -418,6 +425,7 @@ impl DirectoryTargets {
     pub fn new(directory: Arc<dyn Directory>) -> Self {
         DirectoryTargets {
             directory,
+            parsed: Mutex::default(),
             credentials: None,
             signer: None,
             tenant_signers: HashMap::new(),
@@ -452,12 +460,18 @@ impl DirectoryTargets {
         &self.directory
     }
 
-    /// The cascade of `route` now: each surface it names, and the tenant's account.
+    /// The cascade of `route` now: each surface it names, and the tenant's account. The
+    /// surfaces are asked for at every call; the cascade read from them is reused while they
+    /// are unchanged (reading it is most of a resolution's time).
     ///
     /// # Errors
     /// [`Unresolved`] when a named surface no longer exists, the directory failed, or a
     /// stored config cannot be read.
-    pub async fn cascade(&self, tenant: &TenantId, route: &Route) -> Result<Cascade, Unresolved> {
+    pub async fn cascade(
+        &self,
+        tenant: &TenantId,
+        route: &Route,
+    ) -> Result<Arc<Cascade>, Unresolved> {
         let mut object = Map::new();
         for surface in Surface::ALL {
             let id = route.id(surface);
@@ -482,11 +496,31 @@ impl DirectoryTargets {
                 (None, None) => {}
             }
         }
-        Cascade::from_value(Value::Object(object)).map_err(|e| {
-            Unresolved(format!(
-                "the stored configuration of tenant `{tenant}`: {e}"
-            ))
-        })
+        let key = (tenant.clone(), route.clone());
+        let cached = self
+            .parsed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some((seen, cascade)) = cached {
+            if *seen == object {
+                return Ok(cascade);
+            }
+        }
+        let cascade = Arc::new(Cascade::from_value(Value::Object(object.clone())).map_err(
+            |e| {
+                Unresolved(format!(
+                    "the stored configuration of tenant `{tenant}`: {e}"
+                ))
+            },
+        )?);
+        let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
+        if parsed.len() >= MAX_PARSED {
+            parsed.clear();
+        }
+        parsed.insert(key, (Arc::new(object), cascade.clone()));
+        Ok(cascade)
     }
 
     /// The current target of an event of `event_type` for `route` of `tenant` (the live path
