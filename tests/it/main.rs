@@ -8,6 +8,7 @@ mod outbox;
 #[cfg(all(feature = "reqwest", feature = "sqlite"))]
 mod routing;
 mod schemes;
+mod security;
 mod send;
 mod sign;
 mod stores;
