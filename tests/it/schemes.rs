@@ -211,3 +211,46 @@ fn the_standard_scheme_is_the_signer() {
     );
     assert_eq!(headers["webhook-timestamp"], "1614265330");
 }
+
+mod prop {
+    use agent_webhooks::directory::Route;
+    use agent_webhooks::http::{HeaderMap, HeaderValue};
+    use agent_webhooks::outbox::TargetRef;
+    use agent_webhooks::sign::{HmacPlan, Message, Scheme, SchemeKind};
+    use proptest::prelude::*;
+
+    proptest! {
+        // Whatever a sender puts in the headers, verifying answers a typed error, never a panic.
+        #[test]
+        fn verifying_any_header_value_never_panics(value in "[ -~]{0,120}", ts in "[0-9a-z]{0,24}", now in any::<u64>()) {
+            let message = Message::new("msg", 1_700_000_000_000, "", b"{}");
+            for kind in SchemeKind::ALL {
+                let secret = if kind == SchemeKind::Standard { "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } else { "k" };
+                let scheme = Scheme::from_secret(kind, secret).unwrap();
+                let mut headers = HeaderMap::new();
+                let v = HeaderValue::from_str(&value).unwrap();
+                let t = HeaderValue::from_str(&ts).unwrap();
+                for name in ["webhook-signature", "x-signature", "x-vapi-signature", "elevenlabs-signature",
+                             "x-retell-signature", "x-webhook-signature"] {
+                    headers.insert(name, v.clone());
+                }
+                headers.insert("webhook-id", HeaderValue::from_static("msg"));
+                headers.insert("webhook-timestamp", t.clone());
+                headers.insert("x-timestamp", t);
+                prop_assert!(scheme.verify(&headers, &message, now).is_err());
+            }
+        }
+
+        #[test]
+        fn any_target_ref_or_format_is_read_without_panicking(text in "\\PC{1,200}") {
+            if let Ok(target) = TargetRef::new(&text) {
+                if let Ok(route) = Route::from_target_ref(&target) {
+                    // What reads back writes out again to the same route.
+                    let again = Route::from_target_ref(&route.to_target_ref().unwrap()).unwrap();
+                    prop_assert_eq!(again, route);
+                }
+            }
+            let _ = HmacPlan::builder(b"k").payload_format(text).build();
+        }
+    }
+}
