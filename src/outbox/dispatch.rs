@@ -15,7 +15,10 @@ use crate::error::Result;
 use crate::guard::Policy;
 use crate::outbox::error::{OutboxError, PlanError};
 use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock};
-use crate::outbox::model::{Attempt, AttemptId, AttemptStatus, Job, JobId, Trigger, stored_body};
+use crate::outbox::model::{
+    Attempt, AttemptId, AttemptStatus, Job, JobId, MAX_RESPONSE_BODY, PayloadState, Trigger,
+    stored_body,
+};
 use crate::outbox::plan::{Decision, RetryPlan, parse_retry_after};
 use crate::outbox::store::{Claimed, Finish, Lease, Next, Store, TargetEvent, TargetState};
 use crate::outbox::target::{Target, TargetResolver, Unresolved, UrlCheck};
@@ -144,6 +147,7 @@ pub struct Dispatcher {
     poll_interval: Duration,
     auto_disable_after: Option<Duration>,
     user_agent: HeaderValue,
+    max_response_body: usize,
 }
 
 /// Builds a [`Dispatcher`]; settings are checked by [`DispatcherBuilder::build`].
@@ -213,6 +217,14 @@ impl DispatcherBuilder {
         self.d.auto_disable_after = Some(period);
         self
     }
+    /// The most bytes of each response body an attempt keeps (default
+    /// [`MAX_RESPONSE_BODY`], 20,000); longer bodies are cut and flagged
+    /// ([`Attempt::response_truncated`]). 0 keeps none: a body is whatever the receiver
+    /// answered, personal data and echoed credentials included.
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.d.max_response_body = bytes;
+        self
+    }
 
     /// The dispatcher.
     ///
@@ -272,6 +284,7 @@ impl Dispatcher {
                     "agent-webhooks/",
                     env!("CARGO_PKG_VERSION")
                 )),
+                max_response_body: MAX_RESPONSE_BODY,
             },
         }
     }
@@ -381,7 +394,8 @@ impl Dispatcher {
     /// [`OutboxError::NotFound`] when the attempt or its job is not in `scope`;
     /// [`OutboxError::TargetDisabled`], [`OutboxError::NoTarget`] or
     /// [`OutboxError::TargetRefused`] when nothing could be sent (the refused attempt is
-    /// recorded).
+    /// recorded); [`OutboxError::PayloadRemoved`] when the tenant's data policy took the
+    /// payload out (redacted, dropped or expired; nothing is sent or recorded).
     pub async fn replay(&self, scope: &Scope, attempt: &AttemptId) -> Result<Attempt> {
         let original = self
             .store
@@ -393,6 +407,13 @@ impl Dispatcher {
             .job(scope, &original.job_id)
             .await?
             .ok_or_else(|| OutboxError::not_found("job", &original.job_id))?;
+        if job.payload_state != PayloadState::Kept {
+            return Err(OutboxError::PayloadRemoved {
+                job: job.id,
+                state: job.payload_state,
+            }
+            .into());
+        }
         let id = AttemptId::generate(self.clock.now(), self.random.next_u64());
         self.observer.attempt_started(&job, &id, Trigger::Manual);
         let (mut record, sent, _) = self.send(&job, id, Trigger::Manual, None).await?;
@@ -581,7 +602,7 @@ impl Dispatcher {
                 } else {
                     AttemptStatus::Failed
                 };
-                let (body, cut) = stored_body(response.body());
+                let (body, cut) = stored_body(response.body(), self.max_response_body);
                 attempt.response_body = body;
                 attempt.response_truncated = cut;
                 let retry_after = response

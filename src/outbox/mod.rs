@@ -69,6 +69,7 @@ mod dispatch;
 mod enqueue;
 mod error;
 mod io;
+mod lifecycle;
 mod model;
 mod plan;
 mod store;
@@ -82,10 +83,15 @@ pub use enqueue::{
 };
 pub use error::{OutboxError, PlanError};
 pub use io::{Clock, ManualClock, Random, SeededRandom, SystemClock};
+pub use lifecycle::{
+    DEFAULT_JOB_RETENTION, DEFAULT_PAYLOAD_RETENTION, DEFAULT_PURGE_BATCH, DataPolicies,
+    DataPolicy, Erase, Erased, JsonPath, Lifecycle, PrivacyMode, Purge, Purged, REDACTED_VALUE,
+    Retention,
+};
 pub use model::{
     Attempt, AttemptId, AttemptQuery, AttemptStatus, Cursor, DEFAULT_PAGE_LIMIT, Job, JobId,
-    JobQuery, JobStatus, MAX_ID_LEN, MAX_PAGE_LIMIT, MAX_RESPONSE_BODY, Page, TargetRef, Timestamp,
-    Trigger,
+    JobQuery, JobStatus, MAX_ID_LEN, MAX_PAGE_LIMIT, MAX_RESPONSE_BODY, Page, PayloadState,
+    TargetRef, Timestamp, Trigger,
 };
 pub use plan::{
     DEFAULT_RETRY_AFTER_CAP, Decision, MAX_DELAY, MAX_RETRIES, RetryPlan, RetryPlanBuilder,

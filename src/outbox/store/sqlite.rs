@@ -11,11 +11,13 @@ use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use crate::outbox::error::OutboxError;
+use crate::outbox::lifecycle::{Erase, Erased, Purge, Purged, privacy_change};
 use crate::outbox::model::{
-    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
+    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, PayloadState,
+    Timestamp,
 };
 use crate::outbox::store::sql::{
-    self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms,
+    self, ATTEMPT_COLS, JOB_COLS, JOB_INSERT_COLS, PurgeStep, RowRead, Sql, TargetRow, Val, int, ms,
 };
 use crate::outbox::store::{
     Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetState,
@@ -442,10 +444,11 @@ fn insert_job(
         }
     }
     job.status = JobStatus::Pending;
+    job.payload_state = PayloadState::Kept;
     let due = *job.next_attempt_at.get_or_insert(job.created_at);
     let result = tx
         .prepare_cached(&format!(
-            "INSERT INTO outbox_jobs ({JOB_COLS}, due_at, fence) VALUES \
+            "INSERT INTO outbox_jobs ({JOB_INSERT_COLS}, due_at, fence) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?10, 0)"
         ))
         .map_err(backend)?
@@ -593,6 +596,12 @@ fn requeue_job(
     let Some(job) = job_by_id(&tx, scope, id)? else {
         return Err(OutboxError::not_found("job", id));
     };
+    if job.payload_state != PayloadState::Kept {
+        return Err(OutboxError::PayloadRemoved {
+            job: id.clone(),
+            state: job.payload_state,
+        });
+    }
     if !matches!(job.status, JobStatus::Failed | JobStatus::Skipped) {
         return Err(OutboxError::NotRequeueable {
             job: id.clone(),
@@ -627,7 +636,7 @@ fn recover_jobs(
     let tx = conn.savepoint().map_err(backend)?;
     let mut pick = Sql::new("SELECT id FROM outbox_jobs WHERE ");
     pick.scope(scope)
-        .push(" AND status = 'failed'")
+        .push(" AND status = 'failed' AND payload_state = 'kept'")
         .bind(" AND created_at >= {}", Val::Int(ms(since)))
         .bind(" AND created_at < {}", Val::Int(ms(until)))
         .bind(" ORDER BY seq LIMIT {}", Val::Int(int(limit as u64 + 1)));
@@ -642,6 +651,128 @@ fn recover_jobs(
     }
     tx.commit().map_err(backend)?;
     Ok(Recovered::new(requeued, capped))
+}
+
+/// Deletes a job's attempts and then the job; answers how many attempts went.
+fn delete_job(conn: &Connection, seq: i64, id: &str) -> Result<u64, OutboxError> {
+    let attempts = conn
+        .prepare_cached("DELETE FROM outbox_attempts WHERE job_id = ?1")
+        .map_err(backend)?
+        .execute([id])
+        .map_err(backend)?;
+    conn.prepare_cached("DELETE FROM outbox_jobs WHERE seq = ?1")
+        .map_err(backend)?
+        .execute([seq])
+        .map_err(backend)?;
+    Ok(attempts as u64)
+}
+
+/// Sets a job's payload and its state; empties its attempts' response bodies unless the
+/// payload is only redacted.
+fn strip_job(
+    conn: &Connection,
+    seq: i64,
+    id: &str,
+    payload: &[u8],
+    state: PayloadState,
+) -> Result<(), OutboxError> {
+    conn.prepare_cached("UPDATE outbox_jobs SET payload = ?1, payload_state = ?2 WHERE seq = ?3")
+        .map_err(backend)?
+        .execute(params![payload, state.as_str(), seq])
+        .map_err(backend)?;
+    if state != PayloadState::Redacted {
+        conn.prepare_cached(
+            "UPDATE outbox_attempts SET response_body = x'' WHERE job_id = ?1 \
+             AND length(response_body) > 0",
+        )
+        .map_err(backend)?
+        .execute([id])
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// One lifecycle change, in its own savepoint of the group transaction.
+fn purge_step(
+    conn: &mut Connection,
+    scope: &Scope,
+    purge: &Purge,
+    step: PurgeStep,
+) -> Result<Purged, OutboxError> {
+    let Some(pick) = sql::purge_pick(scope, purge, step) else {
+        return Ok(Purged::default());
+    };
+    let tx = conn.savepoint().map_err(backend)?;
+    let mut done = Purged::default();
+    let mut picked = 0;
+    match step {
+        PurgeStep::Delete | PurgeStep::Expire => {
+            let rows = query_all(&tx, &pick, |r| Ok((r.int(0)?, r.text(1)?)))?;
+            picked = rows.len();
+            for (seq, id) in rows {
+                if step == PurgeStep::Delete {
+                    done.jobs += 1;
+                    done.attempts += delete_job(&tx, seq, &id)?;
+                } else {
+                    done.payloads_expired += 1;
+                    strip_job(&tx, seq, &id, &[], PayloadState::Expired)?;
+                }
+            }
+        }
+        PurgeStep::Privacy => {
+            let rows = query_all(&tx, &pick, |r| {
+                Ok((r.int(0)?, r.text(1)?, r.bytes(2)?, r.text(3)?))
+            })?;
+            for (seq, id, payload, state) in rows {
+                picked += 1;
+                let state: PayloadState = state
+                    .parse()
+                    .map_err(|e: OutboxError| sql::corrupt(e.to_string()))?;
+                if let Some((payload, state)) = privacy_change(&purge.privacy, state, &payload) {
+                    if state == PayloadState::Dropped {
+                        done.payloads_dropped += 1;
+                    } else {
+                        done.payloads_redacted += 1;
+                    }
+                    strip_job(&tx, seq, &id, &payload, state)?;
+                }
+            }
+        }
+    }
+    done.more = picked >= purge.limit;
+    tx.commit().map_err(backend)?;
+    Ok(done)
+}
+
+fn erase_jobs(
+    conn: &mut Connection,
+    scope: &Scope,
+    erase: &Erase,
+    limit: usize,
+) -> Result<Erased, OutboxError> {
+    let tx = conn.savepoint().map_err(backend)?;
+    let pick = sql::erase_pick(scope, erase, limit);
+    let rows = query_all(&tx, &pick, |r| Ok((r.int(0)?, r.text(1)?)))?;
+    let more = rows.len() >= limit;
+    let mut erased = Erased::new(rows.len() as u64, 0, 0, more);
+    for (seq, id) in rows {
+        erased.attempts += delete_job(&tx, seq, &id)?;
+    }
+    if let (Erase::Tenant(tenant), false) = (erase, more) {
+        // Attempts always have their job; any left without one go with the tenant too.
+        erased.attempts += tx
+            .prepare_cached("DELETE FROM outbox_attempts WHERE tenant_id = ?1")
+            .map_err(backend)?
+            .execute([tenant.as_str()])
+            .map_err(backend)? as u64;
+        erased.targets = tx
+            .prepare_cached("DELETE FROM outbox_targets WHERE tenant_id = ?1")
+            .map_err(backend)?
+            .execute([tenant.as_str()])
+            .map_err(backend)? as u64;
+    }
+    tx.commit().map_err(backend)?;
+    Ok(erased)
 }
 
 #[async_trait]
@@ -791,5 +922,34 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn purge(&self, scope: &Scope, purge: &Purge) -> Result<Purged, OutboxError> {
+        let mut total = Purged::default();
+        // Each change its own write: claims and finishes queued meanwhile go in between.
+        for step in [PurgeStep::Delete, PurgeStep::Expire, PurgeStep::Privacy] {
+            let (scope, purge) = (scope.clone(), purge.clone());
+            let done = self
+                .write(move |c| purge_step(c, &scope, &purge, step))
+                .await?;
+            total.add(done);
+        }
+        Ok(total)
+    }
+
+    async fn erase(
+        &self,
+        scope: &Scope,
+        erase: &Erase,
+        limit: usize,
+    ) -> Result<Erased, OutboxError> {
+        if !scope.contains(erase.tenant()) {
+            return Err(OutboxError::OutOfScope {
+                tenant: erase.tenant().clone(),
+            });
+        }
+        let (scope, erase) = (scope.clone(), erase.clone());
+        self.write(move |c| erase_jobs(c, &scope, &erase, limit.max(1)))
+            .await
     }
 }

@@ -17,6 +17,13 @@ mod conformance {
     });
 }
 
+mod lifecycle {
+    crate::lifecycle_conformance_tests!(match crate::stores::pg::store().await {
+        Some(store) => store,
+        None => return,
+    });
+}
+
 async fn raw_client(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
