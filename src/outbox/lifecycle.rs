@@ -687,6 +687,27 @@ mod tests {
     }
 
     #[test]
+    fn tenant_configs_set_their_own_policy() {
+        use crate::tenant::{TenantConfig, TenantConfigs};
+        let (acme, globex) = (
+            TenantId::new("acme").unwrap(),
+            TenantId::new("globex").unwrap(),
+        );
+        let mut configs = TenantConfigs::new();
+        let own = DataPolicy::new().privacy(PrivacyMode::MetadataOnly);
+        configs.insert(
+            acme.clone(),
+            TenantConfig::new().with_data_policy(own.clone()),
+        );
+        configs.insert(globex.clone(), TenantConfig::new());
+        let default = DataPolicy::new().retention(Retention::forever());
+        let policies = DataPolicies::from_configs(default.clone(), &configs);
+        assert_eq!(policies.for_tenant(&acme), &own);
+        assert_eq!(policies.for_tenant(&globex), &default);
+        assert_eq!(policies.default_policy(), &default);
+    }
+
+    #[test]
     fn purge_times_count_back_from_now() {
         let now = Timestamp::from_unix_seconds(1_000_000);
         let p = DataPolicy::new()

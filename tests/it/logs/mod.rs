@@ -3,5 +3,6 @@
 
 mod fixture;
 mod isolation;
+mod lifecycle;
 mod routes;
 mod server;
