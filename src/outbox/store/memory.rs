@@ -428,6 +428,25 @@ impl Store for MemoryStore {
     async fn jobs(&self, scope: &Scope, query: &JobQuery) -> Result<Page<Job>, OutboxError> {
         let after = query.cursor.as_ref().map(Cursor::job_id).transpose()?;
         let inner = self.lock();
+        if query.created_since.is_some() || query.created_until.is_some() {
+            // Within a time window: by creation time, then insertion (the SQL stores' order).
+            let after = match &after {
+                Some(id) => match inner.seq_in_scope(scope, id) {
+                    Some(seq) => Some((inner.rows[seq].job.created_at, seq)),
+                    None => return Ok(Page::new(Vec::new(), None)),
+                },
+                None => None,
+            };
+            let mut hits: Vec<(Timestamp, usize)> = (inner.rows.iter().enumerate())
+                .filter(|(_, r)| !r.gone && scope.contains(&r.job.tenant))
+                .filter(|(_, r)| query.matches(&r.job))
+                .map(|(seq, r)| (r.job.created_at, seq))
+                .filter(|k| after.is_none_or(|a| *k < a))
+                .collect();
+            hits.sort_unstable_by(|a, b| b.cmp(a));
+            let rows = hits.iter().map(|&(_, seq)| &inner.rows[seq].job);
+            return Ok(page(rows, query.limit_or_default()));
+        }
         // Before the cursor's job; a job the scope does not hold leaves nothing after it.
         let end = match &after {
             Some(id) => inner.seq_in_scope(scope, id).unwrap_or(0),
@@ -469,6 +488,25 @@ impl Store for MemoryStore {
         let gone = &inner.gone_attempts;
         let keep = |a: &&Attempt| scope.contains(&a.tenant) && query.matches(a);
         let limit = query.limit_or_default();
+        if query.started_since.is_some() || query.started_until.is_some() {
+            // Within a time window: by start time, then insertion (the SQL stores' order).
+            let after = match &after {
+                Some(id) => match (inner.attempt_ids.get(id).copied())
+                    .filter(|&i| scope.contains(&attempts[i].tenant))
+                {
+                    Some(i) => Some((attempts[i].started_at, i)),
+                    None => return Ok(Page::new(Vec::new(), None)),
+                },
+                None => None,
+            };
+            let mut hits: Vec<(Timestamp, usize)> = (attempts.iter().enumerate())
+                .filter(|(i, a)| !gone.contains(i) && keep(a))
+                .map(|(i, a)| (a.started_at, i))
+                .filter(|k| after.is_none_or(|a| *k < a))
+                .collect();
+            hits.sort_unstable_by(|a, b| b.cmp(a));
+            return Ok(page(hits.iter().map(|&(_, i)| &attempts[i]), limit));
+        }
         Ok(match &query.job_id {
             Some(job) => {
                 let of_job = inner

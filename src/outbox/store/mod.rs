@@ -42,7 +42,9 @@ use crate::tenant::{Scope, TenantId};
 /// - **Fencing**: [`Store::finish`] records the attempt and the job's new state in one step,
 ///   and refuses with [`OutboxError::StaleLease`] when the job was re-claimed since.
 /// - **Listings** are newest first with a stable cursor: items inserted while paging never
-///   shift or repeat the pages that follow. A cursor names the last item shown (never a row
+///   shift or repeat the pages that follow. Newest by insertion; with a time window
+///   (`created_since`/`created_until` of jobs, `started_since`/`started_until` of attempts) by
+///   that time, then insertion: the same order unless a clock went back. A cursor names the last item shown (never a row
 ///   number, which would count other tenants' items); a cursor naming an item outside the
 ///   scope, or none, gives an empty page.
 #[async_trait]

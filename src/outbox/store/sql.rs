@@ -190,15 +190,28 @@ pub(crate) fn jobs_query(scope: &Scope, q: &JobQuery) -> Result<(Sql, usize), Ou
     if let Some(t) = q.created_until {
         sql.bind(" AND created_at < {}", Val::Int(ms(t)));
     }
+    let windowed = q.created_since.is_some() || q.created_until.is_some();
+    let by = windowed.then_some("created_at");
     if let Some(id) = after {
-        after_item(&mut sql, "outbox_jobs", id.as_str(), scope);
+        after_item(&mut sql, "outbox_jobs", id.as_str(), scope, by);
     }
     let limit = q.limit_or_default();
     sql.bind(
-        " ORDER BY seq DESC LIMIT {}",
+        &format!(" ORDER BY {} LIMIT {{}}", order(by)),
         Val::Int(int(limit as u64 + 1)),
     );
     Ok((sql, limit))
+}
+
+/// A listing's order: newest first by insertion, or within a time window by that time, then
+/// insertion (the same order unless clocks went back). The window's index then hands rows
+/// over in order (a one-day window of a long history reads one page, never the whole day
+/// sorted, nor the rows after it).
+fn order(by: Option<&str>) -> String {
+    match by {
+        Some(time) => format!("{time} DESC, seq DESC"),
+        None => "seq DESC".to_owned(),
+    }
 }
 
 /// `SELECT seq, <ATTEMPT_COLS> ... LIMIT limit + 1` for an attempt listing, newest first.
@@ -229,12 +242,14 @@ pub(crate) fn attempts_query(scope: &Scope, q: &AttemptQuery) -> Result<(Sql, us
     if let Some(t) = q.started_until {
         sql.bind(" AND started_at < {}", Val::Int(ms(t)));
     }
+    let windowed = q.started_since.is_some() || q.started_until.is_some();
+    let by = windowed.then_some("started_at");
     if let Some(id) = after {
-        after_item(&mut sql, "outbox_attempts", id.as_str(), scope);
+        after_item(&mut sql, "outbox_attempts", id.as_str(), scope, by);
     }
     let limit = q.limit_or_default();
     sql.bind(
-        " ORDER BY seq DESC LIMIT {}",
+        &format!(" ORDER BY {} LIMIT {{}}", order(by)),
         Val::Int(int(limit as u64 + 1)),
     );
     Ok((sql, limit))
@@ -242,7 +257,19 @@ pub(crate) fn attempts_query(scope: &Scope, q: &AttemptQuery) -> Result<(Sql, us
 
 /// Rows older than the cursor's item: `seq <` its row, looked up by id within the scope (an
 /// id the scope does not hold, or none at all, leaves nothing after it).
-fn after_item(sql: &mut Sql, table: &str, id: &str, scope: &Scope) {
+/// Ordered by a time first (`by`), rows before the cursor's item in that order: a row value
+/// compared with the item's, `NULL` (nothing) when the scope does not hold it.
+fn after_item(sql: &mut Sql, table: &str, id: &str, scope: &Scope, by: Option<&str>) {
+    if let Some(time) = by {
+        sql.bind(
+            &format!(
+                " AND ({time}, seq) < (SELECT c.{time}, c.seq FROM {table} c WHERE c.id = {{}} AND "
+            ),
+            Val::Text(id.to_owned()),
+        );
+        sql.scope(scope).push(")");
+        return;
+    }
     sql.bind(
         &format!(" AND seq < COALESCE((SELECT c.seq FROM {table} c WHERE c.id = {{}} AND "),
         Val::Text(id.to_owned()),

@@ -520,6 +520,39 @@ pub async fn purging_while_dispatchers_run(store: Arc<dyn Store>) {
     );
 }
 
+/// Within a time window a listing is ordered by that time, then insertion (what the window's
+/// index hands over without sorting a whole day), and its cursor pages on in that order.
+pub async fn windowed_listings_page_by_time(store: Arc<dyn Store>) {
+    // Inserted out of creation order, as two instances with skewed clocks would.
+    let mut ids = Vec::new();
+    for (n, secs) in [(1, 5), (2, 3), (3, 4), (4, 10), (5, 4)] {
+        ids.push(insert(&*store, job(n, "acme", at(secs))).await.id);
+    }
+    let window = JobQuery::new().created_between(at(3), at(6)).limit(2);
+    for s in [Scope::AllTenants, scope("acme")] {
+        let first = store.jobs(&s, &window).await.unwrap();
+        let shown: Vec<_> = first.items.iter().map(|j| j.id.clone()).collect();
+        // 5 s, then the two at 4 s newest insertion first.
+        assert_eq!(shown, vec![ids[0].clone(), ids[4].clone()]);
+        let next = window.clone().cursor(first.next.clone());
+        let second = store.jobs(&s, &next).await.unwrap();
+        let shown: Vec<_> = second.items.iter().map(|j| j.id.clone()).collect();
+        assert_eq!(shown, vec![ids[2].clone(), ids[1].clone()]);
+        assert_eq!(second.next, None);
+    }
+    // Another tenant's cursor: an empty page.
+    let first = store.jobs(&scope("acme"), &window).await.unwrap();
+    let foreign = window.clone().cursor(first.next);
+    assert!(
+        store
+            .jobs(&scope("globex"), &foreign)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
 /// One test per lifecycle case for the store made by `$make` (an expression, may `.await`).
 #[macro_export]
 macro_rules! lifecycle_conformance_tests {
@@ -530,6 +563,7 @@ macro_rules! lifecycle_conformance_tests {
             privacy_modes_apply_once_jobs_are_final,
             purge_runs_in_bounded_batches,
             erasure_by_call_and_by_tenant,
+            windowed_listings_page_by_time,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn purging_while_dispatchers_run() {
