@@ -433,7 +433,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );",
     // 2 (issue 17, data lifecycle): what is left of a payload; the lifecycle's scans of
     // final jobs (they have no due time) by end time; listings across tenants by status and
-    // by time window.
+    // by time window; one job's attempts by job and tenant (without statistics SQLite took
+    // the tenant's index for a tenant's `job_id = ?` and read all its attempts).
     "ALTER TABLE outbox_jobs ADD COLUMN payload_state TEXT NOT NULL DEFAULT 'kept';
     CREATE INDEX outbox_jobs_finished ON outbox_jobs (updated_at) WHERE due_at IS NULL;
     CREATE INDEX outbox_jobs_payload_left ON outbox_jobs (updated_at)
@@ -441,7 +442,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_jobs_status_all ON outbox_jobs (status, seq);
     CREATE INDEX outbox_jobs_created_all ON outbox_jobs (created_at, seq);
     CREATE INDEX outbox_attempts_status_all ON outbox_attempts (status, seq);
-    CREATE INDEX outbox_attempts_started_all ON outbox_attempts (started_at, seq);",
+    CREATE INDEX outbox_attempts_started_all ON outbox_attempts (started_at, seq);
+    DROP INDEX outbox_attempts_job;
+    CREATE INDEX outbox_attempts_job_tenant ON outbox_attempts (job_id, tenant_id, seq);",
 ];
 
 /// The schema version this build migrates to.
