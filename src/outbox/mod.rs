@@ -13,6 +13,10 @@
 //!   excluded statuses stop, `Retry-After` on 429/503 is honoured up to a cap.
 //! - **Tenant scope on every store call** ([`Scope`](crate::Scope)): another tenant's job is
 //!   *not found*.
+//! - **Data lifecycle**: per-tenant retention of finished jobs and payloads, privacy modes
+//!   (`full`, `redact`, `metadata-only`) and erasure by call or tenant, applied by a
+//!   [`Lifecycle`] step the host schedules ([`DataPolicies`], [`Store::purge`],
+//!   [`Store::erase`]).
 //! - **Sans-IO core**: time ([`Clock`]), randomness ([`Random`]) and HTTP ([`Transport`]) come
 //!   in through small traits; [`ManualClock`] makes every schedule testable to the millisecond.
 //!

@@ -638,7 +638,15 @@ impl Store for MemoryStore {
                 done.attempts += inner.delete_row(seq);
             }
         }
-        let left = |j: &Job| matches!(j.payload_state, PayloadState::Kept | PayloadState::Redacted);
+        // Jobs this step deletes are not worth rewriting first.
+        let kept_on = |j: &Job| {
+            purge
+                .delete_finished_before
+                .is_none_or(|t| j.updated_at >= t)
+        };
+        let left = |j: &Job| {
+            kept_on(j) && matches!(j.payload_state, PayloadState::Kept | PayloadState::Redacted)
+        };
         if let Some(t) = purge.expire_payloads_finished_before {
             let seqs = inner.final_rows(scope, &purge.exclude, limit, |j| {
                 left(j) && j.updated_at < t
@@ -651,7 +659,7 @@ impl Store for MemoryStore {
         }
         if purge.privacy != PrivacyMode::Full {
             let seqs = inner.final_rows(scope, &purge.exclude, limit, |j| {
-                privacy_change(&purge.privacy, j.payload_state, &[]).is_some()
+                kept_on(j) && privacy_change(&purge.privacy, j.payload_state, &[]).is_some()
             });
             done.more |= seqs.len() >= limit;
             for seq in seqs {

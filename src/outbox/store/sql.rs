@@ -544,6 +544,10 @@ pub(crate) fn purge_pick(scope: &Scope, purge: &Purge, step: PurgeStep) -> Optio
         "SELECT {cols} FROM outbox_jobs WHERE {FINAL} AND "
     ));
     purge_scope(&mut sql, scope, &purge.exclude);
+    if let (Some(t), false) = (purge.delete_finished_before, step == PurgeStep::Delete) {
+        // Jobs the same step deletes are not worth rewriting first.
+        sql.bind(" AND updated_at >= {}", Val::Int(ms(t)));
+    }
     match step {
         PurgeStep::Delete => {
             let t = purge.delete_finished_before?;
