@@ -92,6 +92,7 @@ pub use lifecycle::{
     DataPolicy, Erase, Erased, JsonPath, Lifecycle, PrivacyMode, Purge, Purged, REDACTED_VALUE,
     Retention,
 };
+pub(crate) use model::stored_body;
 pub use model::{
     Attempt, AttemptId, AttemptQuery, AttemptStatus, Cursor, DEFAULT_PAGE_LIMIT, Job, JobId,
     JobQuery, JobStatus, MAX_ID_LEN, MAX_PAGE_LIMIT, MAX_RESPONSE_BODY, Page, PayloadState,
@@ -103,11 +104,13 @@ pub use plan::{
 };
 pub use store::MemoryStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
     Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
     TargetEvent, TargetState,
 };
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::{PostgresStore, PostgresStoreBuilder};
 pub use target::{CascadeTargets, Sign, Target, TargetResolver, Unresolved, UrlCheck};
