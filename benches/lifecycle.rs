@@ -132,12 +132,19 @@ const PG_SEED_ATTEMPTS: &str = "INSERT INTO outbox_attempts (id, job_id, tenant_
      j.created_at + k * 100 + 42 FROM outbox_jobs j CROSS JOIN generate_series(1, 2) k \
      WHERE k <= j.attempts AND j.seq > $1::bigint AND j.seq <= $2::bigint ORDER BY j.seq, k";
 
+/// The database's size in bytes (after giving free space back when asked).
+type SizeOf = Box<dyn Fn(&Runtime, bool) -> u64>;
+/// A listing's name, p50 and p99 in ms.
+type Row = (&'static str, f64, f64);
+/// Seeds a store and answers it.
+type Make = Box<dyn Fn(&Runtime) -> Subject>;
+
 /// One store under measurement.
 struct Subject {
     name: &'static str,
     store: Arc<dyn Store>,
     /// Bytes the database uses now (after giving free space back when `compact`).
-    size: Box<dyn Fn(&Runtime, bool) -> u64>,
+    size: SizeOf,
 }
 
 fn sqlite_subject(rt: &Runtime, n: i64) -> Subject {
@@ -285,7 +292,7 @@ fn p(samples: &mut [Duration], q: f64) -> f64 {
 }
 
 /// The four listings, interleaved; answers `(name, p50 ms, p99 ms)`.
-fn listings(rt: &Runtime, s: &Subject, n: i64) -> Vec<(&'static str, f64, f64)> {
+fn listings(rt: &Runtime, s: &Subject, n: i64) -> Vec<Row> {
     let store = &s.store;
     let tenant = Scope::tenant(TenantId::new("t07").unwrap());
     let days = (n * GAP_MS / DAY).max(1);
@@ -451,10 +458,9 @@ fn main() {
     if pg.is_none() {
         println!("AGENT_WEBHOOKS_PG_URL is not set: measuring SQLite only");
     }
-    let mut table: Vec<(String, i64, Vec<(&'static str, f64, f64)>)> = Vec::new();
+    let mut table: Vec<(String, i64, Vec<Row>)> = Vec::new();
     for n in sizes() {
-        let mut subjects: Vec<Box<dyn Fn(&Runtime) -> Subject>> =
-            vec![Box::new(move |rt| sqlite_subject(rt, n))];
+        let mut subjects: Vec<Make> = vec![Box::new(move |rt| sqlite_subject(rt, n))];
         if let Some(url) = pg.clone() {
             subjects.push(Box::new(move |rt| pg_subject(rt, &url, n)));
         }
