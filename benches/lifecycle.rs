@@ -145,6 +145,8 @@ struct Subject {
     store: Arc<dyn Store>,
     /// Bytes the database uses now (after giving free space back when `compact`).
     size: SizeOf,
+    /// Removes the seeded file or schema.
+    cleanup: Box<dyn Fn(&Runtime)>,
 }
 
 fn sqlite_subject(rt: &Runtime, n: i64) -> Subject {
@@ -193,6 +195,9 @@ fn sqlite_subject(rt: &Runtime, n: i64) -> Subject {
                 .query_row("PRAGMA page_size", [], |r| r.get(0))
                 .unwrap();
             (pages * page) as u64
+        }),
+        cleanup: Box::new(move |_rt| {
+            let _ = std::fs::remove_dir_all(&dir);
         }),
     }
 }
@@ -245,12 +250,16 @@ fn pg_subject(rt: &Runtime, url: &str, n: i64) -> Subject {
                 .unwrap();
             done = end;
         }
-        client
-            .batch_execute("VACUUM ANALYZE outbox_jobs; VACUUM ANALYZE outbox_attempts;")
-            .await
-            .unwrap();
+        // One statement each: VACUUM cannot run in the implicit transaction of a batch.
+        for table in ["outbox_jobs", "outbox_attempts"] {
+            client
+                .batch_execute(&format!("VACUUM ANALYZE {table}"))
+                .await
+                .unwrap();
+        }
     });
     let (url, schema2) = (url.to_owned(), schema.clone());
+    let drop_url = url.clone();
     Subject {
         name: "postgres",
         store: Arc::new(store),
@@ -262,10 +271,12 @@ fn pg_subject(rt: &Runtime, url: &str, n: i64) -> Subject {
                     .await
                     .unwrap();
                 if compact {
-                    client
-                        .batch_execute("VACUUM FULL outbox_jobs; VACUUM FULL outbox_attempts;")
-                        .await
-                        .unwrap();
+                    for table in ["outbox_jobs", "outbox_attempts"] {
+                        client
+                            .batch_execute(&format!("VACUUM FULL {table}"))
+                            .await
+                            .unwrap();
+                    }
                 }
                 let row = client
                     .query_one(
@@ -277,6 +288,14 @@ fn pg_subject(rt: &Runtime, url: &str, n: i64) -> Subject {
                     .unwrap();
                 u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
             })
+        }),
+        cleanup: Box::new(move |rt| {
+            rt.block_on(async {
+                let client = pg_client(&drop_url).await;
+                let _ = client
+                    .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .await;
+            });
         }),
     }
 }
@@ -496,6 +515,7 @@ fn main() {
                 after as f64 / 1e6,
                 after as f64 / left
             );
+            (s.cleanup)(&rt);
             table.push((s.name.to_owned(), n, rows));
         }
     }
