@@ -82,6 +82,7 @@ fn fixture() -> Fixture {
         created_at: at,
         updated_at: at,
         idempotency_key: None,
+        payload_state: agent_webhooks::outbox::PayloadState::Kept,
     };
     let by_directory = DirectoryTargets::new(directory);
     let by_cascade = CascadeTargets::new();

@@ -350,7 +350,14 @@ impl Exchange {
     /// [`MAX_RESPONSE_BODY`](crate::outbox::MAX_RESPONSE_BODY) bytes; whether it was cut.
     #[must_use]
     pub fn stored_body(&self) -> (String, bool) {
-        crate::outbox::stored_body(self.body())
+        self.stored_body_up_to(crate::outbox::MAX_RESPONSE_BODY)
+    }
+
+    /// The response body as stored on an attempt, cut to `max` bytes (on a character
+    /// boundary); whether it was cut.
+    #[must_use]
+    pub fn stored_body_up_to(&self, max: usize) -> (String, bool) {
+        crate::outbox::stored_body(self.body(), max)
     }
 
     /// The response's `Retry-After`, as a delay from the end of the exchange.
