@@ -5,6 +5,7 @@ use std::fmt;
 use crate::cascade::CascadeError;
 use crate::event::EventError;
 use crate::guard::{PolicyError, Rejection};
+use crate::import::ImportError;
 use crate::outbox::{OutboxError, PlanError};
 use crate::sign::SignError;
 use crate::template::RenderError;
@@ -89,6 +90,8 @@ families! {
     Outbox(OutboxError), as_outbox, "The outbox error, if this is one.";
     /// A retry plan or dispatcher setting cannot work: found at build time.
     RetryPlan(PlanError), as_retry_plan, "The retry-plan error, if this is one.";
+    /// Another platform's tool config cannot be imported.
+    Import(ImportError), as_import, "The import error, if this is one.";
 }
 
 impl fmt::Debug for Error {

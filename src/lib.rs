@@ -79,6 +79,7 @@ pub mod cascade;
 mod error;
 pub mod event;
 pub mod guard;
+pub mod import;
 pub mod logs;
 pub mod outbox;
 pub mod sign;

@@ -178,7 +178,11 @@ impl ToolRunner {
         request.extensions_mut().insert(origin);
         match self.transport.send(request, timeout).await {
             Ok(response) => ToolOutcome {
-                result: ToolResult::from_response(&response, self.result_limit),
+                result: ToolResult::from_mapped_response(
+                    &response,
+                    tool.response_map(),
+                    self.result_limit,
+                ),
                 failure: None,
             },
             Err(e) => ToolOutcome::failed(match e.kind() {

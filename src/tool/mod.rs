@@ -8,9 +8,14 @@
 //! keeps the reason when it could not get an answer).
 
 mod execute;
+mod response_map;
 mod result;
 
 pub use execute::{ToolInvocation, ToolOutcome, ToolRunner};
+pub use response_map::{
+    ExtractError, JsonPath, MAX_PATH_SEGMENTS, MAX_RESPONSE_BYTES, MAX_RESPONSE_VALUES,
+    MAX_VALUE_BYTES, ResponseMap, ResponseMapError,
+};
 pub use result::{DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
 
 use std::collections::BTreeMap;
@@ -119,6 +124,10 @@ pub struct ToolConfig {
     ///
     /// [`RenderError::Missing`]: crate::RenderError::Missing
     pub defaults: BTreeMap<String, Value>,
+    /// Named values taken out of the JSON answer for the model: name to a JSONPath subset
+    /// (`$.order.status`). Empty: the model sees the answer itself. See [`ResponseMap`].
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub response: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +155,8 @@ struct RawConfig {
     timeout_seconds: Option<u64>,
     #[serde(default)]
     defaults: BTreeMap<String, Value>,
+    #[serde(default)]
+    response: BTreeMap<String, String>,
 }
 
 fn default_method() -> String {
@@ -213,6 +224,9 @@ pub enum ConfigProblem {
     /// A template that does not compile.
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// A response map that cannot be used.
+    #[error(transparent)]
+    ResponseMap(#[from] ResponseMapError),
 }
 
 impl WebhookTool {
@@ -276,6 +290,7 @@ impl WebhookTool {
                 ));
             }
         }
+        ResponseMap::new(&c.response).map_err(|e| ConfigError::new("config.response", e.into()))?;
         Ok(WebhookTool {
             name: raw.name,
             description: raw.description,
@@ -287,6 +302,7 @@ impl WebhookTool {
                 body: c.body,
                 timeout_seconds: u16::try_from(timeout).expect("checked range"),
                 defaults: c.defaults,
+                response: c.response,
             },
         })
     }
@@ -374,9 +390,12 @@ impl WebhookTool {
             ),
             None => None,
         };
+        let response = ResponseMap::new(&c.response)
+            .map_err(|e| ConfigError::new("config.response", e.into()))?;
         Ok(CompiledTool {
             name: self.name.clone(),
             kind,
+            response,
             method: c.method.to_http(),
             url,
             headers,
@@ -435,6 +454,7 @@ enum HeaderSource {
 pub struct CompiledTool {
     name: String,
     kind: AgentKind,
+    response: ResponseMap,
     method: http::Method,
     url: UrlTemplate,
     headers: Vec<(HeaderName, HeaderSource)>,
@@ -461,6 +481,13 @@ impl CompiledTool {
     #[must_use]
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The values taken out of the answer for the model; empty when the model sees the
+    /// answer itself ([`ToolResult::from_mapped_response`]).
+    #[must_use]
+    pub fn response_map(&self) -> &ResponseMap {
+        &self.response
     }
 
     /// The headers that every prepared request leaves out: sensitive names whose value a
