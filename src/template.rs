@@ -420,7 +420,7 @@ pub(crate) fn parse(
     defaults: &Defaults,
 ) -> Result<Vec<Part>, TemplateError> {
     // Fast path: no placeholder at all (handlebars would also treat `\{{` specially).
-    if !src.contains("{{") {
+    if !src.contains("{{") && !src.contains("{%") {
         return Ok(if src.is_empty() {
             Vec::new()
         } else {

@@ -3,6 +3,7 @@
 mod cascade;
 mod event;
 mod guard;
+mod import;
 mod logs;
 mod outbox;
 mod sign;
