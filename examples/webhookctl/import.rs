@@ -5,9 +5,14 @@ use agent_webhooks::import::{Platform, UnknownPlatform, import};
 use crate::args::{Args, read};
 
 pub fn run(raw: &[String]) -> Result<(), String> {
+    let usage = || "FILE is required: webhookctl import --from PLATFORM FILE".to_owned();
     let (file, flags) = match raw.split_last() {
-        Some((last, rest)) if !last.starts_with("--") => (last.as_str(), rest),
-        _ => return Err("FILE is required: webhookctl import --from PLATFORM FILE".into()),
+        Some((last, rest))
+            if !last.starts_with("--") && rest.last().is_none_or(|f| f != "--from") =>
+        {
+            (last.as_str(), rest)
+        }
+        _ => return Err(usage()),
     };
     let args = Args::parse(flags, &["from"], &[])?;
     let platform: Platform = args
