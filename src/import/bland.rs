@@ -54,11 +54,16 @@ pub(super) fn import(config: Value) -> Result<Imported, ImportError> {
             reason: "what the voice runtime says while the tool runs, not part of the request",
         });
     }
-    if raw.input_schema.is_some() {
+    let parameters = raw
+        .input_schema
+        .as_ref()
+        .filter(|s| s.get("properties").is_some_and(Value::is_object))
+        .cloned();
+    if raw.input_schema.is_some() && parameters.is_none() {
         set_aside.push(SetAside {
             field: "input_schema".into(),
-            reason: "the schema the model fills; the request uses it through {{input.x}}, which \
-                     imports as {{args.x}}",
+            reason: "an example without properties; the request reads the model's input \
+                     through {{input.x}}, which imports as {{args.x}}",
         });
     }
     if raw.tool_id.is_some() {
@@ -128,6 +133,7 @@ pub(super) fn import(config: Value) -> Result<Imported, ImportError> {
         Some(body) => draft.body = Some(translate_json(P, "body", &body, &none)?),
     }
     draft.response = raw.response;
+    draft.parameters = parameters;
     let tool = draft.finish(P).map_err(|e| {
         if e.field().starts_with("config.response") {
             ImportError::new(P, "response", e.problem().clone())

@@ -252,6 +252,7 @@ pub(super) fn import(config: Value) -> Result<Imported, ImportError> {
         }
     }
     if let Some(body) = &a.request_body_schema {
+        draft.parameters = Some(Value::Object(body.clone()));
         draft.body = Some(object(
             "api_schema.request_body_schema",
             "",

@@ -338,6 +338,8 @@ struct Draft {
     timeout_seconds: Option<u64>,
     defaults: BTreeMap<String, Value>,
     response: BTreeMap<String, String>,
+    /// The arguments' JSON Schema, so object and array arguments may fill whole body leaves.
+    parameters: Option<Value>,
 }
 
 impl Draft {
@@ -367,11 +369,14 @@ impl Draft {
         if !self.response.is_empty() {
             config["response"] = serde_json::to_value(&self.response).expect("strings serialize");
         }
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "name": self.name,
             "description": self.description,
             "config": config,
         });
+        if let Some(p) = self.parameters {
+            json["parameters"] = p;
+        }
         let tool = WebhookTool::from_value(json)
             .map_err(|e| ImportError::new(platform, e.field().to_owned(), e.into()))?;
         if let Err(e) = tool.compile(AgentKind::PhoneVoice) {

@@ -119,6 +119,9 @@ pub(super) fn import(config: Value) -> Result<Imported, ImportError> {
             .query
             .insert(name.clone(), translate(P, &field, value, &BTreeSet::new())?);
     }
+    if !schema.is_empty() {
+        draft.parameters = Some(Value::Object(schema.clone()));
+    }
     if sends_body {
         if !raw.args_at_root {
             return Err(unsupported(

@@ -229,6 +229,7 @@ fn api_request(raw: RawApiRequest) -> Result<Imported, ImportError> {
     }
     let sends_body = !matches!(method.as_str(), "GET" | "DELETE");
     if let Some(schema) = &body_schema {
+        draft.parameters = Some(Value::Object(schema.clone()));
         if sends_body {
             draft.body = Some(schema_body("", schema, &mut draft.defaults));
         } else {

@@ -124,11 +124,15 @@ fn platform_variables_keep_our_availability_and_escaping() {
         .unwrap()
         .prepare(&vars(), &Policy::default())
         .unwrap();
-    // The model's `A-17/x` stays one path segment; `+` is escaped in the query.
+    // The model's `A-17 x` stays one path segment; `+` is escaped in the query.
     assert_eq!(
         prepared.url().as_str(),
-        "https://api.example.com/orders/A-17%2Fx?caller=%2B15551234567&line=%2B15550001111&call=call_7f3c2a"
+        "https://api.example.com/orders/A-17%20x?caller=%2B15551234567&line=%2B15550001111&call=call_7f3c2a"
     );
+    // A path value with a separator is refused, as for any tool.
+    let slash = vars().with_arg("orderNumber", "A-17/../admin");
+    let compiled = tool.compile(AgentKind::PhoneVoice).unwrap();
+    assert!(compiled.prepare(&slash, &Policy::default()).is_err());
     for platform in Platform::ALL {
         let (name, ours) = match platform {
             Platform::Vapi => ("phoneNumber.number", "phone_number"),
@@ -246,15 +250,18 @@ fn liquid_filters_run_before_the_places_escaping() {
     .unwrap();
     let compiled = tool.compile(AgentKind::Chat).unwrap();
     let now = Timestamp::from_unix_millis(1_780_232_709_000).unwrap(); // 2026-05-31T13:05:09Z
-    let vars = Vars::new().with_arg("name", "a/b c").with_now(now);
+    let vars = Vars::new().with_arg("name", "ab c").with_now(now);
     let prepared = compiled.prepare(&vars, &Policy::default()).unwrap();
     assert_eq!(
         prepared.url().as_str(),
-        "https://api.example.com/u/A%2FB%20C?d=2026-05-31%2013:05"
+        "https://api.example.com/u/AB%20C?d=2026-05-31%2013:05"
     );
     assert_eq!(prepared.request().headers()["x-who"], "Anon");
     let body: Value = serde_json::from_slice(prepared.request().body()).unwrap();
-    assert_eq!(body, json!({"when": "Sunday, May 31", "n": "a/b c"}));
+    assert_eq!(body, json!({"when": "Sunday, May 31", "n": "ab c"}));
+    // The filter runs first, the place's rule after it: a `/` it leaves is still refused.
+    let slash = Vars::new().with_arg("name", "a/b").with_now(now);
+    assert!(compiled.prepare(&slash, &Policy::default()).is_err());
     // Without a clock reading, `now` is missing like any other value.
     let err = compiled.prepare(&Vars::new().with_arg("name", "x"), &Policy::default());
     assert!(err.unwrap_err().to_string().contains("now"));

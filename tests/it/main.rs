@@ -6,6 +6,8 @@ mod guard;
 mod import;
 mod logs;
 mod outbox;
+mod security;
+mod send;
 mod sign;
 mod stores;
 mod tenant;
