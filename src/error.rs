@@ -7,12 +7,14 @@ use crate::credential::CredentialError;
 use crate::directory::DirectoryError;
 use crate::event::{EventError, ResponseError, TimestampError, UnknownProfile};
 use crate::guard::{PolicyError, Rejection};
+use crate::import::{ImportError, UnknownPlatform, UnmappedVariable};
 use crate::outbox::{OutboxError, PlanError, Unresolved};
 use crate::runtime::RuntimeError;
 use crate::sign::{SignError, VerifyError};
 use crate::template::{RenderError, TemplateError};
 use crate::tenant::{AccessDenied, InvalidPrincipal, UnknownAction, UnknownRole};
 use crate::tool::ConfigError;
+use crate::tool::{ExtractError, ResponseMapError};
 use crate::transport::TransportError;
 #[cfg(feature = "reqwest")]
 use crate::transport::{ResolveError, TransportBuildError};
@@ -147,6 +149,16 @@ families! {
     Directory(DirectoryError), as_directory, "The directory error, if this is one.";
     /// A runtime could not be built (no directory, no transport).
     Runtime(RuntimeError), as_runtime, "The runtime-building error, if this is one.";
+    /// Another platform's tool config cannot be imported.
+    Import(ImportError), as_import, "The import error, if this is one.";
+    /// A platform name is unknown.
+    Platform(UnknownPlatform), as_platform, "The unknown-platform error, if this is one.";
+    /// A platform variable has no equivalent here.
+    UnmappedVariable(UnmappedVariable), as_unmapped_variable, "The unmapped-variable error, if this is one.";
+    /// A tool's response map cannot be used.
+    ResponseMap(ResponseMapError), as_response_map, "The response-map error, if this is one.";
+    /// Named values could not be taken out of a tool's answer.
+    Extract(ExtractError), as_extract, "The extraction error, if this is one.";
 }
 
 impl fmt::Debug for Error {

@@ -64,6 +64,12 @@
 //! ready implementations behind features. Errors are typed values ([`Rejection`],
 //! [`TemplateError`], [`RenderError`], ...) gathered in one [`Error`] with [`Error::kind`].
 //!
+//! Migrating from another platform, [`import`] converts a Vapi, ElevenLabs, Retell or Bland tool
+//! config into a [`WebhookTool`] (their variable names mapped onto ours, a small Liquid subset
+//! kept, whatever cannot be mapped refused with the field named), and
+//! [`Envelope::try_new`] checks that a [`Profile::Vapi`] event carries the call fields Vapi's
+//! receivers type-check against.
+//!
 //! The crate root holds the types a first program names and the errors of the [`Error`] family;
 //! the rest is reached through its module ([`event`] for every event payload, [`sign`] for the
 //! header names, [`tenant`], [`tool`], ...).
@@ -99,6 +105,7 @@ pub mod directory;
 mod error;
 pub mod event;
 pub mod guard;
+pub mod import;
 pub mod live;
 pub mod logs;
 pub mod outbox;

@@ -6,6 +6,14 @@
 //! blocks, partials and triple-stash are refused at compile time. Rendering fills a pre-split
 //! segment list and escapes each value for its place (URL path segment, query value, header
 //! value, JSON string, whole JSON value); it never calls the handlebars renderer.
+//!
+//! `{{now}}` is the call's clock ([`Vars::with_now`]), RFC 3339 in UTC. A small Liquid subset
+//! (Vapi's dialect) is accepted too: `{{ caller_phone | default: "unknown" }}`,
+//! `{{ "now" | date: "%Y-%m-%d" }}`, with the filters `default`, `downcase`, `upcase`,
+//! `capitalize`, `strip`, `append`, `prepend` and `date`; any other filter or tag is refused
+//! at compile time with its name, and escaping still happens per place, after the filters.
+
+pub(crate) mod liquid;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -269,6 +277,26 @@ pub enum TemplateError {
         /// The key as written.
         key: String,
     },
+    /// A Liquid filter outside the supported subset (`{{ x | where: ... }}`).
+    #[error("Liquid filter `{name}` is not supported: use {}", liquid::SUPPORTED)]
+    Filter {
+        /// The filter's name.
+        name: String,
+    },
+    /// A supported Liquid filter with arguments it cannot take.
+    #[error("Liquid filter `{filter}`: {message}")]
+    FilterArgument {
+        /// The filter's name.
+        filter: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A Liquid tag (`{% if %}`, `{% assign %}`, ...): none is supported.
+    #[error("Liquid tag `{{% {name} %}}` is not supported: templates hold outputs only")]
+    LiquidTag {
+        /// The tag's name.
+        name: String,
+    },
     /// The body template nests deeper than [`MAX_JSON_DEPTH`].
     #[error("the body nests deeper than {limit} levels of arrays and objects")]
     TooDeep {
@@ -411,6 +439,8 @@ fn describe_byte(b: u8) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum VarRef {
     Builtin(Builtin),
+    /// `now`: the call's clock reading.
+    Clock,
     Arg(Box<[String]>),
     Secret(Box<str>),
 }
@@ -421,6 +451,8 @@ pub(crate) struct Slot {
     pub(crate) var: VarRef,
     pub(crate) name: Box<str>,
     default: Option<Box<DefaultValue>>,
+    /// Liquid filters, applied to the raw value before the place escapes it.
+    filters: Option<Box<[liquid::Filter]>>,
 }
 
 /// A default value, kept both as JSON (for whole JSON leaves) and as text (everywhere else).
@@ -451,8 +483,12 @@ impl Slot {
 
     /// The value as text for the text places (URL, header, inside a JSON string).
     fn text<'v>(&'v self, vars: &'v Vars, place: Place) -> Result<Cow<'v, str>, RenderError> {
+        if let Some(filters) = &self.filters {
+            return self.filtered(filters, vars, place);
+        }
         let found = match &self.var {
             VarRef::Builtin(b) => vars.builtin(*b).map(Cow::Borrowed),
+            VarRef::Clock => vars.now().map(|t| Cow::Owned(t.to_string())),
             VarRef::Secret(name) => vars.secret(name).map(|s| Cow::Borrowed(s.expose())),
             VarRef::Arg(path) => match vars.arg_path(path) {
                 None | Some(Value::Null) => None,
@@ -480,6 +516,48 @@ impl Slot {
         }
     }
 
+    /// The text of a slot with filters: the raw value through the chain, then the tool's
+    /// default if the chain leaves nothing.
+    #[cold]
+    fn filtered<'v>(
+        &'v self,
+        filters: &[liquid::Filter],
+        vars: &'v Vars,
+        place: Place,
+    ) -> Result<Cow<'v, str>, RenderError> {
+        let raw = match &self.var {
+            VarRef::Clock => liquid::clock(vars),
+            VarRef::Builtin(b) => vars.builtin(*b).map_or(liquid::Val::Missing, |s| {
+                liquid::Val::Text(Cow::Borrowed(s))
+            }),
+            VarRef::Secret(name) => vars.secret(name).map_or(liquid::Val::Missing, |s| {
+                liquid::Val::Text(Cow::Borrowed(s.expose()))
+            }),
+            VarRef::Arg(path) => match vars.arg_path(path) {
+                None | Some(Value::Null) => liquid::Val::Missing,
+                Some(Value::String(s)) => liquid::Val::Text(Cow::Borrowed(s.as_str())),
+                Some(Value::Bool(b)) => {
+                    liquid::Val::Text(Cow::Borrowed(if *b { "true" } else { "false" }))
+                }
+                Some(Value::Number(n)) => liquid::Val::Text(Cow::Owned(n.to_string())),
+                Some(Value::Array(_) | Value::Object(_)) => {
+                    return Err(RenderError::NotScalar {
+                        name: self.name.to_string(),
+                        place,
+                    });
+                }
+            },
+        };
+        match liquid::apply(filters, raw) {
+            liquid::Val::Text(t) => Ok(t),
+            liquid::Val::Time(t) => Ok(Cow::Owned(t.to_string())),
+            liquid::Val::Missing => match self.default.as_ref().and_then(|d| d.text.as_deref()) {
+                Some(t) => Ok(Cow::Borrowed(t)),
+                None => Err(self.missing()),
+            },
+        }
+    }
+
     /// Writes the value as one JSON value (a whole leaf). A model-provided object or array
     /// only when `structured` (the tool declares the argument as one).
     fn write_json(
@@ -488,6 +566,11 @@ impl Slot {
         out: &mut Vec<u8>,
         structured: bool,
     ) -> Result<(), RenderError> {
+        if self.filters.is_some() || self.var == VarRef::Clock {
+            let text = self.text(vars, Place::JsonValue)?;
+            write_json_str(out, &text);
+            return Ok(());
+        }
         let found: Option<&Value> = match &self.var {
             VarRef::Builtin(b) => {
                 if let Some(s) = vars.builtin(*b) {
@@ -499,6 +582,7 @@ impl Slot {
             VarRef::Arg(path) => vars.arg_path(path),
             // Refused at compile time; render nothing secret even if it got here.
             VarRef::Secret(_) => return Err(self.missing()),
+            VarRef::Clock => None,
         };
         let value = match (found, &self.default) {
             (Some(Value::Array(_) | Value::Object(_)), _) if !structured => {
@@ -540,12 +624,15 @@ pub(crate) fn parse(
     defaults: &Defaults,
 ) -> Result<Vec<Part>, TemplateError> {
     // Fast path: no placeholder at all (handlebars would also treat `\{{` specially).
-    if !src.contains("{{") {
+    if !src.contains("{{") && !src.contains("{%") {
         return Ok(if src.is_empty() {
             Vec::new()
         } else {
             vec![Part::Lit(src.to_owned())]
         });
+    }
+    if liquid::is_liquid(src) {
+        return parse_liquid(src, kind, defaults);
     }
     let tpl = handlebars::Template::compile(src).map_err(|e| TemplateError::Syntax {
         message: e.to_string(),
@@ -587,6 +674,34 @@ pub(crate) fn parse(
     Ok(parts)
 }
 
+/// Parses a source in the Liquid subset (outputs with filters, no tags).
+#[cold]
+fn parse_liquid(
+    src: &str,
+    kind: AgentKind,
+    defaults: &Defaults,
+) -> Result<Vec<Part>, TemplateError> {
+    let mut parts = Vec::new();
+    for piece in liquid::split(src)? {
+        match piece {
+            liquid::Piece::Lit(l) => parts.push(Part::Lit(l)),
+            liquid::Piece::Output(o) => {
+                let name = match o.subject {
+                    liquid::Subject::Clock => "now".to_owned(),
+                    liquid::Subject::Var(name) => name,
+                };
+                let var = resolve_name(&name, kind)?;
+                let mut slot = slot(var, name, defaults);
+                if !o.filters.is_empty() {
+                    slot.filters = Some(o.filters.into_boxed_slice());
+                }
+                parts.push(Part::Slot(slot));
+            }
+        }
+    }
+    Ok(parts)
+}
+
 /// Resolves a variable name (`caller_phone`, `args.x.y`, `secrets.k`) for `kind`.
 pub(crate) fn resolve_name(name: &str, kind: AgentKind) -> Result<VarRef, TemplateError> {
     let segs: Vec<&str> = name.split('.').collect();
@@ -607,6 +722,11 @@ fn resolve(path: &Path, kind: AgentKind, defaults: &Defaults) -> Result<Slot, Te
     }
     let name = names.join(".");
     let var = resolve_segs(&names, &name, kind)?;
+    Ok(slot(var, name, defaults))
+}
+
+/// A slot for `var`, written `name`, with the tool's default for it.
+fn slot(var: VarRef, name: String, defaults: &Defaults) -> Slot {
     let default = defaults.get(&name).map(|json| {
         let text = match json {
             Value::String(s) => Some(s.clone()),
@@ -618,11 +738,12 @@ fn resolve(path: &Path, kind: AgentKind, defaults: &Defaults) -> Result<Slot, Te
             text,
         })
     });
-    Ok(Slot {
+    Slot {
         var,
         name: name.into_boxed_str(),
         default,
-    })
+        filters: None,
+    }
 }
 
 fn resolve_segs(segs: &[&str], name: &str, kind: AgentKind) -> Result<VarRef, TemplateError> {
@@ -634,6 +755,7 @@ fn resolve_segs(segs: &[&str], name: &str, kind: AgentKind) -> Result<VarRef, Te
             Ok(VarRef::Arg(rest.iter().map(|s| (*s).to_owned()).collect()))
         }
         ["secrets", secret] if !secret.is_empty() => Ok(VarRef::Secret((*secret).into())),
+        ["now"] => Ok(VarRef::Clock),
         [single] => {
             let builtin = Builtin::from_name(single).ok_or_else(unknown)?;
             if builtin.is_available(kind) {

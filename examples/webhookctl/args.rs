@@ -58,5 +58,11 @@ impl Args {
 
 /// Reads a file to a string, naming it in the error.
 pub fn read(path: &str) -> Result<String, String> {
+    if path == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        return Ok(text);
+    }
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
 }

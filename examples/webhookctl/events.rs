@@ -25,12 +25,25 @@ pub fn run(raw: &[String]) -> Result<(), String> {
         .map_err(|e: UnknownProfile| e.to_string())?;
     let timestamp = Timestamp::from_unix_millis(SAMPLE_MILLIS).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(16 * 1024);
+    let mut call = Call::new("call_7f3c2a");
+    if profile == Profile::Vapi {
+        // What Vapi's `Call` type requires besides the id (`updatedAt` comes from the
+        // event's timestamp); the default profile keeps its sample as it was.
+        let created =
+            Timestamp::from_unix_millis(SAMPLE_MILLIS - 60_000).map_err(|e| e.to_string())?;
+        call = call
+            .with_org_id("org_5b1e09")
+            .with_call_type("inboundPhoneCall")
+            .with_created_at(created);
+    }
     for kind in EventType::ALL {
         let event = Event::new(sample(kind))
             .with_timestamp(timestamp)
-            .with_call(Call::new("call_7f3c2a"))
+            .with_call(call.clone())
             .with_customer(Customer::new("+15551234567"));
-        Envelope::new(event, profile).write_to(&mut out);
+        Envelope::try_new(event, profile)
+            .map_err(|e| e.to_string())?
+            .write_to(&mut out);
         out.push(b'\n');
     }
     print!("{}", String::from_utf8(out).map_err(|e| e.to_string())?);

@@ -6,6 +6,7 @@ mod args;
 mod cascade;
 mod check_url;
 mod events;
+mod import;
 mod render;
 mod request;
 mod sign;
@@ -37,8 +38,11 @@ COMMANDS:
         The vars file is a JSON object, every field optional:
         {\"caller_phone\": \"+15551234567\", \"call_sid\": \"CA...\", \"agent_id\": \"...\",
          \"tenant_id\": \"...\", \"assistant_id\": \"...\", \"phone_number_id\": \"...\",
-         \"call_id\": \"...\", \"args\": {tool-call arguments}, \"secrets\": {\"NAME\": \"value\"}}
-        Templates reach them as {{caller_phone}}, {{args.NAME}} and {{secrets.NAME}}.
+         \"call_id\": \"...\", \"phone_number\": \"+15550001111\", \"call_type\": \"...\",
+         \"now\": \"2026-05-31T00:00:00.000Z\", \"args\": {tool-call arguments},
+         \"secrets\": {\"NAME\": \"value\"}}
+        Templates reach them as {{caller_phone}}, {{now}}, {{args.NAME}} and {{secrets.NAME}}.
+        FILE may be - for stdin (so `import ... | render --tool - --vars FILE` works).
 
     sign --secret S [--secret OLD]... --id ID --timestamp TS
         Reads the body from stdin (byte-exact) and prints the Standard Webhooks
@@ -99,6 +103,15 @@ COMMANDS:
         policy) for trying a local server; without it the production policy applies.
         Sending needs the `reqwest` feature (cargo build --example webhookctl --features reqwest).
 
+    import --from vapi|elevenlabs|retell|bland FILE
+        Converts one tool config of that platform (FILE, or - for stdin) and prints our
+        webhook tool as JSON, ready for `render --tool` (Vapi `function` tools print
+        {\"type\": \"function\", \"name\", \"description\", \"parameters\", \"async\",
+        \"server\"}, the server being what `cascade --config` reads under tool.server).
+        Platform variables become ours ({{customer.number}} -> {{caller_phone}}). A field
+        that cannot be mapped is an error naming it (exit 1); fields left out on purpose
+        (ids, spoken messages) are listed on stderr as notes.
+
 Every command prints errors on stderr and exits 1; success exits 0.
 ";
 
@@ -125,6 +138,7 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),
         },
+        "import" => import::run(&rest),
         other => Err(format!("unknown command `{other}`; see webhookctl --help")),
     };
     match result {

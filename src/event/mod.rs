@@ -263,9 +263,37 @@ pub struct Call {
     /// The phone number called or calling from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_id: Option<String>,
+    /// When the call record was created (the call started ringing or was placed); always
+    /// written as RFC 3339 text, the type Vapi's `Call.createdAt` has in every profile.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339"
+    )]
+    pub created_at: Option<Timestamp>,
+    /// When the call record last changed; RFC 3339 text like `created_at`. The Vapi profile
+    /// fills it from the event's `timestamp` when it is absent (the event is itself the
+    /// latest change to the call).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339"
+    )]
+    pub updated_at: Option<Timestamp>,
     /// Every other field, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+#[allow(
+    clippy::ref_option,
+    reason = "serde's serialize_with hands the field over by reference"
+)]
+fn rfc3339<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(t),
+        None => s.serialize_none(),
+    }
 }
 
 impl Call {
@@ -276,6 +304,34 @@ impl Call {
             id: Some(id.into()),
             ..Call::default()
         }
+    }
+
+    /// With the organization (tenant) it belongs to: Vapi's `orgId`.
+    #[must_use]
+    pub fn with_org_id(mut self, org_id: impl Into<String>) -> Self {
+        self.org_id = Some(org_id.into());
+        self
+    }
+
+    /// With its type: `inboundPhoneCall`, `outboundPhoneCall` or `webCall` (Vapi's `type`).
+    #[must_use]
+    pub fn with_call_type(mut self, call_type: impl Into<String>) -> Self {
+        self.call_type = Some(call_type.into());
+        self
+    }
+
+    /// With the instant the call record was created: Vapi's `createdAt`.
+    #[must_use]
+    pub fn with_created_at(mut self, at: Timestamp) -> Self {
+        self.created_at = Some(at);
+        self
+    }
+
+    /// With the instant the call record last changed: Vapi's `updatedAt`.
+    #[must_use]
+    pub fn with_updated_at(mut self, at: Timestamp) -> Self {
+        self.updated_at = Some(at);
+        self
     }
 }
 
@@ -602,6 +658,17 @@ pub enum EventError {
     /// The message has no `type`.
     #[error("event message has no `type`")]
     MissingType,
+    /// An event to be sent lacks a field its profile's receivers require
+    /// ([`Envelope::try_new`]).
+    #[error("the {} profile needs `{field}` in every event with a call: set {hint}", profile.as_str())]
+    Profile {
+        /// The profile.
+        profile: Profile,
+        /// The field, as a dotted path inside `message` (`call.orgId`).
+        field: &'static str,
+        /// What to set.
+        hint: &'static str,
+    },
     /// A field is missing or has the wrong type or value for its event type.
     #[error("`{event_type}` event, field `{path}`: {message}")]
     Field {
@@ -669,16 +736,88 @@ pub struct Envelope {
 const INITIAL_CAPACITY: usize = 2048;
 
 impl Envelope {
-    /// Wraps `event` for receivers of `profile`; its timestamp takes the profile's style.
+    /// Wraps `event` for receivers of `profile`; its timestamp takes the profile's style. In
+    /// the [`Profile::Vapi`] profile a `call` without `updatedAt` gets the event's timestamp.
+    ///
+    /// This does not check that the event has what the profile's receivers require; use
+    /// [`Envelope::try_new`] for that.
     #[must_use]
     pub fn new(mut event: Event, profile: Profile) -> Self {
         if let Some(t) = &mut event.timestamp {
             *t = t.with_style(profile.timestamp_style());
         }
+        if profile == Profile::Vapi {
+            if let (Some(call), Some(t)) = (&mut event.call, event.timestamp) {
+                call.updated_at.get_or_insert(t);
+            }
+        }
         Envelope {
             message: event,
             extra: Map::new(),
         }
+    }
+
+    /// As [`Envelope::new`], and checks that the event carries what receivers of `profile`
+    /// type-check against.
+    ///
+    /// [`Profile::Vapi`]: Vapi's `Call` requires `id`, `orgId`, `createdAt` and `updatedAt`
+    /// (`@vapi-ai/server-sdk`'s `Call` type), so an event with a `call` must have
+    /// [`Call::id`], [`Call::org_id`] and [`Call::created_at`]; `updatedAt` is filled from the
+    /// event's timestamp when absent, so one of the two must be set. An event without a
+    /// `call` is fine (Vapi's `message.call` is optional). [`Profile::Default`] requires
+    /// nothing.
+    ///
+    /// ```
+    /// use agent_webhooks::{Call, Envelope, Event, EventBody, Profile, Timestamp};
+    /// use agent_webhooks::event::UserInterrupted;
+    /// let at = Timestamp::from_unix_millis(1_780_185_600_000)?;
+    /// let event = Event::new(EventBody::UserInterrupted(UserInterrupted::new()))
+    ///     .with_timestamp(at)
+    ///     .with_call(Call::new("call_1"));
+    /// let err = Envelope::try_new(event.clone(), Profile::Vapi).unwrap_err();
+    /// assert!(err.to_string().contains("call.orgId"));
+    /// let call = Call::new("call_1").with_org_id("org_1").with_created_at(at);
+    /// let ok = Envelope::try_new(event.with_call(call), Profile::Vapi)?.to_vec();
+    /// assert!(String::from_utf8(ok)?.contains(r#""updatedAt":"2026-05-31T00:00:00.000Z""#));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`EventError::Profile`] naming the first field the profile needs and the event lacks.
+    pub fn try_new(event: Event, profile: Profile) -> Result<Self, EventError> {
+        let envelope = Envelope::new(event, profile);
+        if profile == Profile::Vapi {
+            if let Some(call) = &envelope.message.call {
+                let missing = if call.id.is_none() {
+                    Some(("call.id", "the call's id: Call::new"))
+                } else if call.org_id.is_none() {
+                    Some((
+                        "call.orgId",
+                        "the organization (tenant) id: Call::with_org_id",
+                    ))
+                } else if call.created_at.is_none() {
+                    Some((
+                        "call.createdAt",
+                        "when the call started: Call::with_created_at",
+                    ))
+                } else if call.updated_at.is_none() {
+                    Some((
+                        "call.updatedAt",
+                        "an event timestamp or Call::with_updated_at",
+                    ))
+                } else {
+                    None
+                };
+                if let Some((field, hint)) = missing {
+                    return Err(EventError::Profile {
+                        profile,
+                        field,
+                        hint,
+                    });
+                }
+            }
+        }
+        Ok(envelope)
     }
 
     /// Parses an envelope as received: both timestamp styles, unknown types and fields kept.

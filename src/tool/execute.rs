@@ -309,7 +309,11 @@ impl ToolRunner {
         };
         match sent {
             Ok(response) => ToolOutcome {
-                result: ToolResult::from_response(&response, self.result_limit),
+                result: ToolResult::from_mapped_response(
+                    &response,
+                    tool.response_map(),
+                    self.result_limit,
+                ),
                 failure: None,
                 body: Some(response.into_body()),
             },

@@ -9,11 +9,16 @@
 
 mod execute;
 mod permits;
+mod response_map;
 mod result;
 
 pub use execute::{
     DEFAULT_CALL_CONCURRENCY, DEFAULT_RUNTIME_CONCURRENCY, FunctionTools, ToolInvocation,
     ToolOutcome, ToolRunner, Turn,
+};
+pub use response_map::{
+    ExtractError, JsonPath, MAX_PATH_SEGMENTS, MAX_RESPONSE_BYTES, MAX_RESPONSE_VALUES,
+    MAX_VALUE_BYTES, ResponseMap, ResponseMapError,
 };
 pub use result::{DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
 
@@ -130,6 +135,10 @@ pub struct ToolConfig {
     ///
     /// [`RenderError::Missing`]: crate::RenderError::Missing
     pub defaults: BTreeMap<String, Value>,
+    /// Named values taken out of the JSON answer for the model: name to a JSONPath subset
+    /// (`$.order.status`). Empty: the model sees the answer itself. See [`ResponseMap`].
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub response: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -160,6 +169,8 @@ struct RawConfig {
     timeout_seconds: Option<u64>,
     #[serde(default)]
     defaults: BTreeMap<String, Value>,
+    #[serde(default)]
+    response: BTreeMap<String, String>,
 }
 
 fn default_method() -> String {
@@ -227,6 +238,9 @@ pub enum ConfigProblem {
     /// A template that does not compile.
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// A response map that cannot be used.
+    #[error(transparent)]
+    ResponseMap(#[from] ResponseMapError),
 }
 
 impl WebhookTool {
@@ -319,6 +333,7 @@ impl WebhookTool {
                 ));
             }
         }
+        ResponseMap::new(&c.response).map_err(|e| ConfigError::new("config.response", e.into()))?;
         Ok(WebhookTool {
             name: raw.name,
             description: raw.description,
@@ -331,6 +346,7 @@ impl WebhookTool {
                 body: c.body,
                 timeout_seconds: u16::try_from(timeout).expect("checked range"),
                 defaults: c.defaults,
+                response: c.response,
             },
         })
     }
@@ -425,9 +441,12 @@ impl WebhookTool {
             ),
             None => None,
         };
+        let response = ResponseMap::new(&c.response)
+            .map_err(|e| ConfigError::new("config.response", e.into()))?;
         Ok(CompiledTool {
             name: self.name.clone(),
             kind,
+            response,
             method: c.method.to_http(),
             url,
             headers,
@@ -521,6 +540,7 @@ enum HeaderSource {
 pub struct CompiledTool {
     name: String,
     kind: AgentKind,
+    response: ResponseMap,
     method: http::Method,
     url: UrlTemplate,
     headers: Vec<(HeaderName, HeaderSource)>,
@@ -547,6 +567,13 @@ impl CompiledTool {
     #[must_use]
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The values taken out of the answer for the model; empty when the model sees the
+    /// answer itself ([`ToolResult::from_mapped_response`]).
+    #[must_use]
+    pub fn response_map(&self) -> &ResponseMap {
+        &self.response
     }
 
     /// The headers that every prepared request leaves out: sensitive names whose value a

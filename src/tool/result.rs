@@ -93,6 +93,41 @@ impl ToolResult {
         }
     }
 
+    /// The result of a response for a tool with a [`ResponseMap`]: on 2xx the model sees only
+    /// the named values, as one JSON object (`{"order_status": "shipped"}`); an answer the map
+    /// cannot read gives an error sentence (the detail is for logs). Other statuses and an
+    /// empty map are as [`ToolResult::from_response`].
+    ///
+    /// [`ResponseMap`]: crate::tool::ResponseMap
+    #[must_use]
+    pub fn from_mapped_response(
+        response: &http::Response<Vec<u8>>,
+        map: &crate::tool::ResponseMap,
+        limit: usize,
+    ) -> Self {
+        if map.is_empty() || !response.status().is_success() {
+            return Self::from_response(response, limit);
+        }
+        match map.extract(response.body()) {
+            Ok(values) => {
+                let (text, truncated) =
+                    body_text(Value::Object(values).to_string().as_bytes(), limit);
+                ToolResult {
+                    status: Some(response.status().as_u16()),
+                    result: Some(text),
+                    error: None,
+                    truncated,
+                }
+            }
+            Err(_) => ToolResult {
+                status: Some(response.status().as_u16()),
+                result: None,
+                error: Some("The tool answered in a form the runtime could not read.".to_owned()),
+                truncated: false,
+            },
+        }
+    }
+
     /// The result of a request that got no response.
     #[must_use]
     pub fn from_failure(failure: &ToolFailure) -> Self {

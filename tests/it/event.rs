@@ -8,7 +8,8 @@ use agent_webhooks::event::{
     TransferDestinationResponse,
 };
 use agent_webhooks::{
-    CallStatus, Envelope, Event, EventBody, EventError, EventType, Profile, StatusUpdate, Timestamp,
+    Call, CallStatus, Envelope, Event, EventBody, EventError, EventType, Profile, StatusUpdate,
+    Timestamp,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -507,6 +508,61 @@ proptest! {
         let _ = s.parse::<Timestamp>();
         let _ = digits.parse::<Timestamp>();
     }
+}
+
+#[test]
+fn vapi_profile_requires_the_call_fields_vapi_types_require() {
+    use agent_webhooks::event::UserInterrupted;
+    let at = Timestamp::from_unix_millis(1_780_185_600_000).unwrap();
+    let event = Event::new(EventBody::UserInterrupted(UserInterrupted::new())).with_timestamp(at);
+    // No call at all: Vapi's `message.call` is optional.
+    assert!(Envelope::try_new(event.clone(), Profile::Vapi).is_ok());
+    let cases = [
+        (Call::default(), "call.id"),
+        (Call::new("c"), "call.orgId"),
+        (Call::new("c").with_org_id("o"), "call.createdAt"),
+    ];
+    for (call, field) in cases {
+        let err = Envelope::try_new(event.clone().with_call(call), Profile::Vapi).unwrap_err();
+        assert!(
+            matches!(&err, EventError::Profile { field: f, profile: Profile::Vapi, .. } if *f == field),
+            "{err}"
+        );
+        assert!(err.to_string().contains(field), "{err}");
+    }
+    // Without an event timestamp, updatedAt must come from the host.
+    let untimed = Event::new(EventBody::UserInterrupted(UserInterrupted::new()))
+        .with_call(Call::new("c").with_org_id("o").with_created_at(at));
+    let err = Envelope::try_new(untimed.clone(), Profile::Vapi).unwrap_err();
+    assert!(err.to_string().contains("call.updatedAt"), "{err}");
+    // The default profile requires none of it and fills nothing.
+    let plain = Envelope::try_new(untimed, Profile::Default)
+        .unwrap()
+        .to_vec();
+    assert!(!String::from_utf8(plain).unwrap().contains("updatedAt"));
+
+    let full = Call::new("c").with_org_id("o").with_created_at(at);
+    let bytes = Envelope::try_new(event.with_call(full), Profile::Vapi)
+        .unwrap()
+        .to_vec();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    // Vapi's Call types createdAt/updatedAt as ISO strings, the message timestamp as a number.
+    assert_eq!(
+        v["message"]["call"]["createdAt"],
+        "2026-05-31T00:00:00.000Z"
+    );
+    assert_eq!(
+        v["message"]["call"]["updatedAt"],
+        "2026-05-31T00:00:00.000Z"
+    );
+    assert_eq!(v["message"]["timestamp"], 1_780_185_600_000u64);
+    // And it reads back.
+    let back = Envelope::parse(&bytes).unwrap();
+    let call = back.event().call.as_ref().unwrap();
+    assert_eq!(
+        call.created_at.map(|t| t.unix_millis()),
+        Some(1_780_185_600_000)
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod cascade;
 mod event;
 mod guard;
+mod import;
 mod live;
 mod logs;
 mod outbox;

@@ -289,7 +289,10 @@ fn variables_are_checked_per_agent_kind() {
         let t = tool(json!({"url": format!("https://h.example/{{{{{}}}}}", var.name())}));
         for kind in AgentKind::ALL {
             let result = t.compile(kind);
-            let phone_only = matches!(var, Builtin::CallerPhone | Builtin::PhoneNumberId);
+            let phone_only = matches!(
+                var,
+                Builtin::CallerPhone | Builtin::PhoneNumberId | Builtin::PhoneNumber
+            );
             let expected = !phone_only || kind == AgentKind::PhoneVoice;
             assert_eq!(result.is_ok(), expected, "{} in {kind}", var.name());
             if !expected {
