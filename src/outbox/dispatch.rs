@@ -17,7 +17,11 @@ use crate::outbox::error::{OutboxError, PlanError};
 use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock};
 use crate::outbox::model::{Attempt, AttemptId, AttemptStatus, Job, JobId, Trigger, stored_body};
 use crate::outbox::plan::{Decision, RetryPlan, parse_retry_after};
-use crate::outbox::store::{Claimed, Finish, Lease, Next, Store, TargetEvent, TargetState};
+use crate::outbox::store::{
+    BreakerEvent, BreakerState, ClaimRules, Claimed, Finish, Lease, Next, OrderedTargets, Store,
+    TargetEvent, TargetState,
+};
+use crate::outbox::wake::{Doorbell, Ticket};
 use crate::outbox::target::{Target, TargetResolver, Unresolved, UrlCheck};
 use crate::sign::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use crate::tenant::Scope;
@@ -25,6 +29,13 @@ use crate::transport::Transport;
 
 /// How much longer than the longest request timeout a lease must be.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Consecutive failures (timeouts, transport errors, 5xx, 408, 429) that open a target's
+/// breaker, by default.
+pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
+
+/// How long an open breaker defers its target's jobs before one probe is sent, by default.
+pub const DEFAULT_BREAKER_COOL_DOWN: Duration = Duration::from_secs(30);
 
 /// Hooks for metrics and tracing; every method does nothing by default.
 pub trait Observer: Send + Sync + fmt::Debug {
@@ -48,6 +59,15 @@ pub trait Observer: Send + Sync + fmt::Debug {
     /// lease expires and it is claimed again.
     fn store_failed(&self, job: Option<&JobId>, error: &OutboxError) {
         let _ = (job, error);
+    }
+    /// A target's breaker opened (or opened again after a failed probe): its jobs are
+    /// deferred until `breaker.open_until`.
+    fn breaker_opened(&self, breaker: &BreakerState) {
+        let _ = breaker;
+    }
+    /// A target's breaker closed: the receiver answered again.
+    fn breaker_closed(&self, breaker: &BreakerState) {
+        let _ = breaker;
     }
 }
 
@@ -144,6 +164,9 @@ pub struct Dispatcher {
     poll_interval: Duration,
     auto_disable_after: Option<Duration>,
     user_agent: HeaderValue,
+    rules: ClaimRules,
+    breaker: Option<(u32, Duration)>,
+    bell: Option<Doorbell>,
 }
 
 /// Builds a [`Dispatcher`]; settings are checked by [`DispatcherBuilder::build`].
@@ -206,6 +229,47 @@ impl DispatcherBuilder {
         self.d.poll_interval = interval;
         self
     }
+    /// The most sends in flight for one tenant (default [`DEFAULT_TENANT_CAP`]): a tenant at
+    /// its share waits while the others go ahead.
+    ///
+    /// [`DEFAULT_TENANT_CAP`]: crate::outbox::DEFAULT_TENANT_CAP
+    pub fn tenant_cap(mut self, n: usize) -> Self {
+        self.d.rules.tenant_cap = n;
+        self
+    }
+    /// The most sends in flight for one target of a tenant, by target reference (default
+    /// [`DEFAULT_TARGET_CAP`]): a slow target holds at most this many of its tenant's share.
+    ///
+    /// [`DEFAULT_TARGET_CAP`]: crate::outbox::DEFAULT_TARGET_CAP
+    pub fn target_cap(mut self, n: usize) -> Self {
+        self.d.rules.target_cap = n;
+        self
+    }
+    /// Delivers the jobs of these targets in enqueue order per call (the ordering key is the
+    /// job's call id): a job waits while an earlier job of its call is pending or in flight,
+    /// and a job that ends failed or skipped releases the next. Off by default.
+    ///
+    /// The cost: a call's events go one at a time (one round trip each, no overlap), a retry
+    /// holds back the call's later events until it ends, and each claim checks every due job
+    /// of an ordered target for an earlier one (an index lookup on SQL stores).
+    pub fn ordered(mut self, targets: OrderedTargets) -> Self {
+        self.d.rules.ordered = targets;
+        self
+    }
+    /// The circuit breaker per target: after `threshold` consecutive failures (timeouts,
+    /// transport errors, 5xx, 408, 429) the target's jobs are deferred for `cool_down`, then
+    /// one probe decides (default [`DEFAULT_BREAKER_THRESHOLD`] and
+    /// [`DEFAULT_BREAKER_COOL_DOWN`]). Deferred jobs are not sent and spend no attempt. 410
+    /// Gone and auto-disable work as before, beside it.
+    pub fn breaker(mut self, threshold: u32, cool_down: Duration) -> Self {
+        self.d.breaker = Some((threshold, cool_down));
+        self
+    }
+    /// No circuit breaker: a failing target is tried on every job's own schedule.
+    pub fn no_breaker(mut self) -> Self {
+        self.d.breaker = None;
+        self
+    }
     /// Disables a target after only exhausted failures for this long (Svix uses 5 days); off
     /// by default. A success in between starts the count again; a failure run with nothing
     /// for twice the period lapses.
@@ -219,7 +283,7 @@ impl DispatcherBuilder {
     /// # Errors
     /// [`PlanError::LeaseTooShort`] when the lease is not longer than the longest timeout plus
     /// [`LEASE_MARGIN`] (a slow send could be claimed twice); [`PlanError::Zero`] for a
-    /// concurrency of 0.
+    /// concurrency, cap or breaker threshold of 0.
     pub fn build(self) -> std::result::Result<Dispatcher, PlanError> {
         let d = self.d;
         if d.lease <= d.max_timeout + LEASE_MARGIN {
@@ -231,6 +295,15 @@ impl DispatcherBuilder {
         }
         if d.concurrency == 0 {
             return Err(PlanError::Zero("concurrency"));
+        }
+        if d.rules.tenant_cap == 0 {
+            return Err(PlanError::Zero("tenant_cap"));
+        }
+        if d.rules.target_cap == 0 {
+            return Err(PlanError::Zero("target_cap"));
+        }
+        if d.breaker.is_some_and(|(threshold, _)| threshold == 0) {
+            return Err(PlanError::Zero("breaker threshold"));
         }
         Ok(d)
     }
@@ -254,7 +327,6 @@ impl Dispatcher {
     ) -> DispatcherBuilder {
         DispatcherBuilder {
             d: Dispatcher {
-                store,
                 transport,
                 resolver,
                 check: Arc::new(Policy::default()),
@@ -272,7 +344,29 @@ impl Dispatcher {
                     "agent-webhooks/",
                     env!("CARGO_PKG_VERSION")
                 )),
+                rules: ClaimRules::default(),
+                breaker: Some((DEFAULT_BREAKER_THRESHOLD, DEFAULT_BREAKER_COOL_DOWN)),
+                bell: store.doorbell(),
+                store,
             },
+        }
+    }
+
+    async fn claim(&self, limit: usize) -> std::result::Result<Vec<Claimed>, OutboxError> {
+        let now = self.clock.now();
+        self.store
+            .claim_with(&self.scope, now, self.lease, limit, &self.rules)
+            .await
+    }
+
+    /// Waits for the poll interval, or less when the store's doorbell rings.
+    async fn idle<F: Future<Output = ()>>(&self, ticket: Option<Ticket>, sleep: F) {
+        let sleep = pin!(sleep);
+        match ticket {
+            Some(ticket) => {
+                select(ticket, sleep).await;
+            }
+            None => sleep.await,
         }
     }
 
@@ -284,10 +378,7 @@ impl Dispatcher {
     /// is counted in [`Tick::store_errors`] and reported to the observer; that job's lease
     /// expires and it is claimed again.
     pub async fn run_once(&self) -> Result<Tick> {
-        let claimed = self
-            .store
-            .claim(&self.scope, self.clock.now(), self.lease, self.concurrency)
-            .await?;
+        let claimed = self.claim(self.concurrency).await?;
         let mut tick = Tick {
             claimed: claimed.len(),
             ..Tick::default()
@@ -325,20 +416,17 @@ impl Dispatcher {
         let mut in_flight = FuturesUnordered::new();
         loop {
             let mut claimed_any = false;
+            // Taken before the claim: an enqueue while the store answers is not missed.
+            let ticket = self.bell.as_ref().map(Doorbell::listen);
             if !shutdown.is_triggered() && in_flight.len() < self.concurrency {
                 let room = self.concurrency - in_flight.len();
-                let mut claim = self
-                    .store
-                    .claim(&self.scope, self.clock.now(), self.lease, room);
+                let mut claim = pin!(self.claim(room));
                 // Keep the sends in flight moving while the store answers.
                 let result = loop {
-                    match select(claim, in_flight.next()).await {
+                    match select(claim.as_mut(), in_flight.next()).await {
                         Either::Left((result, _)) => break result,
-                        Either::Right((Some(outcome), pending)) => {
-                            totals.add(outcome);
-                            claim = pending;
-                        }
-                        Either::Right((None, pending)) => break pending.await,
+                        Either::Right((Some(outcome), _)) => totals.add(outcome),
+                        Either::Right((None, _)) => break claim.await,
                     }
                 };
                 match result {
@@ -357,14 +445,14 @@ impl Dispatcher {
                 if shutdown.is_triggered() {
                     return totals;
                 }
-                sleep(self.poll_interval).await;
+                self.idle(ticket, sleep(self.poll_interval)).await;
                 continue;
             }
             if claimed_any && in_flight.len() < self.concurrency {
                 // Room left and work may remain: look again before waiting.
                 continue;
             }
-            let wait = pin!(sleep(self.poll_interval));
+            let wait = pin!(self.idle(ticket, sleep(self.poll_interval)));
             if let Either::Left((Some(outcome), _)) = select(in_flight.next(), wait).await {
                 totals.add(outcome);
             }
@@ -411,6 +499,7 @@ impl Dispatcher {
             job,
             lease,
             disabled_targets,
+            breaker_failures,
             ..
         } = claimed;
         let id = AttemptId::generate(self.clock.now(), self.random.next_u64());
@@ -443,16 +532,24 @@ impl Dispatcher {
         if let Next::Retry(at) = next {
             attempt.next_attempt_at = Some(at);
         }
+        let breaker = self.breaker_event(&sent, breaker_failures);
         let scope = &self.scope;
-        match self
-            .store
-            .finish(scope, &lease, Finish::new(attempt.clone(), next, target))
-            .await
-        {
+        let mut finish = Finish::new(attempt.clone(), next, target);
+        if let Some(event) = breaker {
+            finish = finish.with_breaker(event);
+        }
+        match self.store.finish(scope, &lease, finish).await {
             Ok(finished) => {
                 self.observer.attempt_finished(&attempt);
                 if let Some(state) = &finished.disabled_target {
                     self.observer.target_disabled(state);
+                }
+                if let Some(state) = &finished.breaker {
+                    if state.is_tripped() {
+                        self.observer.breaker_opened(state);
+                    } else {
+                        self.observer.breaker_closed(state);
+                    }
                 }
                 Outcome::Done(next)
             }
@@ -470,6 +567,25 @@ impl Dispatcher {
                 self.observer.store_failed(Some(&job.id), &e);
                 Outcome::StoreError
             }
+        }
+    }
+
+    /// What an attempt tells its target's breaker: a timeout, transport error, 5xx, 408 or
+    /// 429 counts as a failure; any other answer closes a breaker that counted failures.
+    fn breaker_event(&self, sent: &Sent, failures: u32) -> Option<BreakerEvent> {
+        let (threshold, cool_down) = self.breaker?;
+        let failed = match sent {
+            Sent::Refused(_) => return None,
+            Sent::TransportError => true,
+            Sent::Response { status, .. } => matches!(status, 408 | 429 | 500..=599),
+        };
+        if failed {
+            Some(BreakerEvent::Failed {
+                threshold,
+                cool_down,
+            })
+        } else {
+            (failures > 0).then_some(BreakerEvent::Closed)
         }
     }
 

@@ -73,10 +73,14 @@ mod model;
 mod plan;
 mod store;
 mod target;
+mod wake;
 
 /// The transport lives in [`crate::transport`]; re-exported here for the dispatcher's users.
 pub use crate::transport::{Transport, TransportError, TransportErrorKind};
-pub use dispatch::{Dispatcher, DispatcherBuilder, LEASE_MARGIN, Observer, Shutdown, Tick};
+pub use dispatch::{
+    DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_THRESHOLD, Dispatcher, DispatcherBuilder, LEASE_MARGIN,
+    Observer, Shutdown, Tick,
+};
 pub use enqueue::{
     DEFAULT_IDEMPOTENCY_WINDOW, MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Outbox,
 };
@@ -95,9 +99,11 @@ pub use store::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
+    BreakerEvent, BreakerState, ClaimRules, Claimed, DEFAULT_TARGET_CAP, DEFAULT_TENANT_CAP,
+    DisabledReason, Finish, Finished, Inserted, Lease, Next, OrderedTargets, Recovered, Store,
     TargetEvent, TargetState,
 };
+pub use wake::{Doorbell, Ticket};
 #[cfg(feature = "postgres")]
 pub use store::{PostgresStore, PostgresStoreBuilder};
 pub use target::{CascadeTargets, Sign, Target, TargetResolver, Unresolved, UrlCheck};

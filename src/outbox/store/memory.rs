@@ -10,12 +10,14 @@ use async_trait::async_trait;
 use crate::outbox::error::OutboxError;
 use crate::outbox::model::Listed;
 use crate::outbox::model::{
-    Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
+    Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, JobStatus, Page, TargetRef,
+    Timestamp,
 };
 use crate::outbox::store::{
-    Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
-    TargetEvent, TargetState,
+    BreakerState, ClaimRules, Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next,
+    Recovered, Store, TargetEvent, TargetState,
 };
+use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
 
 /// The in-memory [`Store`]: correct under concurrency (every method is one critical section
@@ -26,6 +28,7 @@ use crate::tenant::{Scope, TenantId};
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    bell: Doorbell,
 }
 
 #[derive(Default)]
@@ -40,6 +43,17 @@ struct Inner {
     attempt_ids: HashMap<AttemptId, usize>,
     idempotency: HashMap<(TenantId, String), usize>,
     targets: HashMap<(TenantId, String), TargetState>,
+    /// Breakers that have seen a failure since their target's last success.
+    breakers: HashMap<(TenantId, TargetRef), BreakerState>,
+    /// The jobs of each call that are not final yet, by target: the ordering rule's queues.
+    calls: HashMap<CallKey, BTreeSet<usize>>,
+}
+
+type CallKey = (TenantId, TargetRef, String);
+
+fn call_key(job: &Job) -> Option<CallKey> {
+    let call = job.call_id.as_ref()?;
+    Some((job.tenant.clone(), job.target.clone(), call.clone()))
 }
 
 struct Row {
@@ -163,6 +177,87 @@ impl Inner {
         job.next_attempt_at = Some(now);
         job.updated_at = now;
         self.due.insert((now, seq));
+        if let Some(key) = call_key(&self.rows[seq].job) {
+            self.calls.entry(key).or_default().insert(seq);
+        }
+    }
+
+    /// The fair pick of [`Store::claim_with`]: `(from_leases, key)` of the jobs to claim, in
+    /// claim order.
+    fn pick(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        limit: usize,
+        rules: &ClaimRules,
+    ) -> Vec<(bool, (Timestamp, usize))> {
+        let rows = &self.rows;
+        let bound = (now, usize::MAX);
+        let mut busy_target: HashMap<(&TenantId, &TargetRef), usize> = HashMap::new();
+        let mut busy_tenant: HashMap<&TenantId, usize> = HashMap::new();
+        for &(_, seq) in self.leases.range((now, usize::MAX)..) {
+            let job = &rows[seq].job;
+            if scope.contains(&job.tenant) {
+                *busy_target.entry((&job.tenant, &job.target)).or_default() += 1;
+                *busy_tenant.entry(&job.tenant).or_default() += 1;
+            }
+        }
+        let mut due: Vec<(bool, (Timestamp, usize))> = (self.leases.range(..=bound))
+            .map(|&k| (true, k))
+            .chain(self.due.range(..=bound).map(|&k| (false, k)))
+            .filter(|(_, k)| scope.contains(&rows[k.1].job.tenant))
+            .collect();
+        due.sort_unstable_by_key(|&(_, k)| k);
+        // Per target: open breakers pass, the ordering rule, then the target's cap.
+        let mut taken: HashMap<(&TenantId, &TargetRef), usize> = HashMap::new();
+        let mut kept = Vec::new();
+        for (from_leases, key) in due {
+            let job = &rows[key.1].job;
+            let group = (&job.tenant, &job.target);
+            let mut cap = rules.target_cap;
+            if let Some(b) = self.breakers.get(&(job.tenant.clone(), job.target.clone())) {
+                if b.is_open(now) {
+                    continue;
+                }
+                if b.is_tripped() {
+                    cap = 1;
+                }
+            }
+            if rules.ordered.contains(&job.target) {
+                let first = call_key(job)
+                    .and_then(|k| self.calls.get(&k))
+                    .and_then(|seqs| seqs.first().copied());
+                if first.is_some_and(|first| first < key.1) {
+                    continue;
+                }
+            }
+            let rank = taken.entry(group).or_default();
+            *rank += 1;
+            if rank.saturating_add(busy_target.get(&group).copied().unwrap_or(0)) > cap {
+                continue;
+            }
+            kept.push((*rank, from_leases, key));
+        }
+        // Per tenant: the targets' first jobs, then their second ones, ... up to the cap.
+        kept.sort_unstable_by_key(|&(rank, _, key)| (rank, key));
+        let mut ranked = Vec::with_capacity(kept.len());
+        let mut taken: HashMap<&TenantId, usize> = HashMap::new();
+        for (_, from_leases, key) in kept {
+            let tenant = &rows[key.1].job.tenant;
+            let rank = taken.entry(tenant).or_default();
+            *rank += 1;
+            let busy = busy_tenant.get(tenant).copied().unwrap_or(0);
+            if rank.saturating_add(busy) <= rules.tenant_cap {
+                ranked.push((*rank, from_leases, key));
+            }
+        }
+        // Across tenants: round robin.
+        ranked.sort_unstable_by_key(|&(rank, _, key)| (rank, key));
+        ranked
+            .into_iter()
+            .take(limit)
+            .map(|(_, from_leases, key)| (from_leases, key))
+            .collect()
     }
 }
 
@@ -209,12 +304,17 @@ impl Store for MemoryStore {
         }
         inner.ids.insert(job.id.clone(), seq);
         inner.due.insert((due, seq));
+        if let Some(key) = call_key(&job) {
+            inner.calls.entry(key).or_default().insert(seq);
+        }
         inner.rows.push(Row {
             job: job.clone(),
             fence: 0,
             lease_until: None,
             attempts: Vec::new(),
         });
+        drop(inner);
+        self.bell.ring();
         Ok(Inserted::new(job, true))
     }
 
@@ -225,28 +325,21 @@ impl Store for MemoryStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<Claimed>, OutboxError> {
+        self.claim_with(scope, now, lease, limit, &ClaimRules::unlimited())
+            .await
+    }
+
+    async fn claim_with(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+        rules: &ClaimRules,
+    ) -> Result<Vec<Claimed>, OutboxError> {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let rows = &inner.rows;
-        let in_scope = |k: &&(Timestamp, usize)| scope.contains(&rows[k.1].job.tenant);
-        let bound = (now, usize::MAX);
-        // Expired leases first (their jobs have waited longest), then due jobs by due time.
-        let mut picked: Vec<(bool, (Timestamp, usize))> = inner
-            .leases
-            .range(..=bound)
-            .filter(in_scope)
-            .take(limit)
-            .map(|&k| (true, k))
-            .collect();
-        let room = limit - picked.len();
-        picked.extend(
-            inner
-                .due
-                .range(..=bound)
-                .filter(in_scope)
-                .take(room)
-                .map(|&k| (false, k)),
-        );
+        let picked = inner.pick(scope, now, limit, rules);
         let until = now.saturating_add(lease);
         let mut claimed = Vec::with_capacity(picked.len());
         let mut disabled = crate::outbox::store::DisabledTargets::default();
@@ -275,9 +368,32 @@ impl Store for MemoryStore {
                 urls.sort_unstable();
                 Ok(urls)
             })?;
-            claimed.push(Claimed::new(job, lease).with_disabled_targets(urls));
+            let failures = (inner.breakers.get(&(job.tenant.clone(), job.target.clone())))
+                .map_or(0, |b| b.failures);
+            claimed.push(
+                Claimed::new(job, lease)
+                    .with_disabled_targets(urls)
+                    .with_breaker_failures(failures),
+            );
         }
         Ok(claimed)
+    }
+
+    async fn breaker(
+        &self,
+        scope: &Scope,
+        tenant: &TenantId,
+        target: &TargetRef,
+    ) -> Result<Option<BreakerState>, OutboxError> {
+        if !scope.contains(tenant) {
+            return Ok(None);
+        }
+        let inner = self.lock();
+        Ok(inner.breakers.get(&(tenant.clone(), target.clone())).cloned())
+    }
+
+    fn doorbell(&self) -> Option<Doorbell> {
+        Some(self.bell.clone())
     }
 
     async fn finish(
@@ -312,6 +428,22 @@ impl Store for MemoryStore {
             }
             None => None,
         };
+        let breaker = match finish.breaker {
+            Some(event) => {
+                let job = &inner.rows[seq].job;
+                let key = (job.tenant.clone(), job.target.clone());
+                let current = (inner.breakers.get(&key).cloned())
+                    .unwrap_or_else(|| BreakerState::new(key.0.clone(), key.1.clone(), 0, None));
+                let (state, changed) = current.after(event, at);
+                if state.failures == 0 && state.open_until.is_none() {
+                    inner.breakers.remove(&key);
+                } else {
+                    inner.breakers.insert(key, state.clone());
+                }
+                changed.then_some(state)
+            }
+            None => None,
+        };
         let inner = &mut *inner;
         let row = &mut inner.rows[seq];
         if let Some(until) = row.lease_until.take() {
@@ -329,7 +461,18 @@ impl Store for MemoryStore {
         if let Some(t) = next {
             inner.due.insert((t, seq));
         }
-        Ok(Finished::new(row.job.clone(), disabled_target))
+        let job = row.job.clone();
+        if status.is_final() {
+            if let Some(key) = call_key(&job) {
+                if let Some(seqs) = inner.calls.get_mut(&key) {
+                    seqs.remove(&seq);
+                    if seqs.is_empty() {
+                        inner.calls.remove(&key);
+                    }
+                }
+            }
+        }
+        Ok(Finished::new(job, disabled_target).with_breaker(breaker))
     }
 
     async fn append_attempt(&self, scope: &Scope, attempt: Attempt) -> Result<(), OutboxError> {
@@ -423,7 +566,10 @@ impl Store for MemoryStore {
             }
         }
         inner.requeue_row(seq, now);
-        Ok(inner.rows[seq].job.clone())
+        let job = inner.rows[seq].job.clone();
+        drop(inner);
+        self.bell.ring();
+        Ok(job)
     }
 
     async fn recover(
@@ -456,6 +602,8 @@ impl Store for MemoryStore {
             inner.requeue_row(seq, now);
             requeued.push(inner.rows[seq].job.id.clone());
         }
+        drop(inner);
+        self.bell.ring();
         Ok(Recovered::new(requeued, capped))
     }
 

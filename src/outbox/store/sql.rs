@@ -8,7 +8,9 @@ use crate::outbox::model::JobStatus;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, TargetRef, Timestamp,
 };
-use crate::outbox::store::{DisabledReason, Next, TargetEvent, TargetState};
+use crate::outbox::store::{
+    BreakerState, ClaimRules, DisabledReason, Next, OrderedTargets, TargetEvent, TargetState,
+};
 use crate::tenant::{Scope, TenantId};
 
 /// The job columns, in the order [`job_from_row`] reads them (after any leading columns).
@@ -154,11 +156,115 @@ impl Sql {
 
     /// The scope's tenant predicate (`tenant_id = $n`), or `TRUE` for every tenant.
     pub(crate) fn scope(&mut self, scope: &Scope) -> &mut Self {
+        self.scope_of("", scope)
+    }
+
+    /// The scope's tenant predicate on the table aliased `alias` (`j.tenant_id = $n`).
+    pub(crate) fn scope_of(&mut self, alias: &str, scope: &Scope) -> &mut Self {
         match scope.as_tenant() {
-            Some(t) => self.bind("tenant_id = {}", Val::Text(t.as_str().to_owned())),
+            Some(t) => self.bind(
+                &format!("{alias}tenant_id = {{}}"),
+                Val::Text(t.as_str().to_owned()),
+            ),
             None => self.push("TRUE"),
         }
     }
+}
+
+/// The common table expressions of a fair claim, ending in `chosen(seq, due_at, failures,
+/// nr)`: up to `limit` due jobs in claim order (`nr`, `due_at`, `seq`), where `failures` is
+/// the job's target's breaker count and `nr` the job's round in its tenant's turn.
+///
+/// `busy` counts each target's jobs in flight under an unexpired lease; `due` ranks the due
+/// jobs of each target (`tr`), leaving out targets whose breaker is open and jobs an earlier
+/// job of their call holds back on an ordered target; `fit` keeps the jobs within their
+/// target's cap (1 while its breaker is half-open); `ranked` ranks them per tenant, the first
+/// job of every target before any second one; `chosen` keeps those within the tenant's cap
+/// and takes the tenants round robin.
+pub(crate) fn fair_pick(
+    sql: &mut Sql,
+    scope: &Scope,
+    now: Timestamp,
+    limit: usize,
+    rules: &ClaimRules,
+) {
+    let now = Val::Int(ms(now));
+    sql.push(
+        "busy AS (SELECT tenant_id, target, COUNT(*) AS n FROM outbox_jobs \
+         WHERE status = 'in-flight' AND ",
+    )
+    .scope(scope)
+    .bind(" AND due_at > {} GROUP BY tenant_id, target), ", now.clone())
+    .push(
+        "due AS (SELECT j.seq, j.tenant_id, j.target, j.due_at, \
+         COALESCE(b.failures, 0) AS failures, b.open_until, ROW_NUMBER() OVER \
+         (PARTITION BY j.tenant_id, j.target ORDER BY j.due_at, j.seq) AS tr \
+         FROM outbox_jobs j LEFT JOIN outbox_breakers b \
+         ON b.tenant_id = j.tenant_id AND b.target = j.target WHERE ",
+    )
+    .scope_of("j.", scope)
+    .bind(" AND j.due_at <= {}", now.clone())
+    .bind(" AND (b.open_until IS NULL OR b.open_until <= {})", now);
+    let ordered = match &rules.ordered {
+        OrderedTargets::None => None,
+        OrderedTargets::All => Some(String::new()),
+        OrderedTargets::Only(list) if list.is_empty() => None,
+        OrderedTargets::Only(list) => {
+            let mut text = String::from(" AND j.target IN (");
+            for (i, target) in list.iter().enumerate() {
+                sql.args.push(Val::Text(target.as_str().to_owned()));
+                let sep = if i == 0 { "" } else { ", " };
+                text.push_str(&format!("{sep}${}", sql.args.len()));
+            }
+            text.push(')');
+            Some(text)
+        }
+    };
+    if let Some(targets) = ordered {
+        sql.push(&format!(
+            " AND NOT (j.call_id IS NOT NULL{targets} AND EXISTS (SELECT 1 FROM outbox_jobs e \
+             WHERE e.tenant_id = j.tenant_id AND e.call_id = j.call_id \
+             AND e.target = j.target AND e.seq < j.seq \
+             AND e.status IN ('pending', 'in-flight')))"
+        ));
+    }
+    sql.push(
+        "), fit AS (SELECT d.seq, d.tenant_id, d.due_at, d.failures, d.tr FROM due d \
+         LEFT JOIN busy b ON b.tenant_id = d.tenant_id AND b.target = d.target \
+         WHERE d.tr + COALESCE(b.n, 0) <= CASE WHEN d.open_until IS NULL THEN ",
+    )
+    .bind(
+        "{} ELSE 1 END), ",
+        Val::Int(int(rules.target_cap as u64)),
+    )
+    .push(
+        "ranked AS (SELECT f.seq, f.due_at, f.failures, ROW_NUMBER() OVER \
+         (PARTITION BY f.tenant_id ORDER BY f.tr, f.due_at, f.seq) AS nr, \
+         (SELECT COALESCE(SUM(b.n), 0) FROM busy b WHERE b.tenant_id = f.tenant_id) AS tb \
+         FROM fit f), ",
+    )
+    .bind(
+        "chosen AS (SELECT seq, due_at, failures, nr FROM ranked WHERE nr + tb <= {} ",
+        Val::Int(int(rules.tenant_cap as u64)),
+    )
+    .bind(
+        "ORDER BY nr, due_at, seq LIMIT {})",
+        Val::Int(int(limit as u64)),
+    );
+}
+
+/// The stored form of a breaker: `(failures, open_until)`.
+pub(crate) fn breaker_from_row(
+    tenant: &TenantId,
+    target: &TargetRef,
+    (failures, open_until): (i64, Option<i64>),
+) -> BreakerState {
+    BreakerState::new(
+        tenant.clone(),
+        target.clone(),
+        u32::try_from(failures).unwrap_or(u32::MAX),
+        open_until.map(ts),
+    )
 }
 
 /// `SELECT seq, <JOB_COLS> ... LIMIT limit + 1` for a job listing, newest first.
@@ -398,6 +504,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         disabled_at BIGINT,
         PRIMARY KEY (tenant_id, url)
     );",
+    // 2 (issue 14, fair delivery): breakers per tenant and target reference; the jobs in
+    // flight per tenant and target, which the fair claim counts.
+    "CREATE TABLE outbox_breakers (
+        tenant_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        failures BIGINT NOT NULL,
+        open_until BIGINT,
+        PRIMARY KEY (tenant_id, target)
+    );
+    CREATE INDEX outbox_jobs_in_flight ON outbox_jobs (tenant_id, target)
+        WHERE status = 'in-flight';",
 ];
 
 /// The schema version this build migrates to.

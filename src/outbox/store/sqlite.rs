@@ -12,13 +12,15 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 
 use crate::outbox::error::OutboxError;
 use crate::outbox::model::{
-    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
+    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, TargetRef, Timestamp,
 };
 use crate::outbox::store::sql::{
     self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms,
 };
+use crate::outbox::wake::Doorbell;
 use crate::outbox::store::{
-    Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetState,
+    BreakerState, ClaimRules, Claimed, Finish, Finished, Inserted, Lease, Recovered, Store,
+    TargetState,
 };
 use crate::tenant::{Scope, TenantId};
 
@@ -131,6 +133,7 @@ fn commit(conn: &mut Connection, group: &mut Vec<Answer>) {
 pub struct SqliteStore {
     tasks: mpsc::Sender<Task>,
     path: PathBuf,
+    bell: Doorbell,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -184,7 +187,11 @@ impl SqliteStore {
             })
             .map_err(OutboxError::backend)?;
         opened.await.map_err(|_| OutboxError::backend(Stopped))??;
-        Ok(SqliteStore { tasks, path })
+        Ok(SqliteStore {
+            tasks,
+            path,
+            bell: Doorbell::new(),
+        })
     }
 
     /// The schema version this build migrates to.
@@ -382,6 +389,58 @@ fn read_target(
         .transpose()
 }
 
+fn job_target(conn: &Connection, id: &JobId) -> Result<TargetRef, OutboxError> {
+    let target: String = conn
+        .prepare_cached("SELECT target FROM outbox_jobs WHERE id = ?1")
+        .map_err(backend)?
+        .query_row(params![id.as_str()], |r| r.get(0))
+        .map_err(backend)?;
+    TargetRef::new(&target).map_err(|e| sql::corrupt(format!("target: {e}")))
+}
+
+fn read_breaker(
+    conn: &Connection,
+    tenant: &TenantId,
+    target: &TargetRef,
+) -> Result<Option<BreakerState>, OutboxError> {
+    let row: Option<(i64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT failures, open_until FROM outbox_breakers WHERE tenant_id = ?1 AND target = ?2",
+        )
+        .map_err(backend)?
+        .query_row(params![tenant.as_str(), target.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .map_err(backend)?;
+    Ok(row.map(|row| sql::breaker_from_row(tenant, target, row)))
+}
+
+/// Writes a breaker's state; a closed breaker without failures leaves no row.
+fn write_breaker(conn: &Connection, state: &BreakerState) -> Result<(), OutboxError> {
+    if state.failures == 0 && state.open_until.is_none() {
+        conn.prepare_cached("DELETE FROM outbox_breakers WHERE tenant_id = ?1 AND target = ?2")
+            .map_err(backend)?
+            .execute(params![state.tenant.as_str(), state.target.as_str()])
+            .map_err(backend)?;
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO outbox_breakers (tenant_id, target, failures, open_until) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id, target) DO UPDATE SET \
+         failures = excluded.failures, open_until = excluded.open_until",
+    )
+    .map_err(backend)?
+    .execute(params![
+        state.tenant.as_str(),
+        state.target.as_str(),
+        int(u64::from(state.failures)),
+        state.open_until.map(ms)
+    ])
+    .map_err(backend)?;
+    Ok(())
+}
+
 fn write_target(conn: &Connection, state: &TargetState) -> Result<(), OutboxError> {
     let (failing, reason, at) = sql::target_to_row(state);
     conn.prepare_cached(
@@ -481,16 +540,13 @@ fn claim_jobs(
     now: Timestamp,
     lease: Duration,
     limit: usize,
+    rules: &ClaimRules,
 ) -> Result<Vec<Claimed>, OutboxError> {
     let tx = conn.savepoint().map_err(backend)?;
-    let mut pick = Sql::new("SELECT seq FROM outbox_jobs WHERE ");
-    pick.scope(scope)
-        .bind(" AND due_at <= {}", Val::Int(ms(now)))
-        .bind(
-            " ORDER BY due_at, seq LIMIT {}",
-            Val::Int(int(limit as u64)),
-        );
-    let seqs = query_all(&tx, &pick, |r| r.int(0))?;
+    let mut pick = Sql::new("WITH ");
+    sql::fair_pick(&mut pick, scope, now, limit, rules);
+    pick.push(" SELECT seq, failures FROM chosen ORDER BY nr, due_at, seq");
+    let seqs = query_all(&tx, &pick, |r| Ok((r.int(0)?, r.int(1)?)))?;
     let until = now.saturating_add(lease);
     let mut claimed = Vec::with_capacity(seqs.len());
     let mut disabled = crate::outbox::store::DisabledTargets::default();
@@ -502,7 +558,7 @@ fn claim_jobs(
                  WHERE seq = ?3 RETURNING fence, {JOB_COLS}"
             ))
             .map_err(backend)?;
-        for seq in seqs {
+        for (seq, failures) in seqs {
             let (fence, job) = update
                 .query_row(params![ms(until), ms(now), seq], |r| {
                     Ok((r.int(0), sql::job_from_row(r, 1)))
@@ -522,7 +578,11 @@ fn claim_jobs(
                 u64::try_from(fence).unwrap_or(0),
                 until,
             );
-            claimed.push(Claimed::new(job, lease).with_disabled_targets(urls));
+            claimed.push(
+                Claimed::new(job, lease)
+                    .with_disabled_targets(urls)
+                    .with_breaker_failures(u32::try_from(failures).unwrap_or(u32::MAX)),
+            );
         }
     }
     tx.commit().map_err(backend)?;
@@ -567,6 +627,15 @@ fn finish_job(
         }
         disabled_target = disabled;
     }
+    let mut breaker = None;
+    if let Some(event) = finish.breaker {
+        let target = job_target(&tx, &lease.job_id)?;
+        let current = read_breaker(&tx, &attempt.tenant, &target)?
+            .unwrap_or_else(|| BreakerState::new(attempt.tenant.clone(), target.clone(), 0, None));
+        let (state, changed) = current.after(event, at);
+        write_breaker(&tx, &state)?;
+        breaker = changed.then_some(state);
+    }
     let (status, next) = sql::next_state(finish.next);
     let job = tx
         .prepare_cached(&format!(
@@ -580,7 +649,7 @@ fn finish_job(
         )
         .map_err(backend)??;
     tx.commit().map_err(backend)?;
-    Ok(Finished::new(job, disabled_target))
+    Ok(Finished::new(job, disabled_target).with_breaker(breaker))
 }
 
 fn requeue_job(
@@ -655,8 +724,13 @@ impl Store for SqliteStore {
         if !scope.contains(&job.tenant) {
             return Err(OutboxError::OutOfScope { tenant: job.tenant });
         }
-        self.write(move |c| insert_job(c, job, idempotency_window))
-            .await
+        let inserted = self
+            .write(move |c| insert_job(c, job, idempotency_window))
+            .await?;
+        if inserted.created {
+            self.bell.ring();
+        }
+        Ok(inserted)
     }
 
     async fn claim(
@@ -666,12 +740,41 @@ impl Store for SqliteStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<Claimed>, OutboxError> {
+        self.claim_with(scope, now, lease, limit, &ClaimRules::unlimited())
+            .await
+    }
+
+    async fn claim_with(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+        rules: &ClaimRules,
+    ) -> Result<Vec<Claimed>, OutboxError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let scope = scope.clone();
-        self.write(move |c| claim_jobs(c, &scope, now, lease, limit))
+        let (scope, rules) = (scope.clone(), rules.clone());
+        self.write(move |c| claim_jobs(c, &scope, now, lease, limit, &rules))
             .await
+    }
+
+    async fn breaker(
+        &self,
+        scope: &Scope,
+        tenant: &TenantId,
+        target: &TargetRef,
+    ) -> Result<Option<BreakerState>, OutboxError> {
+        if !scope.contains(tenant) {
+            return Ok(None);
+        }
+        let (tenant, target) = (tenant.clone(), target.clone());
+        self.call(move |c| read_breaker(c, &tenant, &target)).await
+    }
+
+    fn doorbell(&self) -> Option<Doorbell> {
+        Some(self.bell.clone())
     }
 
     async fn finish(
@@ -737,7 +840,9 @@ impl Store for SqliteStore {
 
     async fn requeue(&self, scope: &Scope, id: &JobId, now: Timestamp) -> Result<Job, OutboxError> {
         let (scope, id) = (scope.clone(), id.clone());
-        self.write(move |c| requeue_job(c, &scope, &id, now)).await
+        let job = self.write(move |c| requeue_job(c, &scope, &id, now)).await?;
+        self.bell.ring();
+        Ok(job)
     }
 
     async fn recover(
@@ -749,8 +854,11 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Recovered, OutboxError> {
         let scope = scope.clone();
-        self.write(move |c| recover_jobs(c, &scope, since, until, now, limit))
-            .await
+        let recovered = self
+            .write(move |c| recover_jobs(c, &scope, since, until, now, limit))
+            .await?;
+        self.bell.ring();
+        Ok(recovered)
     }
 
     async fn target(
