@@ -14,8 +14,8 @@ use crate::outbox::model::{
     Timestamp,
 };
 use crate::outbox::store::{
-    BreakerState, ClaimRules, Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next,
-    Recovered, Store, TargetEvent, TargetState,
+    BreakerState, Candidate, ClaimRules, Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next,
+    Recovered, Store, TargetEvent, TargetState, take_turns,
 };
 use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
@@ -47,6 +47,15 @@ struct Inner {
     breakers: HashMap<(TenantId, TargetRef), BreakerState>,
     /// The jobs of each call that are not final yet, by target: the ordering rule's queues.
     calls: HashMap<CallKey, BTreeSet<usize>>,
+    /// `due` and `leases` again, per tenant and target: a fair claim looks at each target's
+    /// first due jobs only.
+    queues: HashMap<(TenantId, TargetRef), Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    due: BTreeSet<(Timestamp, usize)>,
+    leases: BTreeSet<(Timestamp, usize)>,
 }
 
 type CallKey = (TenantId, TargetRef, String);
@@ -176,14 +185,55 @@ impl Inner {
         job.step = 0;
         job.next_attempt_at = Some(now);
         job.updated_at = now;
-        self.due.insert((now, seq));
+        self.add_due((now, seq));
         if let Some(key) = call_key(&self.rows[seq].job) {
             self.calls.entry(key).or_default().insert(seq);
         }
     }
 
+    fn queue(&mut self, seq: usize) -> &mut Queue {
+        let job = &self.rows[seq].job;
+        (self.queues)
+            .entry((job.tenant.clone(), job.target.clone()))
+            .or_default()
+    }
+
+    fn drop_queue_if_empty(&mut self, seq: usize) {
+        let job = &self.rows[seq].job;
+        let key = (job.tenant.clone(), job.target.clone());
+        if self
+            .queues
+            .get(&key)
+            .is_some_and(|q| q.due.is_empty() && q.leases.is_empty())
+        {
+            self.queues.remove(&key);
+        }
+    }
+
+    fn add_due(&mut self, key: (Timestamp, usize)) {
+        self.due.insert(key);
+        self.queue(key.1).due.insert(key);
+    }
+
+    fn remove_due(&mut self, key: (Timestamp, usize)) {
+        self.due.remove(&key);
+        self.queue(key.1).due.remove(&key);
+        self.drop_queue_if_empty(key.1);
+    }
+
+    fn add_lease(&mut self, key: (Timestamp, usize)) {
+        self.leases.insert(key);
+        self.queue(key.1).leases.insert(key);
+    }
+
+    fn remove_lease(&mut self, key: (Timestamp, usize)) {
+        self.leases.remove(&key);
+        self.queue(key.1).leases.remove(&key);
+        self.drop_queue_if_empty(key.1);
+    }
+
     /// The fair pick of [`Store::claim_with`]: `(from_leases, key)` of the jobs to claim, in
-    /// claim order.
+    /// claim order. Looks at each target's first due jobs only, never at every due job.
     fn pick(
         &self,
         scope: &Scope,
@@ -191,31 +241,17 @@ impl Inner {
         limit: usize,
         rules: &ClaimRules,
     ) -> Vec<(bool, (Timestamp, usize))> {
-        let rows = &self.rows;
         let bound = (now, usize::MAX);
-        let mut busy_target: HashMap<(&TenantId, &TargetRef), usize> = HashMap::new();
         let mut busy_tenant: HashMap<&TenantId, usize> = HashMap::new();
-        for &(_, seq) in self.leases.range((now, usize::MAX)..) {
-            let job = &rows[seq].job;
-            if scope.contains(&job.tenant) {
-                *busy_target.entry((&job.tenant, &job.target)).or_default() += 1;
-                *busy_tenant.entry(&job.tenant).or_default() += 1;
+        let mut picks = Vec::new();
+        for ((tenant, target), queue) in &self.queues {
+            if !scope.contains(tenant) {
+                continue;
             }
-        }
-        let mut due: Vec<(bool, (Timestamp, usize))> = (self.leases.range(..=bound))
-            .map(|&k| (true, k))
-            .chain(self.due.range(..=bound).map(|&k| (false, k)))
-            .filter(|(_, k)| scope.contains(&rows[k.1].job.tenant))
-            .collect();
-        due.sort_unstable_by_key(|&(_, k)| k);
-        // Per target: open breakers pass, the ordering rule, then the target's cap.
-        let mut taken: HashMap<(&TenantId, &TargetRef), usize> = HashMap::new();
-        let mut kept = Vec::new();
-        for (from_leases, key) in due {
-            let job = &rows[key.1].job;
-            let group = (&job.tenant, &job.target);
+            let busy = queue.leases.range((now, usize::MAX)..).count();
+            *busy_tenant.entry(tenant).or_default() += busy;
             let mut cap = rules.target_cap;
-            if let Some(b) = self.breakers.get(&(job.tenant.clone(), job.target.clone())) {
+            if let Some(b) = self.breakers.get(&(tenant.clone(), target.clone())) {
                 if b.is_open(now) {
                     continue;
                 }
@@ -223,41 +259,43 @@ impl Inner {
                     cap = 1;
                 }
             }
-            if rules.ordered.contains(&job.target) {
-                let first = call_key(job)
-                    .and_then(|k| self.calls.get(&k))
-                    .and_then(|seqs| seqs.first().copied());
-                if first.is_some_and(|first| first < key.1) {
-                    continue;
-                }
-            }
-            let rank = taken.entry(group).or_default();
-            *rank += 1;
-            if rank.saturating_add(busy_target.get(&group).copied().unwrap_or(0)) > cap {
+            let room = cap.saturating_sub(busy).min(limit);
+            if room == 0 {
                 continue;
             }
-            kept.push((*rank, from_leases, key));
-        }
-        // Per tenant: the targets' first jobs, then their second ones, ... up to the cap.
-        kept.sort_unstable_by_key(|&(rank, _, key)| (rank, key));
-        let mut ranked = Vec::with_capacity(kept.len());
-        let mut taken: HashMap<&TenantId, usize> = HashMap::new();
-        for (_, from_leases, key) in kept {
-            let tenant = &rows[key.1].job.tenant;
-            let rank = taken.entry(tenant).or_default();
-            *rank += 1;
-            let busy = busy_tenant.get(tenant).copied().unwrap_or(0);
-            if rank.saturating_add(busy) <= rules.tenant_cap {
-                ranked.push((*rank, from_leases, key));
+            let ordered = rules.ordered.contains(target);
+            // Expired leases first (their jobs have waited longest), then by due time.
+            let due = (queue.leases.range(..=bound).map(|&k| (true, k)))
+                .chain(queue.due.range(..=bound).map(|&k| (false, k)));
+            let mut rank = 0;
+            for (from_leases, key) in due {
+                if ordered {
+                    let first = call_key(&self.rows[key.1].job)
+                        .and_then(|k| self.calls.get(&k))
+                        .and_then(|seqs| seqs.first().copied());
+                    if first.is_some_and(|first| first < key.1) {
+                        continue;
+                    }
+                }
+                rank += 1;
+                let order = (!from_leases, key.0, i64::try_from(key.1).unwrap_or(i64::MAX));
+                picks.push(Candidate {
+                    tenant: tenant.clone(),
+                    rank,
+                    order,
+                    key: (from_leases, key),
+                });
+                if rank == room {
+                    break;
+                }
             }
         }
-        // Across tenants: round robin.
-        ranked.sort_unstable_by_key(|&(rank, _, key)| (rank, key));
-        ranked
-            .into_iter()
-            .take(limit)
-            .map(|(_, from_leases, key)| (from_leases, key))
-            .collect()
+        take_turns(
+            picks,
+            |t| busy_tenant.get(t).copied().unwrap_or(0),
+            rules.tenant_cap,
+            limit,
+        )
     }
 }
 
@@ -303,7 +341,6 @@ impl Store for MemoryStore {
             inner.idempotency.insert(key, seq);
         }
         inner.ids.insert(job.id.clone(), seq);
-        inner.due.insert((due, seq));
         if let Some(key) = call_key(&job) {
             inner.calls.entry(key).or_default().insert(seq);
         }
@@ -313,6 +350,7 @@ impl Store for MemoryStore {
             lease_until: None,
             attempts: Vec::new(),
         });
+        inner.add_due((due, seq));
         drop(inner);
         self.bell.ring();
         Ok(Inserted::new(job, true))
@@ -345,9 +383,9 @@ impl Store for MemoryStore {
         let mut disabled = crate::outbox::store::DisabledTargets::default();
         for (from_leases, key) in picked {
             if from_leases {
-                inner.leases.remove(&key);
+                inner.remove_lease(key);
             } else {
-                inner.due.remove(&key);
+                inner.remove_due(key);
             }
             let seq = key.1;
             let row = &mut inner.rows[seq];
@@ -357,9 +395,9 @@ impl Store for MemoryStore {
             row.job.attempts += 1;
             row.job.step += 1;
             row.job.updated_at = now;
-            inner.leases.insert((until, seq));
             let lease = Lease::new(row.job.id.clone(), row.job.tenant.clone(), row.fence, until);
             let job = row.job.clone();
+            inner.add_lease((until, seq));
             let urls = disabled.share(&job.tenant, || {
                 let mut urls: Vec<String> = (inner.targets.iter())
                     .filter(|((t, _), state)| *t == job.tenant && state.is_disabled())
@@ -445,10 +483,10 @@ impl Store for MemoryStore {
             None => None,
         };
         let inner = &mut *inner;
-        let row = &mut inner.rows[seq];
-        if let Some(until) = row.lease_until.take() {
-            inner.leases.remove(&(until, seq));
+        if let Some(until) = inner.rows[seq].lease_until.take() {
+            inner.remove_lease((until, seq));
         }
+        let row = &mut inner.rows[seq];
         let (status, next) = match finish.next {
             Next::Retry(t) => (JobStatus::Pending, Some(t)),
             Next::Succeeded => (JobStatus::Succeeded, None),
@@ -458,10 +496,10 @@ impl Store for MemoryStore {
         row.job.status = status;
         row.job.next_attempt_at = next;
         row.job.updated_at = at;
-        if let Some(t) = next {
-            inner.due.insert((t, seq));
-        }
         let job = row.job.clone();
+        if let Some(t) = next {
+            inner.add_due((t, seq));
+        }
         if status.is_final() {
             if let Some(key) = call_key(&job) {
                 if let Some(seqs) = inner.calls.get_mut(&key) {

@@ -661,6 +661,46 @@ impl Recovered {
     }
 }
 
+/// A due job a fair claim may take: its tenant, its rank among its target's picks (1 for the
+/// first), its place in due order, and what the store needs to claim it.
+pub(crate) struct Candidate<K> {
+    pub(crate) tenant: TenantId,
+    pub(crate) rank: usize,
+    pub(crate) order: (bool, Timestamp, i64),
+    pub(crate) key: K,
+}
+
+/// The tenants' turns of a fair claim, from each target's picks (already within the target's
+/// cap): per tenant the first pick of every target, then the second, ... up to the tenant's
+/// cap less its jobs in flight; then across tenants round robin; at most `limit`.
+pub(crate) fn take_turns<K>(
+    mut picks: Vec<Candidate<K>>,
+    busy: impl Fn(&TenantId) -> usize,
+    tenant_cap: usize,
+    limit: usize,
+) -> Vec<K> {
+    picks.sort_unstable_by(|a, b| (a.rank, a.order).cmp(&(b.rank, b.order)));
+    let mut turns: Vec<(TenantId, usize)> = Vec::new();
+    let mut ranked = Vec::with_capacity(picks.len());
+    for pick in picks {
+        let i = match turns.iter().position(|(t, _)| *t == pick.tenant) {
+            Some(i) => i,
+            None => {
+                turns.push((pick.tenant.clone(), busy(&pick.tenant)));
+                turns.len() - 1
+            }
+        };
+        // The tenant's jobs in flight count as turns it already had.
+        let turn = turns[i].1.saturating_add(1);
+        turns[i].1 = turn;
+        if turn <= tenant_cap {
+            ranked.push((turn, pick.order, pick.key));
+        }
+    }
+    ranked.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    ranked.into_iter().take(limit).map(|(_, _, k)| k).collect()
+}
+
 /// One shared list of disabled target URLs per tenant within a claim.
 #[derive(Debug, Default)]
 pub(crate) struct DisabledTargets(Vec<(TenantId, Arc<[String]>)>);

@@ -1369,7 +1369,7 @@ impl Store for PostgresStore {
         .bind(", updated_at = {}", Val::Int(ms(now)))
         .push(&format!(
             " WHERE ctid = ANY(ARRAY(SELECT ctid FROM picked)) RETURNING seq, fence, {JOB_COLS}) \
-             SELECT c.nr, c.due_at, u.*, (SELECT array_agg(t.url) FROM outbox_targets t \
+             SELECT c.turn, c.due_at, u.*, (SELECT array_agg(t.url) FROM outbox_targets t \
              WHERE t.tenant_id = u.tenant_id AND t.disabled_reason IS NOT NULL), c.failures \
              FROM upd u JOIN chosen c ON c.seq = u.seq"
         ));

@@ -19,8 +19,8 @@ use crate::outbox::store::sql::{
 };
 use crate::outbox::wake::Doorbell;
 use crate::outbox::store::{
-    BreakerState, ClaimRules, Claimed, Finish, Finished, Inserted, Lease, Recovered, Store,
-    TargetState,
+    BreakerState, Candidate, ClaimRules, Claimed, Finish, Finished, Inserted, Lease, Recovered,
+    Store, TargetState, take_turns,
 };
 use crate::tenant::{Scope, TenantId};
 
@@ -543,10 +543,7 @@ fn claim_jobs(
     rules: &ClaimRules,
 ) -> Result<Vec<Claimed>, OutboxError> {
     let tx = conn.savepoint().map_err(backend)?;
-    let mut pick = Sql::new("WITH ");
-    sql::fair_pick(&mut pick, scope, now, limit, rules);
-    pick.push(" SELECT seq, failures FROM chosen ORDER BY nr, due_at, seq");
-    let seqs = query_all(&tx, &pick, |r| Ok((r.int(0)?, r.int(1)?)))?;
+    let seqs = fair_pick(&tx, scope, now, limit, rules)?;
     let until = now.saturating_add(lease);
     let mut claimed = Vec::with_capacity(seqs.len());
     let mut disabled = crate::outbox::store::DisabledTargets::default();
@@ -587,6 +584,96 @@ fn claim_jobs(
     }
     tx.commit().map_err(backend)?;
     Ok(claimed)
+}
+
+/// The jobs a fair claim takes, in claim order, with their target's breaker failures: the
+/// same rules as the PostgreSQL statement (`sql::fair_pick`), as a few indexed statements in
+/// the claim's transaction (SQLite has no `LATERAL`; its statements cost no round trip).
+fn fair_pick(
+    tx: &Connection,
+    scope: &Scope,
+    now: Timestamp,
+    limit: usize,
+    rules: &ClaimRules,
+) -> Result<Vec<(i64, i64)>, OutboxError> {
+    // The (tenant, target) pairs with unfinished jobs: one index seek each.
+    let mut groups: Vec<(String, String)> = Vec::new();
+    loop {
+        let mut next = Sql::new("SELECT tenant_id, target FROM outbox_jobs WHERE due_at IS NOT NULL AND ");
+        next.scope(scope);
+        if let Some((tenant, target)) = groups.last() {
+            next.bind(" AND (tenant_id, target) > ({}", Val::Text(tenant.clone()))
+                .bind(", {})", Val::Text(target.clone()));
+        }
+        next.push(" ORDER BY tenant_id, target LIMIT 1");
+        match query_all(tx, &next, |r| Ok((r.text(0)?, r.text(1)?)))?.pop() {
+            Some(group) => groups.push(group),
+            None => break,
+        }
+    }
+    let mut busy_tenant: Vec<(TenantId, usize)> = Vec::new();
+    let mut picks = Vec::new();
+    for (tenant, target) in groups {
+        let tenant_id = TenantId::new(&tenant).map_err(|e| sql::corrupt(format!("tenant: {e}")))?;
+        let busy: i64 = tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM outbox_jobs WHERE tenant_id = ?1 AND target = ?2 \
+                 AND status = 'in-flight' AND due_at > ?3",
+            )
+            .map_err(backend)?
+            .query_row(params![tenant, target, ms(now)], |r| r.get(0))
+            .map_err(backend)?;
+        let busy = usize::try_from(busy).unwrap_or(0);
+        match busy_tenant.iter_mut().find(|(t, _)| *t == tenant_id) {
+            Some((_, n)) => *n += busy,
+            None => busy_tenant.push((tenant_id.clone(), busy)),
+        }
+        let breaker: Option<(i64, Option<i64>)> = tx
+            .prepare_cached(
+                "SELECT failures, open_until FROM outbox_breakers \
+                 WHERE tenant_id = ?1 AND target = ?2",
+            )
+            .map_err(backend)?
+            .query_row(params![tenant, target], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend)?;
+        let (failures, cap) = match breaker {
+            Some((_, Some(until))) if until > ms(now) => continue,
+            Some((failures, Some(_))) => (failures, 1),
+            Some((failures, None)) => (failures, rules.target_cap),
+            None => (0, rules.target_cap),
+        };
+        let room = cap.saturating_sub(busy).min(limit);
+        if room == 0 {
+            continue;
+        }
+        let mut due = Sql::new("SELECT j.seq, j.due_at FROM outbox_jobs j WHERE ");
+        due.bind("j.tenant_id = {}", Val::Text(tenant.clone()))
+            .bind(" AND j.target = {}", Val::Text(target))
+            .bind(" AND j.due_at <= {}", Val::Int(ms(now)));
+        if let Some(condition) = sql::ordering_condition(&mut due, &rules.ordered) {
+            due.push(&condition);
+        }
+        due.bind(
+            " ORDER BY j.due_at, j.seq LIMIT {}",
+            Val::Int(int(room as u64)),
+        );
+        let rows = query_all(tx, &due, |r| Ok((r.int(0)?, r.int(1)?)))?;
+        for (i, (seq, due_at)) in rows.into_iter().enumerate() {
+            picks.push(Candidate {
+                tenant: tenant_id.clone(),
+                rank: i + 1,
+                order: (false, sql::ts(due_at), seq),
+                key: (seq, failures),
+            });
+        }
+    }
+    let busy = |t: &TenantId| {
+        (busy_tenant.iter())
+            .find(|(x, _)| x == t)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(take_turns(picks, busy, rules.tenant_cap, limit))
 }
 
 fn finish_job(
