@@ -4,6 +4,7 @@ pub mod conformance;
 pub mod support;
 
 mod dispatch;
+mod fair;
 mod model;
 mod ops;
 mod plan;
