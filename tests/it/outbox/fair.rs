@@ -178,3 +178,172 @@ async fn another_processes_enqueue_wakes_an_idle_dispatcher_through_notify() {
     let enqueuing: Arc<dyn Store> = Arc::new(open().await.unwrap());
     enqueue_wakes_an_idle_dispatcher(enqueuing, dispatching).await;
 }
+
+/// Tenant A's endpoint hangs past its timeout; tenant B's answers at once. One dispatcher
+/// with the default shares, on real loopback HTTP: B's jobs all arrive while A's are still
+/// being tried, and A never holds more than its target's cap of sends.
+#[cfg(feature = "reqwest")]
+mod noisy_neighbour {
+    use std::collections::HashMap;
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use agent_webhooks::guard::Policy;
+    use agent_webhooks::outbox::{
+        Attempt, AttemptId, Dispatcher, Job, JobQuery, JobStatus, MemoryStore, NewJob, Observer,
+        Outbox, Shutdown, Store, TargetRef, Trigger, DEFAULT_TARGET_CAP,
+    };
+    use agent_webhooks::transport::ReqwestTransport;
+    use agent_webhooks::{Scope, TenantId};
+
+    use crate::outbox::support::{Targets, scope, target, tenant};
+
+    /// Sends in flight per tenant, and the most seen at once.
+    #[derive(Debug, Default)]
+    struct InFlight(Mutex<HashMap<TenantId, (usize, usize)>>);
+
+    impl InFlight {
+        fn most(&self, t: &TenantId) -> usize {
+            self.0.lock().unwrap().get(t).map_or(0, |&(_, most)| most)
+        }
+    }
+
+    impl Observer for InFlight {
+        fn attempt_started(&self, job: &Job, _: &AttemptId, _: Trigger) {
+            let mut map = self.0.lock().unwrap();
+            let (now, most) = map.entry(job.tenant.clone()).or_default();
+            *now += 1;
+            *most = (*most).max(*now);
+        }
+        fn attempt_finished(&self, attempt: &Attempt) {
+            let mut map = self.0.lock().unwrap();
+            if let Some((now, _)) = map.get_mut(&attempt.tenant) {
+                *now = now.saturating_sub(1);
+            }
+        }
+    }
+
+    /// `/tarpit` holds every request for a minute; `/ok` answers 200 and keeps the
+    /// `webhook-id`. Stops with the test's runtime.
+    async fn receiver() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                        let log = log.clone();
+                        async move {
+                            if request.uri().path() == "/tarpit" {
+                                tokio::time::sleep(Duration::from_secs(60)).await;
+                            } else if let Some(id) = request.headers().get("webhook-id") {
+                                log.lock().unwrap().push(id.to_str().unwrap().to_owned());
+                            }
+                            let body = http_body_util::Full::new(hyper::body::Bytes::new());
+                            Ok::<_, Infallible>(hyper::Response::new(body))
+                        }
+                    });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
+            }
+        });
+        (addr, seen)
+    }
+
+    async fn b_gets_through_while_a_tarpits(store: Arc<dyn Store>) {
+        let (addr, seen) = receiver().await;
+        let policy = Policy::builder()
+            .development()
+            .dangerous()
+            .allow_loopback()
+            .build()
+            .unwrap();
+        let targets = Targets::default()
+            .with(
+                "assistant:tarpit",
+                target(&format!("http://{addr}/tarpit")).timeout(Duration::from_secs(1)),
+            )
+            .with("assistant:ok", target(&format!("http://{addr}/ok")));
+        let observer = Arc::new(InFlight::default());
+        let transport = Arc::new(ReqwestTransport::new(policy.clone()).unwrap());
+        // Every default but the breaker, off so that the shares alone hold A back.
+        let d = Dispatcher::builder(store.clone(), transport, Arc::new(targets))
+            .url_check(Arc::new(policy))
+            .observer(observer.clone())
+            .poll_interval(Duration::from_millis(100))
+            .no_breaker()
+            .build()
+            .unwrap();
+        let outbox = Outbox::new(store.clone());
+        let (a, b) = (tenant("a"), tenant("b"));
+        let job = |t: &TenantId, to: &str| {
+            NewJob::new(t.clone(), "status-update", TargetRef::new(to).unwrap(), b"{}".to_vec())
+        };
+        for _ in 0..100 {
+            outbox.enqueue(&scope("a"), job(&a, "assistant:tarpit")).await.unwrap();
+        }
+        let shutdown = Shutdown::new();
+        let run = {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { d.run(&shutdown, tokio::time::sleep).await })
+        };
+        let mut sent = Vec::new();
+        for _ in 0..50 {
+            let j = outbox.enqueue(&scope("b"), job(&b, "assistant:ok")).await.unwrap().job;
+            sent.push(j.id.as_str().to_owned());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Bounded wait for B's jobs (a minute at most).
+        for _ in 0..6000 {
+            if seen.lock().unwrap().len() >= sent.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let a_pending = store
+            .jobs(&Scope::tenant(a.clone()), &JobQuery::new().status(JobStatus::Pending).limit(1000))
+            .await
+            .unwrap()
+            .items
+            .len();
+        shutdown.trigger();
+        run.await.unwrap();
+        let mut got = seen.lock().unwrap().clone();
+        got.sort();
+        sent.sort();
+        assert_eq!(got, sent, "every one of B's jobs, once");
+        assert!(a_pending > 0, "B did not wait for A's backlog: A still had jobs pending");
+        assert!(observer.most(&a) <= DEFAULT_TARGET_CAP, "A's tarpit held {} sends", observer.most(&a));
+        assert!(observer.most(&a) > 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_the_memory_store() {
+        b_gets_through_while_a_tarpits(Arc::new(MemoryStore::new())).await;
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        let dir = std::env::temp_dir().join(format!("aw-noisy-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        let store = agent_webhooks::outbox::SqliteStore::open(&dir).await.unwrap();
+        b_gets_through_while_a_tarpits(Arc::new(store)).await;
+        let _ = std::fs::remove_file(&dir);
+    }
+
+    #[cfg(feature = "postgres")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        let Some(store) = crate::stores::pg::store().await else { return };
+        b_gets_through_while_a_tarpits(store).await;
+    }
+}
