@@ -86,6 +86,7 @@ pub use enqueue::{
 };
 pub use error::{OutboxError, PlanError};
 pub use io::{Clock, ManualClock, Random, SeededRandom, SystemClock};
+pub(crate) use model::stored_body;
 pub use model::{
     Attempt, AttemptId, AttemptQuery, AttemptStatus, Cursor, DEFAULT_PAGE_LIMIT, Job, JobId,
     JobQuery, JobStatus, MAX_ID_LEN, MAX_PAGE_LIMIT, MAX_RESPONSE_BODY, Page, TargetRef, Timestamp,
@@ -97,6 +98,7 @@ pub use plan::{
 };
 pub use store::MemoryStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
     BreakerEvent, BreakerState, ClaimRules, Claimed, DEFAULT_TARGET_CAP, DEFAULT_TENANT_CAP,
@@ -105,5 +107,6 @@ pub use store::{
 };
 pub use wake::{Doorbell, Ticket};
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::{PostgresStore, PostgresStoreBuilder};
 pub use target::{CascadeTargets, Sign, Target, TargetResolver, Unresolved, UrlCheck};

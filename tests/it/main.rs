@@ -5,6 +5,7 @@ mod event;
 mod guard;
 mod logs;
 mod outbox;
+mod send;
 mod sign;
 mod stores;
 mod tenant;
