@@ -77,8 +77,7 @@ struct Routes(HashMap<String, Target>);
 #[async_trait]
 impl TargetResolver for Routes {
     async fn resolve(&self, job: &Job) -> Result<Target, Unresolved> {
-        (self.0.get(job.target.as_str()).cloned())
-            .ok_or_else(|| Unresolved("no route".into()))
+        (self.0.get(job.target.as_str()).cloned()).ok_or_else(|| Unresolved("no route".into()))
     }
 }
 
@@ -99,7 +98,10 @@ fn dispatcher(store: Arc<dyn Store>, addr: SocketAddr) -> Dispatcher {
             "assistant:tarpit".to_owned(),
             Target::new(url("/tarpit"), "assistant").timeout(Duration::from_secs(5)),
         ),
-        ("assistant:ok".to_owned(), Target::new(url("/ok"), "assistant")),
+        (
+            "assistant:ok".to_owned(),
+            Target::new(url("/ok"), "assistant"),
+        ),
     ]);
     let transport = Arc::new(ReqwestTransport::new(policy()).unwrap());
     Dispatcher::builder(store, transport, Arc::new(Routes(routes)))
@@ -110,7 +112,12 @@ fn dispatcher(store: Arc<dyn Store>, addr: SocketAddr) -> Dispatcher {
 
 fn new_job(tenant: &TenantId, to: &str) -> NewJob {
     let body = br#"{"message":{"type":"status-update","status":"in-progress"}}"#.to_vec();
-    NewJob::new(tenant.clone(), "status-update", TargetRef::new(to).unwrap(), body)
+    NewJob::new(
+        tenant.clone(),
+        "status-update",
+        TargetRef::new(to).unwrap(),
+        body,
+    )
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -129,7 +136,10 @@ async fn b_latencies(store: Arc<dyn Store>, a_jobs: usize, b_jobs: usize) -> Vec
     let (a, b) = (TenantId::new("a").unwrap(), TenantId::new("b").unwrap());
     for _ in 0..a_jobs {
         let scope = Scope::tenant(a.clone());
-        outbox.enqueue(&scope, new_job(&a, "assistant:tarpit")).await.unwrap();
+        outbox
+            .enqueue(&scope, new_job(&a, "assistant:tarpit"))
+            .await
+            .unwrap();
     }
     let shutdown = Shutdown::new();
     let run = {
@@ -140,7 +150,11 @@ async fn b_latencies(store: Arc<dyn Store>, a_jobs: usize, b_jobs: usize) -> Vec
     let scope = Scope::tenant(b.clone());
     for _ in 0..b_jobs {
         let started = Instant::now();
-        let job = outbox.enqueue(&scope, new_job(&b, "assistant:ok")).await.unwrap().job;
+        let job = outbox
+            .enqueue(&scope, new_job(&b, "assistant:ok"))
+            .await
+            .unwrap()
+            .job;
         sent.push((job.id.as_str().to_owned(), started));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -182,7 +196,11 @@ async fn idle_pickups(store: Arc<dyn Store>, n: usize) -> Vec<f64> {
         // Idle: nothing due, the dispatcher sleeps its poll interval (1 s).
         tokio::time::sleep(Duration::from_millis(30)).await;
         let started = Instant::now();
-        let job = outbox.enqueue(&scope, new_job(&b, "assistant:ok")).await.unwrap().job;
+        let job = outbox
+            .enqueue(&scope, new_job(&b, "assistant:ok"))
+            .await
+            .unwrap()
+            .job;
         let id = job.id.as_str().to_owned();
         for _ in 0..3000 {
             if arrivals.lock().unwrap().contains_key(&id) {
@@ -191,7 +209,9 @@ async fn idle_pickups(store: Arc<dyn Store>, n: usize) -> Vec<f64> {
             tokio::time::sleep(Duration::from_micros(500)).await;
         }
         let arrived = arrivals.lock().unwrap().get(&id).copied();
-        ms.push(arrived.map_or(f64::INFINITY, |t| t.duration_since(started).as_secs_f64() * 1000.0));
+        ms.push(arrived.map_or(f64::INFINITY, |t| {
+            t.duration_since(started).as_secs_f64() * 1000.0
+        }));
     }
     shutdown.trigger();
     let _ = tokio::time::timeout(Duration::from_secs(10), run).await;
@@ -210,7 +230,9 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("aw-bench-fair-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let url = std::env::var("AGENT_WEBHOOKS_PG_URL").ok().filter(|u| !u.is_empty());
+    let url = std::env::var("AGENT_WEBHOOKS_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     if url.is_none() {
         println!("AGENT_WEBHOOKS_PG_URL is not set: PostgreSQL is not measured");
     }
@@ -252,7 +274,9 @@ fn main() {
             n99 / a99
         );
     }
-    println!("\nidle pickup: one job enqueued to an idle dispatcher (poll interval 1 s), {pickups} times");
+    println!(
+        "\nidle pickup: one job enqueued to an idle dispatcher (poll interval 1 s), {pickups} times"
+    );
     println!("  {:<10} {:>12} {:>12}", "store", "p50", "p99");
     for kind in ["memory", "sqlite", "postgres"] {
         let Some(store) = fresh(kind) else { continue };

@@ -20,13 +20,17 @@ use crate::outbox::store::{
     BreakerEvent, BreakerState, ClaimRules, Claimed, Finish, Lease, Next, OrderedTargets, Store,
     TargetEvent, TargetState,
 };
-use crate::outbox::wake::{Doorbell, Ticket};
 use crate::outbox::target::{Target, TargetResolver, Unresolved, UrlCheck};
+use crate::outbox::wake::{Doorbell, Ticket};
 use crate::tenant::Scope;
 use crate::transport::{ExchangeResult, Refusal, SendStep, Timer, Transport};
 
-/// How much longer than the longest request timeout a lease must be.
+/// How much longer than the longest request timeout a lease must be (without a timer), or
+/// how much longer than a third of itself (with one: the heartbeat renews it every third).
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// The longest request timeout honoured: a server's `timeoutSeconds` may be up to 300.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Consecutive failures (timeouts, transport errors, 5xx, 408, 429) that open a target's
 /// breaker, by default.
@@ -159,7 +163,7 @@ pub struct Dispatcher {
     plan: RetryPlan,
     scope: Scope,
     lease: Duration,
-    max_timeout: Duration,
+    max_timeout: Option<Duration>,
     concurrency: usize,
     poll_interval: Duration,
     auto_disable_after: Option<Duration>,
@@ -188,6 +192,11 @@ impl DispatcherBuilder {
     }
     /// A timer with which every send's timeout is enforced by the dispatcher itself, not only
     /// by the transport (default: none; the transport's timeout holds). See [`SendStep`].
+    ///
+    /// With a timer the dispatcher also renews a job's lease while its send is in flight (a
+    /// heartbeat every third of the lease, [`Store::renew`]), so targets' timeouts up to
+    /// [`MAX_REQUEST_TIMEOUT`] are honoured under the default 60 s lease, and a transport that
+    /// ignores its timeout cannot make the job due again while this dispatcher holds it.
     pub fn timer(mut self, timer: Arc<dyn Timer>) -> Self {
         self.d.timer = Some(timer);
         self
@@ -212,16 +221,25 @@ impl DispatcherBuilder {
         self.d.scope = scope;
         self
     }
-    /// How long a claim lasts (default 60 s); must exceed the longest timeout plus
-    /// [`LEASE_MARGIN`].
+    /// How long a claim lasts (default 60 s). Without a timer it must exceed the longest
+    /// timeout plus [`LEASE_MARGIN`]; with one, a third of it plus the margin (the heartbeat
+    /// renews it every third).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.d.lease = lease;
         self
     }
-    /// The longest request timeout; a target's own is capped to it (default 30 s).
+    /// The longest request timeout; a target's own is capped to it (default
+    /// [`MAX_REQUEST_TIMEOUT`] with a [timer](Self::timer), else 30 s, which the lease must
+    /// outlast).
     pub fn max_timeout(mut self, timeout: Duration) -> Self {
-        self.d.max_timeout = timeout;
+        self.d.max_timeout = Some(timeout);
         self
+    }
+    /// Vapi's retry semantics: a target without its own retry plan (a server without
+    /// `backoffPlan`) is tried once, never retried. The default is the durable
+    /// [`RetryPlan::default`]; this is [`DispatcherBuilder::plan`] with [`RetryPlan::none`].
+    pub fn vapi_retry_semantics(self) -> Self {
+        self.plan(RetryPlan::none())
     }
     /// How many sends run at once (default 16).
     pub fn concurrency(mut self, n: usize) -> Self {
@@ -291,10 +309,18 @@ impl DispatcherBuilder {
     /// concurrency, cap or breaker threshold of 0.
     pub fn build(self) -> std::result::Result<Dispatcher, PlanError> {
         let mut d = self.d;
-        if d.lease <= d.max_timeout + LEASE_MARGIN {
+        let heartbeat = d.timer.is_some();
+        let max_timeout = (d.max_timeout).unwrap_or(if heartbeat {
+            MAX_REQUEST_TIMEOUT
+        } else {
+            Duration::from_secs(30)
+        });
+        d.max_timeout = Some(max_timeout);
+        let needed = if heartbeat { d.lease / 3 } else { max_timeout };
+        if d.lease <= needed + LEASE_MARGIN {
             return Err(PlanError::LeaseTooShort {
                 lease: d.lease,
-                timeout: d.max_timeout,
+                timeout: needed,
                 margin: LEASE_MARGIN,
             });
         }
@@ -348,7 +374,7 @@ impl Dispatcher {
                 plan: RetryPlan::default(),
                 scope: Scope::AllTenants,
                 lease: Duration::from_secs(60),
-                max_timeout: Duration::from_secs(30),
+                max_timeout: None,
                 concurrency: 16,
                 poll_interval: Duration::from_secs(1),
                 auto_disable_after: None,
@@ -510,19 +536,23 @@ impl Dispatcher {
             lease,
             disabled_targets,
             breaker_failures,
+            reclaimed,
             ..
         } = claimed;
+        if reclaimed {
+            self.record_unknown(&job).await;
+        }
         let id = AttemptId::generate(self.clock.now(), self.random.next_u64());
         self.observer.attempt_started(&job, &id, Trigger::Scheduled);
         let disabled = disabled_targets.as_deref();
-        let (mut attempt, sent, plan) =
-            match self.send(&job, id, Trigger::Scheduled, disabled).await {
-                Ok(x) => x,
-                Err(e) => {
-                    self.observer.store_failed(Some(&job.id), &e);
-                    return Outcome::StoreError;
-                }
-            };
+        let send = self.send(&job, id, Trigger::Scheduled, disabled);
+        let (mut attempt, sent, plan) = match self.with_heartbeat(&lease, send).await {
+            Ok(x) => x,
+            Err(e) => {
+                self.observer.store_failed(Some(&job.id), &e);
+                return Outcome::StoreError;
+            }
+        };
         let url = attempt.url.clone().unwrap_or_default();
         let (next, target) = match sent {
             Sent::Refused(_) => (Next::Skipped, None),
@@ -576,6 +606,62 @@ impl Dispatcher {
             Err(e) => {
                 self.observer.store_failed(Some(&job.id), &e);
                 Outcome::StoreError
+            }
+        }
+    }
+
+    /// Records the send of an earlier claim whose lease expired: the receiver may have seen
+    /// it, nobody knows the answer. The claim counted it against the plan (`step`); this row
+    /// makes the attempt log account for it.
+    async fn record_unknown(&self, job: &Job) {
+        let now = self.clock.now();
+        let unknown = Attempt {
+            id: AttemptId::generate(now, self.random.next_u64()),
+            job_id: job.id.clone(),
+            tenant: job.tenant.clone(),
+            trigger: Trigger::Scheduled,
+            url: None,
+            level: None,
+            status: AttemptStatus::Unknown,
+            status_code: None,
+            error: Some("unknown (lease expired)".into()),
+            latency_ms: 0,
+            event_type: job.event_type.clone(),
+            number: job.attempts.saturating_sub(1),
+            next_attempt_at: None,
+            response_body: String::new(),
+            response_truncated: false,
+            started_at: job.updated_at,
+            ended_at: now,
+        };
+        let own = Scope::tenant(job.tenant.clone());
+        match self.store.append_attempt(&own, unknown.clone()).await {
+            Ok(()) => self.observer.attempt_finished(&unknown),
+            Err(e) => self.observer.store_failed(Some(&job.id), &e),
+        }
+    }
+
+    /// Runs `send`, renewing `lease` every third of the lease while it is in flight (when a
+    /// timer is set); a renewal refused as stale stops the heartbeat (the finish is then
+    /// fenced out), a store failure is reported and the heartbeat goes on.
+    async fn with_heartbeat<T>(&self, lease: &Lease, send: impl Future<Output = T>) -> T {
+        let Some(timer) = &self.timer else {
+            return send.await;
+        };
+        let mut send = pin!(send);
+        let mut lease = lease.clone();
+        loop {
+            let beat = timer.sleep(self.lease / 3);
+            match select(send.as_mut(), beat).await {
+                Either::Left((done, _)) => return done,
+                Either::Right(((), _)) => {
+                    let until = self.clock.now().saturating_add(self.lease);
+                    match self.store.renew(&self.scope, &lease, until).await {
+                        Ok(renewed) => lease = renewed,
+                        Err(OutboxError::StaleLease { .. }) => return send.await,
+                        Err(e) => self.observer.store_failed(Some(&lease.job_id), &e),
+                    }
+                }
             }
         }
     }
@@ -690,7 +776,7 @@ impl Dispatcher {
                 &target,
                 job.id.as_str(),
                 &job.payload,
-                timeout_of(&target, self.max_timeout),
+                timeout_of(&target, self.max_timeout.unwrap_or(MAX_REQUEST_TIMEOUT)),
             )
             .await;
         let (ended, latency) = (exchange.ended_at, exchange.latency);

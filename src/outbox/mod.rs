@@ -78,8 +78,8 @@ mod wake;
 /// The transport lives in [`crate::transport`]; re-exported here for the dispatcher's users.
 pub use crate::transport::{Transport, TransportError, TransportErrorKind};
 pub use dispatch::{
-    DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_THRESHOLD, Dispatcher, DispatcherBuilder, LEASE_MARGIN,
-    Observer, Shutdown, Tick,
+    DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_THRESHOLD, Dispatcher, DispatcherBuilder,
+    LEASE_MARGIN, MAX_REQUEST_TIMEOUT, Observer, Shutdown, Tick,
 };
 pub use enqueue::{
     DEFAULT_IDEMPOTENCY_WINDOW, MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Outbox,
@@ -105,8 +105,8 @@ pub use store::{
     DisabledReason, Finish, Finished, Inserted, Lease, Next, OrderedTargets, Recovered, Store,
     TargetEvent, TargetState,
 };
-pub use wake::{Doorbell, Ticket};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::{PostgresStore, PostgresStoreBuilder};
 pub use target::{CascadeTargets, Sign, Target, TargetResolver, Unresolved, UrlCheck};
+pub use wake::{Doorbell, Ticket};

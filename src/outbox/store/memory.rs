@@ -14,8 +14,8 @@ use crate::outbox::model::{
     Timestamp,
 };
 use crate::outbox::store::{
-    BreakerState, Candidate, ClaimRules, Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next,
-    Recovered, Store, TargetEvent, TargetState, take_turns,
+    BreakerState, Candidate, ClaimRules, Claimed, DisabledReason, Finish, Finished, Inserted,
+    Lease, Next, Recovered, Store, TargetEvent, TargetState, take_turns,
 };
 use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
@@ -278,7 +278,11 @@ impl Inner {
                     }
                 }
                 rank += 1;
-                let order = (!from_leases, key.0, i64::try_from(key.1).unwrap_or(i64::MAX));
+                let order = (
+                    !from_leases,
+                    key.0,
+                    i64::try_from(key.1).unwrap_or(i64::MAX),
+                );
                 picks.push(Candidate {
                     tenant: tenant.clone(),
                     rank,
@@ -406,15 +410,45 @@ impl Store for MemoryStore {
                 urls.sort_unstable();
                 Ok(urls)
             })?;
-            let failures = (inner.breakers.get(&(job.tenant.clone(), job.target.clone())))
-                .map_or(0, |b| b.failures);
+            let failures = (inner
+                .breakers
+                .get(&(job.tenant.clone(), job.target.clone())))
+            .map_or(0, |b| b.failures);
             claimed.push(
                 Claimed::new(job, lease)
                     .with_disabled_targets(urls)
-                    .with_breaker_failures(failures),
+                    .with_breaker_failures(failures)
+                    .reclaimed(from_leases),
             );
         }
         Ok(claimed)
+    }
+
+    async fn renew(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        until: Timestamp,
+    ) -> Result<Lease, OutboxError> {
+        let mut inner = self.lock();
+        let Some(seq) = inner.seq_in_scope(scope, &lease.job_id) else {
+            return Err(OutboxError::not_found("job", &lease.job_id));
+        };
+        let row = &inner.rows[seq];
+        if row.job.status != JobStatus::InFlight || row.fence != lease.fence {
+            return Err(OutboxError::StaleLease {
+                job: lease.job_id.clone(),
+                fence: lease.fence,
+            });
+        }
+        if let Some(old) = inner.rows[seq].lease_until {
+            inner.remove_lease((old, seq));
+        }
+        inner.rows[seq].lease_until = Some(until);
+        inner.add_lease((until, seq));
+        let mut renewed = lease.clone();
+        renewed.expires_at = until;
+        Ok(renewed)
     }
 
     async fn breaker(
@@ -427,7 +461,10 @@ impl Store for MemoryStore {
             return Ok(None);
         }
         let inner = self.lock();
-        Ok(inner.breakers.get(&(tenant.clone(), target.clone())).cloned())
+        Ok(inner
+            .breakers
+            .get(&(tenant.clone(), target.clone()))
+            .cloned())
     }
 
     fn doorbell(&self) -> Option<Doorbell> {

@@ -124,6 +124,26 @@ pub trait Store: Send + Sync + fmt::Debug {
         None
     }
 
+    /// Extends a claimed job's lease to `until`: the dispatcher's heartbeat while a send is in
+    /// flight, so that a lease need not be sized for the longest request timeout.
+    ///
+    /// # Errors
+    /// [`OutboxError::StaleLease`] when the job was re-claimed or finished since this lease;
+    /// [`OutboxError::Invalid`] from a store that cannot renew (the default).
+    async fn renew(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        until: Timestamp,
+    ) -> Result<Lease, OutboxError> {
+        let _ = (scope, lease, until);
+        Err(OutboxError::Invalid {
+            what: "lease renewal",
+            problem: "this store cannot renew leases; size the lease for the longest timeout"
+                .into(),
+        })
+    }
+
     /// Records a claimed job's attempt and its new state in one step.
     ///
     /// # Errors
@@ -276,6 +296,9 @@ pub struct Claimed {
     /// Failures of the job's target since its last success, as of the claim (0: healthy, or
     /// not reported). The dispatcher reports a success to the breaker only when this is not 0.
     pub breaker_failures: u32,
+    /// Whether the job was claimed again after an earlier claim's lease expired: that send's
+    /// outcome is unknown, and the dispatcher records it as an attempt before sending again.
+    pub reclaimed: bool,
 }
 
 impl Claimed {
@@ -288,7 +311,15 @@ impl Claimed {
             lease,
             disabled_targets: None,
             breaker_failures: 0,
+            reclaimed: false,
         }
+    }
+
+    /// Marks the claim as one taken after an earlier claim's lease expired.
+    #[must_use]
+    pub fn reclaimed(mut self, reclaimed: bool) -> Self {
+        self.reclaimed = reclaimed;
+        self
     }
 
     /// Reports the failures the job's target's breaker has counted.

@@ -17,7 +17,6 @@ use crate::outbox::error::OutboxError;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, TargetRef, Timestamp,
 };
-use crate::outbox::wake::Doorbell;
 use crate::outbox::store::batch::{Batcher, Pending};
 use crate::outbox::store::sql::{
     self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms,
@@ -26,6 +25,7 @@ use crate::outbox::store::{
     BreakerEvent, BreakerState, ClaimRules, Claimed, Finish, Finished, Inserted, Lease, Recovered,
     Store, TargetEvent, TargetState,
 };
+use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
 
 /// The advisory lock key that serializes migrations (and schema creation) across processes.
@@ -488,7 +488,12 @@ impl PostgresStore {
         let stop = match listen {
             Some(config) => {
                 let (stop, stopped) = futures_channel::oneshot::channel();
-                tokio::spawn(listen_for_jobs(config, channel.clone(), bell.clone(), stopped));
+                tokio::spawn(listen_for_jobs(
+                    config,
+                    channel.clone(),
+                    bell.clone(),
+                    stopped,
+                ));
                 Some(stop)
             }
             None => None,
@@ -1357,10 +1362,13 @@ impl Store for PostgresStore {
         let mut sql = Sql::new("WITH ");
         sql::fair_pick(&mut sql, scope, now, limit, rules);
         sql.push(
-            ", picked AS (SELECT ctid FROM outbox_jobs \
+            ", picked AS (SELECT ctid, seq, status FROM outbox_jobs \
              WHERE seq = ANY(ARRAY(SELECT seq FROM chosen))",
         )
-        .bind(" AND due_at <= {} FOR UPDATE SKIP LOCKED), ", Val::Int(ms(now)))
+        .bind(
+            " AND due_at <= {} FOR UPDATE SKIP LOCKED), ",
+            Val::Int(ms(now)),
+        )
         .push(
             "upd AS (UPDATE outbox_jobs SET status = 'in-flight', attempts = attempts + 1, \
              step = step + 1, fence = fence + 1",
@@ -1370,7 +1378,8 @@ impl Store for PostgresStore {
         .push(&format!(
             " WHERE ctid = ANY(ARRAY(SELECT ctid FROM picked)) RETURNING seq, fence, {JOB_COLS}) \
              SELECT c.turn, c.due_at, u.*, (SELECT array_agg(t.url) FROM outbox_targets t \
-             WHERE t.tenant_id = u.tenant_id AND t.disabled_reason IS NOT NULL), c.failures \
+             WHERE t.tenant_id = u.tenant_id AND t.disabled_reason IS NOT NULL), c.failures, \
+             (SELECT p.status = 'in-flight' FROM picked p WHERE p.seq = u.seq) \
              FROM upd u JOIN chosen c ON c.seq = u.seq"
         ));
         let rows = query(&***self.shared().await?, &sql).await?;
@@ -1383,14 +1392,43 @@ impl Store for PostgresStore {
             let urls: Option<Vec<String>> = row.try_get(at).map_err(backend)?;
             let urls = disabled.share(&job.tenant, || Ok(urls.unwrap_or_default()))?;
             let failures = u32::try_from(row.int(at + 1)?).unwrap_or(u32::MAX);
+            let reclaimed: Option<bool> = row.try_get(at + 2).map_err(backend)?;
             let lease = Lease::new(job.id.clone(), job.tenant.clone(), fence, until);
             let c = Claimed::new(job, lease)
                 .with_disabled_targets(urls)
-                .with_breaker_failures(failures);
+                .with_breaker_failures(failures)
+                .reclaimed(reclaimed.unwrap_or(false));
             claimed.push(((row.int(0)?, row.int(1)?, row.int(2)?), c));
         }
         claimed.sort_by_key(|(order, _)| *order);
         Ok(claimed.into_iter().map(|(_, c)| c).collect())
+    }
+
+    async fn renew(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        until: Timestamp,
+    ) -> Result<Lease, OutboxError> {
+        let mut renew = Sql::new("UPDATE outbox_jobs SET ");
+        renew
+            .bind("due_at = {}", Val::Int(ms(until)))
+            .bind(" WHERE id = {}", Val::Text(lease.job_id.as_str().into()))
+            .bind(
+                " AND fence = {} AND status = 'in-flight' AND ",
+                Val::Int(int(lease.fence)),
+            )
+            .scope(scope)
+            .push(" RETURNING id");
+        if query(&***self.shared().await?, &renew).await?.is_empty() {
+            return Err(OutboxError::StaleLease {
+                job: lease.job_id.clone(),
+                fence: lease.fence,
+            });
+        }
+        let mut renewed = lease.clone();
+        renewed.expires_at = until;
+        Ok(renewed)
     }
 
     async fn breaker(
@@ -1411,8 +1449,14 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(backend)?;
-        row.map(|r| Ok(sql::breaker_from_row(tenant, target, (r.int(0)?, r.opt_int(1)?))))
-            .transpose()
+        row.map(|r| {
+            Ok(sql::breaker_from_row(
+                tenant,
+                target,
+                (r.int(0)?, r.opt_int(1)?),
+            ))
+        })
+        .transpose()
     }
 
     fn doorbell(&self) -> Option<Doorbell> {

@@ -17,11 +17,11 @@ use crate::outbox::model::{
 use crate::outbox::store::sql::{
     self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms,
 };
-use crate::outbox::wake::Doorbell;
 use crate::outbox::store::{
     BreakerState, Candidate, ClaimRules, Claimed, Finish, Finished, Inserted, Lease, Recovered,
     Store, TargetState, take_turns,
 };
+use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
 
 /// How long a statement waits for another connection's write lock (another process on the
@@ -555,7 +555,7 @@ fn claim_jobs(
                  WHERE seq = ?3 RETURNING fence, {JOB_COLS}"
             ))
             .map_err(backend)?;
-        for (seq, failures) in seqs {
+        for (seq, failures, reclaimed) in seqs {
             let (fence, job) = update
                 .query_row(params![ms(until), ms(now), seq], |r| {
                     Ok((r.int(0), sql::job_from_row(r, 1)))
@@ -578,7 +578,8 @@ fn claim_jobs(
             claimed.push(
                 Claimed::new(job, lease)
                     .with_disabled_targets(urls)
-                    .with_breaker_failures(u32::try_from(failures).unwrap_or(u32::MAX)),
+                    .with_breaker_failures(u32::try_from(failures).unwrap_or(u32::MAX))
+                    .reclaimed(reclaimed),
             );
         }
     }
@@ -595,11 +596,12 @@ fn fair_pick(
     now: Timestamp,
     limit: usize,
     rules: &ClaimRules,
-) -> Result<Vec<(i64, i64)>, OutboxError> {
+) -> Result<Vec<(i64, i64, bool)>, OutboxError> {
     // The (tenant, target) pairs with unfinished jobs: one index seek each.
     let mut groups: Vec<(String, String)> = Vec::new();
     loop {
-        let mut next = Sql::new("SELECT tenant_id, target FROM outbox_jobs WHERE due_at IS NOT NULL AND ");
+        let mut next =
+            Sql::new("SELECT tenant_id, target FROM outbox_jobs WHERE due_at IS NOT NULL AND ");
         next.scope(scope);
         if let Some((tenant, target)) = groups.last() {
             next.bind(" AND (tenant_id, target) > ({}", Val::Text(tenant.clone()))
@@ -647,7 +649,7 @@ fn fair_pick(
         if room == 0 {
             continue;
         }
-        let mut due = Sql::new("SELECT j.seq, j.due_at FROM outbox_jobs j WHERE ");
+        let mut due = Sql::new("SELECT j.seq, j.due_at, j.status FROM outbox_jobs j WHERE ");
         due.bind("j.tenant_id = {}", Val::Text(tenant.clone()))
             .bind(" AND j.target = {}", Val::Text(target))
             .bind(" AND j.due_at <= {}", Val::Int(ms(now)));
@@ -658,13 +660,14 @@ fn fair_pick(
             " ORDER BY j.due_at, j.seq LIMIT {}",
             Val::Int(int(room as u64)),
         );
-        let rows = query_all(tx, &due, |r| Ok((r.int(0)?, r.int(1)?)))?;
-        for (i, (seq, due_at)) in rows.into_iter().enumerate() {
+        let rows = query_all(tx, &due, |r| Ok((r.int(0)?, r.int(1)?, r.text(2)?)))?;
+        for (i, (seq, due_at, status)) in rows.into_iter().enumerate() {
+            let reclaimed = status == JobStatus::InFlight.as_str();
             picks.push(Candidate {
                 tenant: tenant_id.clone(),
                 rank: i + 1,
                 order: (false, sql::ts(due_at), seq),
-                key: (seq, failures),
+                key: (seq, failures, reclaimed),
             });
         }
     }
@@ -847,6 +850,37 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn renew(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        until: Timestamp,
+    ) -> Result<Lease, OutboxError> {
+        let (scope, lease) = (scope.clone(), lease.clone());
+        self.write(move |c| {
+            let mut renew = Sql::new("UPDATE outbox_jobs SET ");
+            renew
+                .bind("due_at = {}", Val::Int(ms(until)))
+                .bind(" WHERE id = {}", Val::Text(lease.job_id.as_str().into()))
+                .bind(
+                    " AND fence = {} AND status = 'in-flight' AND ",
+                    Val::Int(int(lease.fence)),
+                )
+                .scope(&scope)
+                .push(" RETURNING id");
+            if query_all(c, &renew, |r| r.text(0))?.is_empty() {
+                return Err(OutboxError::StaleLease {
+                    job: lease.job_id.clone(),
+                    fence: lease.fence,
+                });
+            }
+            let mut renewed = lease;
+            renewed.expires_at = until;
+            Ok(renewed)
+        })
+        .await
+    }
+
     async fn breaker(
         &self,
         scope: &Scope,
@@ -927,7 +961,9 @@ impl Store for SqliteStore {
 
     async fn requeue(&self, scope: &Scope, id: &JobId, now: Timestamp) -> Result<Job, OutboxError> {
         let (scope, id) = (scope.clone(), id.clone());
-        let job = self.write(move |c| requeue_job(c, &scope, &id, now)).await?;
+        let job = self
+            .write(move |c| requeue_job(c, &scope, &id, now))
+            .await?;
         self.bell.ring();
         Ok(job)
     }

@@ -1124,8 +1124,18 @@ fn ids(claimed: &[agent_webhooks::outbox::Claimed]) -> Vec<JobId> {
     claimed.iter().map(|c| c.job.id.clone()).collect()
 }
 
-async fn finish_as(store: &dyn Store, c: &agent_webhooks::outbox::Claimed, next: Next, at: Timestamp) {
-    let a = attempt(&c.job, u64::from(c.lease.fence) << 20 | c.job.created_at.as_unix_millis() % 1000, Some(200), at);
+async fn finish_as(
+    store: &dyn Store,
+    c: &agent_webhooks::outbox::Claimed,
+    next: Next,
+    at: Timestamp,
+) {
+    let a = attempt(
+        &c.job,
+        u64::from(c.lease.fence) << 20 | c.job.created_at.as_unix_millis() % 1000,
+        Some(200),
+        at,
+    );
     store
         .finish(&Scope::AllTenants, &c.lease, Finish::new(a, next, None))
         .await
@@ -1136,12 +1146,16 @@ pub async fn fair_claims_take_tenants_in_turn_within_their_caps(store: Arc<dyn S
     let all = Scope::AllTenants;
     let rules = ClaimRules::default().with_caps(5, 4);
     // acme has ten jobs for a1, all older than globex's two.
-    let acme: Vec<Job> = (0..10).map(|n| job_to(n, "acme", "assistant:a1", "c", T0)).collect();
+    let acme: Vec<Job> = (0..10)
+        .map(|n| job_to(n, "acme", "assistant:a1", "c", T0))
+        .collect();
     for j in &acme {
         insert(&*store, j.clone()).await;
     }
     let at = T0.saturating_add(secs(1));
-    let globex: Vec<Job> = (10..12).map(|n| job_to(n, "globex", "assistant:g1", "c", at)).collect();
+    let globex: Vec<Job> = (10..12)
+        .map(|n| job_to(n, "globex", "assistant:g1", "c", at))
+        .collect();
     for j in &globex {
         insert(&*store, j.clone()).await;
     }
@@ -1149,35 +1163,62 @@ pub async fn fair_claims_take_tenants_in_turn_within_their_caps(store: Arc<dyn S
     let first = store.claim_with(&all, now, LEASE, 6, &rules).await.unwrap();
     assert_eq!(
         ids(&first),
-        [&acme[0], &globex[0], &acme[1], &globex[1], &acme[2], &acme[3]].map(|j| j.id.clone()),
+        [
+            &acme[0], &globex[0], &acme[1], &globex[1], &acme[2], &acme[3]
+        ]
+        .map(|j| j.id.clone()),
         "round robin, a1 stops at its cap of 4"
     );
     // a1 is at its cap: acme's other target goes ahead, up to acme's cap of 5.
-    let a2: Vec<Job> = (20..23).map(|n| job_to(n, "acme", "assistant:a2", "c", T0)).collect();
+    let a2: Vec<Job> = (20..23)
+        .map(|n| job_to(n, "acme", "assistant:a2", "c", T0))
+        .collect();
     for j in &a2 {
         insert(&*store, j.clone()).await;
     }
-    let second = store.claim_with(&all, now, LEASE, 10, &rules).await.unwrap();
+    let second = store
+        .claim_with(&all, now, LEASE, 10, &rules)
+        .await
+        .unwrap();
     assert_eq!(ids(&second), vec![a2[0].id.clone()]);
-    assert!(store.claim_with(&all, now, LEASE, 10, &rules).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_with(&all, now, LEASE, 10, &rules)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A finished job frees its target's and its tenant's place.
     finish_as(&*store, &first[0], Next::Succeeded, now).await;
-    let third = store.claim_with(&all, now, LEASE, 10, &rules).await.unwrap();
+    let third = store
+        .claim_with(&all, now, LEASE, 10, &rules)
+        .await
+        .unwrap();
     assert_eq!(third.len(), 1);
     // Without caps, the plain claim takes the rest, oldest first.
     let rest = store.claim(&all, now, LEASE, 100).await.unwrap();
     assert_eq!(rest.len(), 13 - 6, "acme's other jobs");
     // Expired leases do not hold a share: once they lapse, their jobs are due again.
     let later = now.saturating_add(LEASE + secs(1));
-    let again = store.claim_with(&all, later, LEASE, 100, &rules).await.unwrap();
-    let of = |name: &str| again.iter().filter(|c| c.job.tenant.as_str() == name).count();
+    let again = store
+        .claim_with(&all, later, LEASE, 100, &rules)
+        .await
+        .unwrap();
+    let of = |name: &str| {
+        again
+            .iter()
+            .filter(|c| c.job.tenant.as_str() == name)
+            .count()
+    };
     assert_eq!((of("acme"), of("globex")), (5, 2), "acme's cap");
 }
 
 pub async fn a_breaker_defers_its_targets_jobs_then_probes_once(store: Arc<dyn Store>) {
     let all = Scope::AllTenants;
     let rules = ClaimRules::default();
-    let jobs: Vec<Job> = (0..3).map(|n| job_to(n, "acme", "assistant:a1", "c", T0)).collect();
+    let jobs: Vec<Job> = (0..3)
+        .map(|n| job_to(n, "acme", "assistant:a1", "c", T0))
+        .collect();
     for j in &jobs {
         insert(&*store, j.clone()).await;
     }
@@ -1195,7 +1236,11 @@ pub async fn a_breaker_defers_its_targets_jobs_then_probes_once(store: Arc<dyn S
         let c = by_id(&j.id);
         let a = attempt(&c.job, 100 + i as u64, None, T0);
         let f = store
-            .finish(&all, &c.lease, Finish::new(a, retry, None).with_breaker(failed))
+            .finish(
+                &all,
+                &c.lease,
+                Finish::new(a, retry, None).with_breaker(failed),
+            )
             .await
             .unwrap();
         done.push(f.breaker);
@@ -1211,10 +1256,16 @@ pub async fn a_breaker_defers_its_targets_jobs_then_probes_once(store: Arc<dyn S
     let state = store.breaker(&all, &acme, &a1).await.unwrap().unwrap();
     assert!(state.is_open(T0.saturating_add(secs(10))));
     assert_eq!(state.failures, 3);
-    assert_eq!(store.breaker(&scope("globex"), &acme, &a1).await.unwrap(), None);
+    assert_eq!(
+        store.breaker(&scope("globex"), &acme, &a1).await.unwrap(),
+        None
+    );
     // Open: a1's due jobs stay pending, no attempt spent; a2 goes ahead.
     let t10 = T0.saturating_add(secs(10));
-    let now_claimed = store.claim_with(&all, t10, LEASE, 10, &rules).await.unwrap();
+    let now_claimed = store
+        .claim_with(&all, t10, LEASE, 10, &rules)
+        .await
+        .unwrap();
     assert_eq!(ids(&now_claimed), vec![other.id.clone()]);
     finish_as(&*store, &now_claimed[0], Next::Succeeded, t10).await;
     for j in &jobs {
@@ -1223,19 +1274,38 @@ pub async fn a_breaker_defers_its_targets_jobs_then_probes_once(store: Arc<dyn S
     }
     // Half-open after the cool-down: one probe at a time.
     let t61 = T0.saturating_add(secs(61));
-    let probe = store.claim_with(&all, t61, LEASE, 10, &rules).await.unwrap();
+    let probe = store
+        .claim_with(&all, t61, LEASE, 10, &rules)
+        .await
+        .unwrap();
     assert_eq!(ids(&probe), vec![jobs[0].id.clone()]);
-    assert!(store.claim_with(&all, t61, LEASE, 10, &rules).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_with(&all, t61, LEASE, 10, &rules)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(probe[0].breaker_failures, 3);
     // The probe fails: open again for another cool-down.
     let a = attempt(&probe[0].job, 200, Some(503), t61);
     let f = store
-        .finish(&all, &probe[0].lease, Finish::new(a, retry, None).with_breaker(failed))
+        .finish(
+            &all,
+            &probe[0].lease,
+            Finish::new(a, retry, None).with_breaker(failed),
+        )
         .await
         .unwrap();
-    assert_eq!(f.breaker.unwrap().open_until, Some(t61.saturating_add(secs(60))));
+    assert_eq!(
+        f.breaker.unwrap().open_until,
+        Some(t61.saturating_add(secs(60)))
+    );
     let t122 = t61.saturating_add(secs(61));
-    let probe = store.claim_with(&all, t122, LEASE, 10, &rules).await.unwrap();
+    let probe = store
+        .claim_with(&all, t122, LEASE, 10, &rules)
+        .await
+        .unwrap();
     assert_eq!(probe.len(), 1);
     // The probe succeeds: closed, forgotten, and the rest go.
     let a = attempt(&probe[0].job, 201, Some(200), t122);
@@ -1250,7 +1320,10 @@ pub async fn a_breaker_defers_its_targets_jobs_then_probes_once(store: Arc<dyn S
     let closed = f.breaker.expect("the success closes it");
     assert_eq!((closed.failures, closed.open_until), (0, None));
     assert_eq!(store.breaker(&all, &acme, &a1).await.unwrap(), None);
-    let rest = store.claim_with(&all, t122, LEASE, 10, &rules).await.unwrap();
+    let rest = store
+        .claim_with(&all, t122, LEASE, 10, &rules)
+        .await
+        .unwrap();
     assert_eq!(rest.len(), 2);
     assert!(rest.iter().all(|c| c.breaker_failures == 0));
 }
@@ -1259,28 +1332,49 @@ pub async fn ordered_targets_hold_a_calls_later_jobs(store: Arc<dyn Store>) {
     let all = Scope::AllTenants;
     let a1 = TargetRef::new("assistant:a1").unwrap();
     let rules = ClaimRules::default().with_ordered(OrderedTargets::Only(vec![a1].into()));
-    let c1: Vec<Job> = (0..3).map(|n| job_to(n, "acme", "assistant:a1", "call_1", T0)).collect();
+    let c1: Vec<Job> = (0..3)
+        .map(|n| job_to(n, "acme", "assistant:a1", "call_1", T0))
+        .collect();
     for j in &c1 {
         insert(&*store, j.clone()).await;
     }
     let c2 = insert(&*store, job_to(5, "acme", "assistant:a1", "call_2", T0)).await;
     // Another target is not ordered: both of its call's jobs go at once.
-    let free: Vec<Job> = (6..8).map(|n| job_to(n, "acme", "assistant:a2", "call_1", T0)).collect();
+    let free: Vec<Job> = (6..8)
+        .map(|n| job_to(n, "acme", "assistant:a2", "call_1", T0))
+        .collect();
     for j in &free {
         insert(&*store, j.clone()).await;
     }
     let first = store.claim_with(&all, T0, LEASE, 10, &rules).await.unwrap();
     let mut got = ids(&first);
     got.sort();
-    let mut want = vec![c1[0].id.clone(), c2.id.clone(), free[0].id.clone(), free[1].id.clone()];
+    let mut want = vec![
+        c1[0].id.clone(),
+        c2.id.clone(),
+        free[0].id.clone(),
+        free[1].id.clone(),
+    ];
     want.sort();
     assert_eq!(got, want, "only each call's first job");
-    assert!(store.claim_with(&all, T0, LEASE, 10, &rules).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_with(&all, T0, LEASE, 10, &rules)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A retry holds the call back until it ends.
     let head = first.iter().find(|c| c.job.id == c1[0].id).unwrap();
     let t5 = T0.saturating_add(secs(5));
     finish_as(&*store, head, Next::Retry(t5), T0).await;
-    assert!(store.claim_with(&all, T0, LEASE, 10, &rules).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_with(&all, T0, LEASE, 10, &rules)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let again = store.claim_with(&all, t5, LEASE, 10, &rules).await.unwrap();
     assert_eq!(ids(&again), vec![c1[0].id.clone()]);
     // Failed releases the next.

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use agent_webhooks::http::{self, HeaderMap, HeaderValue};
 use agent_webhooks::outbox::{
-    Attempt, AttemptQuery, BreakerState, Clock, Dispatcher, DispatcherBuilder, Job, JobId, JobStatus, Lease,
-    ManualClock, MemoryStore, NewJob, Observer, Outbox, RetryPlan, SeededRandom, Store, Target,
-    TargetRef, TargetResolver, TargetState, Timestamp, Transport, TransportError,
+    Attempt, AttemptQuery, BreakerState, Clock, Dispatcher, DispatcherBuilder, Job, JobId,
+    JobStatus, Lease, ManualClock, MemoryStore, NewJob, Observer, Outbox, RetryPlan, SeededRandom,
+    Store, Target, TargetRef, TargetResolver, TargetState, Timestamp, Transport, TransportError,
     TransportErrorKind, Unresolved,
 };
 use agent_webhooks::{Scope, Signer, TenantId, Verifier};
