@@ -388,6 +388,11 @@ impl Dispatcher {
         }
     }
 
+    /// The time on the dispatcher's clock.
+    pub(crate) fn clock_now(&self) -> crate::outbox::Timestamp {
+        self.clock.now()
+    }
+
     async fn claim(&self, limit: usize) -> std::result::Result<Vec<Claimed>, OutboxError> {
         let now = self.clock.now();
         self.store
