@@ -11,6 +11,12 @@
 //! - **Retry plans**: [`RetryPlan`] (a schedule with bounded jitter, or Vapi's `backoffPlan`);
 //!   2xx succeeds, 3xx is a failure and never followed, 410 stops and disables the target,
 //!   excluded statuses stop, `Retry-After` on 429/503 is honoured up to a cap.
+//! - **Fair shares**: claims take due jobs across tenants round robin, under caps on sends in
+//!   flight per tenant and per target ([`ClaimRules`], [`DEFAULT_TENANT_CAP`],
+//!   [`DEFAULT_TARGET_CAP`]); a circuit breaker per target defers a failing target's jobs
+//!   without spending attempts ([`BreakerState`]); ordered targets deliver a call's events in
+//!   enqueue order ([`OrderedTargets`]). An enqueue rings the store's [`Doorbell`], which wakes
+//!   an idle dispatcher at once.
 //! - **Tenant scope on every store call** ([`Scope`](crate::Scope)): another tenant's job is
 //!   *not found*.
 //! - **Sans-IO core**: time ([`Clock`]), randomness ([`Random`]) and HTTP ([`Transport`]) come

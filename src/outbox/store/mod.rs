@@ -64,8 +64,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<Inserted, OutboxError>;
 
     /// Claims up to `limit` jobs due at `now` (pending and due, or in flight with an expired
-    /// lease), oldest due first, each under a new lease of `lease`. Each claimed job's
-    /// `attempts` and `step` have been increased by one.
+    /// lease), each under a new lease of `lease`: [`Store::claim_with`] under
+    /// [`ClaimRules::unlimited`] (no caps, no ordering; open breakers still defer), so the
+    /// first due job of every target comes before the second of any, oldest due first within
+    /// a round. Each claimed job's `attempts` and `step` have been increased by one.
     ///
     /// # Errors
     /// [`OutboxError::Backend`] when the store fails.

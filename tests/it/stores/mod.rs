@@ -7,5 +7,7 @@ mod crash;
 pub mod pg;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod pg_crash;
 #[cfg(feature = "sqlite")]
 mod sqlite;
