@@ -30,6 +30,10 @@ use agent_webhooks::transport::ReqwestTransport;
 use agent_webhooks::{Scope, TenantId};
 use async_trait::async_trait;
 
+#[allow(
+    dead_code,
+    reason = "this bench prints its own table; it uses `is_bench_run` only"
+)]
 mod support;
 
 /// When each `webhook-id` reached the receiver.

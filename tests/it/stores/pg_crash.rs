@@ -46,7 +46,10 @@ impl OwnServer {
         let bin = PathBuf::from(
             std::env::var("AW_PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into()),
         );
-        assert!(bin.join("initdb").exists(), "PostgreSQL 15 binaries not found in {bin:?}");
+        assert!(
+            bin.join("initdb").exists(),
+            "PostgreSQL 15 binaries not found in {bin:?}"
+        );
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
@@ -55,15 +58,31 @@ impl OwnServer {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         if is_root() {
-            let ok = Command::new("chown").arg("aw_pg").arg(&dir).status().unwrap();
+            let ok = Command::new("chown")
+                .arg("aw_pg")
+                .arg(&dir)
+                .status()
+                .unwrap();
             assert!(ok.success());
         }
         let data = dir.join("data");
         let out = as_owner(
             &bin.join("initdb"),
-            &["-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
         );
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let server = OwnServer { bin, dir, port };
         server.pg_ctl(&["start", "-w"]);
         server
@@ -82,7 +101,11 @@ impl OwnServer {
         all.extend_from_slice(args);
         all.extend_from_slice(&["-o", &options]);
         let out = as_owner(&self.bin.join("pg_ctl"), &all);
-        assert!(out.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn url(&self) -> String {
@@ -93,7 +116,10 @@ impl OwnServer {
 impl Drop for OwnServer {
     fn drop(&mut self) {
         let data = self.dir.join("data");
-        let _ = as_owner(&self.bin.join("pg_ctl"), &["-D", data.to_str().unwrap(), "-m", "immediate", "stop"]);
+        let _ = as_owner(
+            &self.bin.join("pg_ctl"),
+            &["-D", data.to_str().unwrap(), "-m", "immediate", "stop"],
+        );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -105,7 +131,11 @@ async fn an_immediate_stop_loses_no_acknowledged_job() {
         return;
     }
     let server = OwnServer::start();
-    let store = PostgresStore::builder(&server.url()).schema("crash").build().await.unwrap();
+    let store = PostgresStore::builder(&server.url())
+        .schema("crash")
+        .build()
+        .await
+        .unwrap();
     let outbox = Outbox::new(Arc::new(store));
     let acme = TenantId::new("acme").unwrap();
     let acked: Arc<Mutex<Vec<JobId>>> = Arc::default();
@@ -140,9 +170,17 @@ async fn an_immediate_stop_loses_no_acknowledged_job() {
         w.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 100, "too few enqueues before the crash: {}", acked.len());
+    assert!(
+        acked.len() >= 100,
+        "too few enqueues before the crash: {}",
+        acked.len()
+    );
     server.pg_ctl(&["start", "-w"]);
-    let store = PostgresStore::builder(&server.url()).schema("crash").build().await.unwrap();
+    let store = PostgresStore::builder(&server.url())
+        .schema("crash")
+        .build()
+        .await
+        .unwrap();
     let scope = Scope::tenant(acme);
     let mut lost = 0;
     for id in &acked {
