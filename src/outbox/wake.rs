@@ -64,7 +64,6 @@ impl Doorbell {
     }
 
     /// A ticket: a future that completes at the first ring after this call.
-    #[must_use]
     pub fn listen(&self) -> Ticket {
         Ticket {
             bell: self.clone(),

@@ -712,7 +712,7 @@ pub(crate) fn take_turns<K>(
     tenant_cap: usize,
     limit: usize,
 ) -> Vec<K> {
-    picks.sort_unstable_by(|a, b| (a.rank, a.order).cmp(&(b.rank, b.order)));
+    picks.sort_unstable_by_key(|p| (p.rank, p.order));
     let mut turns: Vec<(TenantId, usize)> = Vec::new();
     let mut ranked = Vec::with_capacity(picks.len());
     for pick in picks {
@@ -730,7 +730,7 @@ pub(crate) fn take_turns<K>(
             ranked.push((turn, pick.order, pick.key));
         }
     }
-    ranked.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    ranked.sort_unstable_by_key(|r| (r.0, r.1));
     ranked.into_iter().take(limit).map(|(_, _, k)| k).collect()
 }
 

@@ -1130,12 +1130,9 @@ async fn finish_as(
     next: Next,
     at: Timestamp,
 ) {
-    let a = attempt(
-        &c.job,
-        u64::from(c.lease.fence) << 20 | c.job.created_at.as_unix_millis() % 1000,
-        Some(200),
-        at,
-    );
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 40);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let a = attempt(&c.job, n, Some(200), at);
     store
         .finish(&Scope::AllTenants, &c.lease, Finish::new(a, next, None))
         .await
