@@ -8,8 +8,10 @@ use crate::outbox::model::JobStatus;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, TargetRef, Timestamp,
 };
+#[cfg(feature = "postgres")]
+use crate::outbox::store::ClaimRules;
 use crate::outbox::store::{
-    BreakerState, ClaimRules, DisabledReason, Next, OrderedTargets, TargetEvent, TargetState,
+    BreakerState, DisabledReason, Next, OrderedTargets, TargetEvent, TargetState,
 };
 use crate::tenant::{Scope, TenantId};
 
@@ -211,6 +213,7 @@ pub(crate) fn ordering_condition(sql: &mut Sql, ordered: &OrderedTargets) -> Opt
 /// first job of every target before any second one; `chosen` keeps those within the tenant's
 /// cap and takes the tenants round robin. The cost grows with the pairs and the jobs taken,
 /// never with the jobs waiting.
+#[cfg(feature = "postgres")]
 pub(crate) fn fair_pick(
     sql: &mut Sql,
     scope: &Scope,
