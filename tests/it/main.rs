@@ -5,6 +5,7 @@ mod event;
 mod guard;
 mod logs;
 mod outbox;
+mod security;
 mod send;
 mod sign;
 mod stores;
