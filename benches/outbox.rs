@@ -188,6 +188,10 @@ fn dispatcher_attempts(iters: u64) -> Duration {
     let dispatcher = Dispatcher::builder(store, Arc::new(Ok200), Arc::new(OneTarget(target())))
         .random(Arc::new(SeededRandom::new(2)))
         .concurrency(64)
+        // One tenant, one target: the shares would cut each claim to 4 jobs; this measures
+        // the work per attempt, the share rules have their own bench (benches/fair.rs).
+        .tenant_cap(64)
+        .target_cap(64)
         .build()
         .unwrap();
     let start = Instant::now();

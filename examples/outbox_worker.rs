@@ -141,6 +141,10 @@ async fn run(args: Args) -> Result<(), String> {
     )
     .url_check(Arc::new(guard))
     .concurrency(args.concurrency)
+    // One tenant and one target: the target's share is the worker's whole concurrency. With
+    // several tenants or targets, keep the default caps so that one cannot starve the others.
+    .tenant_cap(args.concurrency)
+    .target_cap(args.concurrency)
     .max_timeout(args.timeout)
     .lease(args.lease)
     .poll_interval(Duration::from_millis(50))

@@ -98,7 +98,7 @@ use crate::tenant::{AccessDenied, Action, Principal, Scope, TenantId, authorize}
 
 pub use query::MAX_LOGS_LIMIT;
 use query::{BadFilter, Listing};
-use view::{AttemptView, JobView, Visibility};
+use view::{AttemptView, BreakerView, JobView, Visibility};
 
 /// The path every route lives under.
 pub const LOGS_PREFIX: &str = "/logs/webhooks";
@@ -431,13 +431,23 @@ impl LogsApi {
                     )
                     .await
                     .map_err(|e| Failure::store(&e))?;
+                let breaker = store
+                    .breaker(&scope, &job.tenant, &job.target)
+                    .await
+                    .map_err(|e| Failure::store(&e))?;
+                let now = self.dispatcher.clock_now();
+                let breaker = breaker.as_ref().map(|b| BreakerView::new(b, now));
                 let visible = self.visibility(principal, &job.tenant);
                 let views = attempts
                     .items
                     .iter()
                     .map(|a| AttemptView::new(a, &visible))
                     .collect();
-                return Ok(ok(&self.job_view(&job, &visible).with_attempts(views)));
+                let view = self
+                    .job_view(&job, &visible)
+                    .with_attempts(views)
+                    .with_breaker(breaker);
+                return Ok(ok(&view));
             }
         }
         if let Ok(attempt_id) = AttemptId::new(id) {

@@ -336,6 +336,35 @@ pub(crate) struct JobView<'a> {
     data_policy: Option<PolicyView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recent_attempts: Option<Vec<AttemptView<'a>>>,
+    /// The circuit breaker of the job's target, when it has counted failures (single-job view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_breaker: Option<BreakerView>,
+}
+
+/// A target's circuit breaker as the logs API shows it.
+#[derive(Serialize)]
+pub(crate) struct BreakerView {
+    /// `open` (deferring), `half-open` (one probe at a time) or `closed` (counting failures).
+    state: &'static str,
+    failures: u32,
+    open_until: Option<String>,
+}
+
+impl BreakerView {
+    pub(crate) fn new(b: &crate::outbox::BreakerState, now: Timestamp) -> Self {
+        let state = if b.is_open(now) {
+            "open"
+        } else if b.is_tripped() {
+            "half-open"
+        } else {
+            "closed"
+        };
+        BreakerView {
+            state,
+            failures: b.failures,
+            open_until: b.open_until.map(time),
+        }
+    }
 }
 
 /// A tenant's data policy as the logs show it.
@@ -409,6 +438,7 @@ impl<'a> JobView<'a> {
             payload_note: payload_note(job.payload_state),
             data_policy: None,
             recent_attempts: None,
+            target_breaker: None,
         }
     }
 
@@ -419,6 +449,11 @@ impl<'a> JobView<'a> {
 
     pub(crate) fn with_attempts(mut self, attempts: Vec<AttemptView<'a>>) -> Self {
         self.recent_attempts = Some(attempts);
+        self
+    }
+
+    pub(crate) fn with_breaker(mut self, breaker: Option<BreakerView>) -> Self {
+        self.target_breaker = breaker;
         self
     }
 }

@@ -18,13 +18,28 @@ use crate::outbox::model::{
     Attempt, AttemptId, AttemptStatus, Job, JobId, MAX_RESPONSE_BODY, PayloadState, Trigger,
 };
 use crate::outbox::plan::{Decision, RetryPlan};
-use crate::outbox::store::{Claimed, Finish, Lease, Next, Store, TargetEvent, TargetState};
+use crate::outbox::store::{
+    BreakerEvent, BreakerState, ClaimRules, Claimed, Finish, Lease, Next, OrderedTargets, Store,
+    TargetEvent, TargetState,
+};
 use crate::outbox::target::{Target, TargetResolver, Unresolved, UrlCheck};
+use crate::outbox::wake::{Doorbell, Ticket};
 use crate::tenant::Scope;
 use crate::transport::{ExchangeResult, Refusal, SendStep, Timer, Transport};
 
-/// How much longer than the longest request timeout a lease must be.
+/// How much longer than the longest request timeout a lease must be (without a timer), or
+/// how much longer than a third of itself (with one: the heartbeat renews it every third).
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// The longest request timeout honoured: a server's `timeoutSeconds` may be up to 300.
+pub const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Consecutive failures (timeouts, transport errors, 5xx, 408, 429) that open a target's
+/// breaker, by default.
+pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
+
+/// How long an open breaker defers its target's jobs before one probe is sent, by default.
+pub const DEFAULT_BREAKER_COOL_DOWN: Duration = Duration::from_secs(30);
 
 /// Hooks for metrics and tracing; every method does nothing by default.
 pub trait Observer: Send + Sync + fmt::Debug {
@@ -48,6 +63,15 @@ pub trait Observer: Send + Sync + fmt::Debug {
     /// lease expires and it is claimed again.
     fn store_failed(&self, job: Option<&JobId>, error: &OutboxError) {
         let _ = (job, error);
+    }
+    /// A target's breaker opened (or opened again after a failed probe): its jobs are
+    /// deferred until `breaker.open_until`.
+    fn breaker_opened(&self, breaker: &BreakerState) {
+        let _ = breaker;
+    }
+    /// A target's breaker closed: the receiver answered again.
+    fn breaker_closed(&self, breaker: &BreakerState) {
+        let _ = breaker;
     }
 }
 
@@ -141,11 +165,14 @@ pub struct Dispatcher {
     plan: RetryPlan,
     scope: Scope,
     lease: Duration,
-    max_timeout: Duration,
+    max_timeout: Option<Duration>,
     concurrency: usize,
     poll_interval: Duration,
     auto_disable_after: Option<Duration>,
     max_response_body: usize,
+    rules: ClaimRules,
+    breaker: Option<(u32, Duration)>,
+    bell: Option<Doorbell>,
 }
 
 /// Builds a [`Dispatcher`]; settings are checked by [`DispatcherBuilder::build`].
@@ -168,6 +195,11 @@ impl DispatcherBuilder {
     }
     /// A timer with which every send's timeout is enforced by the dispatcher itself, not only
     /// by the transport (default: none; the transport's timeout holds). See [`SendStep`].
+    ///
+    /// With a timer the dispatcher also renews a job's lease while its send is in flight (a
+    /// heartbeat every third of the lease, [`Store::renew`]), so targets' timeouts up to
+    /// [`MAX_REQUEST_TIMEOUT`] are honoured under the default 60 s lease, and a transport that
+    /// ignores its timeout cannot make the job due again while this dispatcher holds it.
     pub fn timer(mut self, timer: Arc<dyn Timer>) -> Self {
         self.d.timer = Some(timer);
         self
@@ -192,16 +224,25 @@ impl DispatcherBuilder {
         self.d.scope = scope;
         self
     }
-    /// How long a claim lasts (default 60 s); must exceed the longest timeout plus
-    /// [`LEASE_MARGIN`].
+    /// How long a claim lasts (default 60 s). Without a timer it must exceed the longest
+    /// timeout plus [`LEASE_MARGIN`]; with one, a third of it plus the margin (the heartbeat
+    /// renews it every third).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.d.lease = lease;
         self
     }
-    /// The longest request timeout; a target's own is capped to it (default 30 s).
+    /// The longest request timeout; a target's own is capped to it (default
+    /// [`MAX_REQUEST_TIMEOUT`] with a [timer](Self::timer), else 30 s, which the lease must
+    /// outlast).
     pub fn max_timeout(mut self, timeout: Duration) -> Self {
-        self.d.max_timeout = timeout;
+        self.d.max_timeout = Some(timeout);
         self
+    }
+    /// Vapi's retry semantics: a target without its own retry plan (a server without
+    /// `backoffPlan`) is tried once, never retried. The default is the durable
+    /// [`RetryPlan::default`]; this is [`DispatcherBuilder::plan`] with [`RetryPlan::none`].
+    pub fn vapi_retry_semantics(self) -> Self {
+        self.plan(RetryPlan::none())
     }
     /// How many sends run at once (default 16).
     pub fn concurrency(mut self, n: usize) -> Self {
@@ -212,6 +253,47 @@ impl DispatcherBuilder {
     /// delay before it notices a shutdown while idle.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.d.poll_interval = interval;
+        self
+    }
+    /// The most sends in flight for one tenant (default [`DEFAULT_TENANT_CAP`]): a tenant at
+    /// its share waits while the others go ahead.
+    ///
+    /// [`DEFAULT_TENANT_CAP`]: crate::outbox::DEFAULT_TENANT_CAP
+    pub fn tenant_cap(mut self, n: usize) -> Self {
+        self.d.rules.tenant_cap = n;
+        self
+    }
+    /// The most sends in flight for one target of a tenant, by target reference (default
+    /// [`DEFAULT_TARGET_CAP`]): a slow target holds at most this many of its tenant's share.
+    ///
+    /// [`DEFAULT_TARGET_CAP`]: crate::outbox::DEFAULT_TARGET_CAP
+    pub fn target_cap(mut self, n: usize) -> Self {
+        self.d.rules.target_cap = n;
+        self
+    }
+    /// Delivers the jobs of these targets in enqueue order per call (the ordering key is the
+    /// job's call id): a job waits while an earlier job of its call is pending or in flight,
+    /// and a job that ends failed or skipped releases the next. Off by default.
+    ///
+    /// The cost: a call's events go one at a time (one round trip each, no overlap), a retry
+    /// holds back the call's later events until it ends, and each claim checks every due job
+    /// of an ordered target for an earlier one (an index lookup on SQL stores).
+    pub fn ordered(mut self, targets: OrderedTargets) -> Self {
+        self.d.rules.ordered = targets;
+        self
+    }
+    /// The circuit breaker per target: after `threshold` consecutive failures (timeouts,
+    /// transport errors, 5xx, 408, 429) the target's jobs are deferred for `cool_down`, then
+    /// one probe decides (default [`DEFAULT_BREAKER_THRESHOLD`] and
+    /// [`DEFAULT_BREAKER_COOL_DOWN`]). Deferred jobs are not sent and spend no attempt. 410
+    /// Gone and auto-disable work as before, beside it.
+    pub fn breaker(mut self, threshold: u32, cool_down: Duration) -> Self {
+        self.d.breaker = Some((threshold, cool_down));
+        self
+    }
+    /// No circuit breaker: a failing target is tried on every job's own schedule.
+    pub fn no_breaker(mut self) -> Self {
+        self.d.breaker = None;
         self
     }
     /// Disables a target after only exhausted failures for this long (Svix uses 5 days); off
@@ -235,18 +317,35 @@ impl DispatcherBuilder {
     /// # Errors
     /// [`PlanError::LeaseTooShort`] when the lease is not longer than the longest timeout plus
     /// [`LEASE_MARGIN`] (a slow send could be claimed twice); [`PlanError::Zero`] for a
-    /// concurrency of 0.
+    /// concurrency, cap or breaker threshold of 0.
     pub fn build(self) -> std::result::Result<Dispatcher, PlanError> {
         let mut d = self.d;
-        if d.lease <= d.max_timeout + LEASE_MARGIN {
+        let heartbeat = d.timer.is_some();
+        let max_timeout = (d.max_timeout).unwrap_or(if heartbeat {
+            MAX_REQUEST_TIMEOUT
+        } else {
+            Duration::from_secs(30)
+        });
+        d.max_timeout = Some(max_timeout);
+        let needed = if heartbeat { d.lease / 3 } else { max_timeout };
+        if d.lease <= needed + LEASE_MARGIN {
             return Err(PlanError::LeaseTooShort {
                 lease: d.lease,
-                timeout: d.max_timeout,
+                timeout: needed,
                 margin: LEASE_MARGIN,
             });
         }
         if d.concurrency == 0 {
             return Err(PlanError::Zero("concurrency"));
+        }
+        if d.rules.tenant_cap == 0 {
+            return Err(PlanError::Zero("tenant_cap"));
+        }
+        if d.rules.target_cap == 0 {
+            return Err(PlanError::Zero("target_cap"));
+        }
+        if d.breaker.is_some_and(|(threshold, _)| threshold == 0) {
+            return Err(PlanError::Zero("breaker threshold"));
         }
         let mut step = SendStep::new(d.transport.clone())
             .with_url_check(d.check.clone())
@@ -277,7 +376,6 @@ impl Dispatcher {
     ) -> DispatcherBuilder {
         DispatcherBuilder {
             d: Dispatcher {
-                store,
                 transport: transport.clone(),
                 resolver,
                 check: Arc::new(Policy::default()),
@@ -287,14 +385,41 @@ impl Dispatcher {
                 plan: RetryPlan::default(),
                 scope: Scope::AllTenants,
                 lease: Duration::from_secs(60),
-                max_timeout: Duration::from_secs(30),
+                max_timeout: None,
                 concurrency: 16,
                 poll_interval: Duration::from_secs(1),
                 auto_disable_after: None,
                 step: SendStep::new(transport),
                 timer: None,
                 max_response_body: MAX_RESPONSE_BODY,
+                rules: ClaimRules::default(),
+                breaker: Some((DEFAULT_BREAKER_THRESHOLD, DEFAULT_BREAKER_COOL_DOWN)),
+                bell: store.doorbell(),
+                store,
             },
+        }
+    }
+
+    /// The time on the dispatcher's clock.
+    pub(crate) fn clock_now(&self) -> crate::outbox::Timestamp {
+        self.clock.now()
+    }
+
+    async fn claim(&self, limit: usize) -> std::result::Result<Vec<Claimed>, OutboxError> {
+        let now = self.clock.now();
+        self.store
+            .claim_with(&self.scope, now, self.lease, limit, &self.rules)
+            .await
+    }
+
+    /// Waits for the poll interval, or less when the store's doorbell rings.
+    async fn idle<F: Future<Output = ()>>(&self, ticket: Option<Ticket>, sleep: F) {
+        let sleep = pin!(sleep);
+        match ticket {
+            Some(ticket) => {
+                select(ticket, sleep).await;
+            }
+            None => sleep.await,
         }
     }
 
@@ -306,10 +431,7 @@ impl Dispatcher {
     /// is counted in [`Tick::store_errors`] and reported to the observer; that job's lease
     /// expires and it is claimed again.
     pub async fn run_once(&self) -> Result<Tick> {
-        let claimed = self
-            .store
-            .claim(&self.scope, self.clock.now(), self.lease, self.concurrency)
-            .await?;
+        let claimed = self.claim(self.concurrency).await?;
         let mut tick = Tick {
             claimed: claimed.len(),
             ..Tick::default()
@@ -347,20 +469,17 @@ impl Dispatcher {
         let mut in_flight = FuturesUnordered::new();
         loop {
             let mut claimed_any = false;
+            // Taken before the claim: an enqueue while the store answers is not missed.
+            let ticket = self.bell.as_ref().map(Doorbell::listen);
             if !shutdown.is_triggered() && in_flight.len() < self.concurrency {
                 let room = self.concurrency - in_flight.len();
-                let mut claim = self
-                    .store
-                    .claim(&self.scope, self.clock.now(), self.lease, room);
+                let mut claim = pin!(self.claim(room));
                 // Keep the sends in flight moving while the store answers.
                 let result = loop {
-                    match select(claim, in_flight.next()).await {
+                    match select(claim.as_mut(), in_flight.next()).await {
                         Either::Left((result, _)) => break result,
-                        Either::Right((Some(outcome), pending)) => {
-                            totals.add(outcome);
-                            claim = pending;
-                        }
-                        Either::Right((None, pending)) => break pending.await,
+                        Either::Right((Some(outcome), _)) => totals.add(outcome),
+                        Either::Right((None, _)) => break claim.await,
                     }
                 };
                 match result {
@@ -379,14 +498,14 @@ impl Dispatcher {
                 if shutdown.is_triggered() {
                     return totals;
                 }
-                sleep(self.poll_interval).await;
+                self.idle(ticket, sleep(self.poll_interval)).await;
                 continue;
             }
             if claimed_any && in_flight.len() < self.concurrency {
                 // Room left and work may remain: look again before waiting.
                 continue;
             }
-            let wait = pin!(sleep(self.poll_interval));
+            let wait = pin!(self.idle(ticket, sleep(self.poll_interval)));
             if let Either::Left((Some(outcome), _)) = select(in_flight.next(), wait).await {
                 totals.add(outcome);
             }
@@ -441,19 +560,24 @@ impl Dispatcher {
             job,
             lease,
             disabled_targets,
+            breaker_failures,
+            reclaimed,
             ..
         } = claimed;
+        if reclaimed {
+            self.record_unknown(&job).await;
+        }
         let id = AttemptId::generate(self.clock.now(), self.random.next_u64());
         self.observer.attempt_started(&job, &id, Trigger::Scheduled);
         let disabled = disabled_targets.as_deref();
-        let (mut attempt, sent, plan) =
-            match self.send(&job, id, Trigger::Scheduled, disabled).await {
-                Ok(x) => x,
-                Err(e) => {
-                    self.observer.store_failed(Some(&job.id), &e);
-                    return Outcome::StoreError;
-                }
-            };
+        let send = self.send(&job, id, Trigger::Scheduled, disabled);
+        let (mut attempt, sent, plan) = match self.with_heartbeat(&lease, send).await {
+            Ok(x) => x,
+            Err(e) => {
+                self.observer.store_failed(Some(&job.id), &e);
+                return Outcome::StoreError;
+            }
+        };
         let url = attempt.url.clone().unwrap_or_default();
         let (next, target) = match sent {
             Sent::Refused(_) => (Next::Skipped, None),
@@ -473,16 +597,24 @@ impl Dispatcher {
         if let Next::Retry(at) = next {
             attempt.next_attempt_at = Some(at);
         }
+        let breaker = self.breaker_event(&sent, breaker_failures);
         let scope = &self.scope;
-        match self
-            .store
-            .finish(scope, &lease, Finish::new(attempt.clone(), next, target))
-            .await
-        {
+        let mut finish = Finish::new(attempt.clone(), next, target);
+        if let Some(event) = breaker {
+            finish = finish.with_breaker(event);
+        }
+        match self.store.finish(scope, &lease, finish).await {
             Ok(finished) => {
                 self.observer.attempt_finished(&attempt);
                 if let Some(state) = &finished.disabled_target {
                     self.observer.target_disabled(state);
+                }
+                if let Some(state) = &finished.breaker {
+                    if state.is_tripped() {
+                        self.observer.breaker_opened(state);
+                    } else {
+                        self.observer.breaker_closed(state);
+                    }
                 }
                 Outcome::Done(next)
             }
@@ -500,6 +632,81 @@ impl Dispatcher {
                 self.observer.store_failed(Some(&job.id), &e);
                 Outcome::StoreError
             }
+        }
+    }
+
+    /// Records the send of an earlier claim whose lease expired: the receiver may have seen
+    /// it, nobody knows the answer. The claim counted it against the plan (`step`); this row
+    /// makes the attempt log account for it.
+    async fn record_unknown(&self, job: &Job) {
+        let now = self.clock.now();
+        let unknown = Attempt {
+            id: AttemptId::generate(now, self.random.next_u64()),
+            job_id: job.id.clone(),
+            tenant: job.tenant.clone(),
+            trigger: Trigger::Scheduled,
+            url: None,
+            level: None,
+            status: AttemptStatus::Unknown,
+            status_code: None,
+            error: Some("unknown (lease expired)".into()),
+            latency_ms: 0,
+            event_type: job.event_type.clone(),
+            number: job.attempts.saturating_sub(1),
+            next_attempt_at: None,
+            response_body: String::new(),
+            response_truncated: false,
+            started_at: job.updated_at,
+            ended_at: now,
+        };
+        let own = Scope::tenant(job.tenant.clone());
+        match self.store.append_attempt(&own, unknown.clone()).await {
+            Ok(()) => self.observer.attempt_finished(&unknown),
+            Err(e) => self.observer.store_failed(Some(&job.id), &e),
+        }
+    }
+
+    /// Runs `send`, renewing `lease` every third of the lease while it is in flight (when a
+    /// timer is set); a renewal refused as stale stops the heartbeat (the finish is then
+    /// fenced out), a store failure is reported and the heartbeat goes on.
+    async fn with_heartbeat<T>(&self, lease: &Lease, send: impl Future<Output = T>) -> T {
+        let Some(timer) = &self.timer else {
+            return send.await;
+        };
+        let mut send = pin!(send);
+        let mut lease = lease.clone();
+        loop {
+            let beat = timer.sleep(self.lease / 3);
+            match select(send.as_mut(), beat).await {
+                Either::Left((done, _)) => return done,
+                Either::Right(((), _)) => {
+                    let until = self.clock.now().saturating_add(self.lease);
+                    match self.store.renew(&self.scope, &lease, until).await {
+                        Ok(renewed) => lease = renewed,
+                        Err(OutboxError::StaleLease { .. }) => return send.await,
+                        Err(e) => self.observer.store_failed(Some(&lease.job_id), &e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// What an attempt tells its target's breaker: a timeout, transport error, 5xx, 408 or
+    /// 429 counts as a failure; any other answer closes a breaker that counted failures.
+    fn breaker_event(&self, sent: &Sent, failures: u32) -> Option<BreakerEvent> {
+        let (threshold, cool_down) = self.breaker?;
+        let failed = match sent {
+            Sent::Refused(_) => return None,
+            Sent::TransportError => true,
+            Sent::Response { status, .. } => matches!(status, 408 | 429 | 500..=599),
+        };
+        if failed {
+            Some(BreakerEvent::Failed {
+                threshold,
+                cool_down,
+            })
+        } else {
+            (failures > 0).then_some(BreakerEvent::Closed)
         }
     }
 
@@ -594,7 +801,7 @@ impl Dispatcher {
                 &target,
                 job.id.as_str(),
                 &job.payload,
-                timeout_of(&target, self.max_timeout),
+                timeout_of(&target, self.max_timeout.unwrap_or(MAX_REQUEST_TIMEOUT)),
             )
             .await;
         let (ended, latency) = (exchange.ended_at, exchange.latency);

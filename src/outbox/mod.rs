@@ -11,6 +11,12 @@
 //! - **Retry plans**: [`RetryPlan`] (a schedule with bounded jitter, or Vapi's `backoffPlan`);
 //!   2xx succeeds, 3xx is a failure and never followed, 410 stops and disables the target,
 //!   excluded statuses stop, `Retry-After` on 429/503 is honoured up to a cap.
+//! - **Fair shares**: claims take due jobs across tenants round robin, under caps on sends in
+//!   flight per tenant and per target ([`ClaimRules`], [`DEFAULT_TENANT_CAP`],
+//!   [`DEFAULT_TARGET_CAP`]); a circuit breaker per target defers a failing target's jobs
+//!   without spending attempts ([`BreakerState`]); ordered targets deliver a call's events in
+//!   enqueue order ([`OrderedTargets`]). An enqueue rings the store's [`Doorbell`], which wakes
+//!   an idle dispatcher at once.
 //! - **Tenant scope on every store call** ([`Scope`](crate::Scope)): another tenant's job is
 //!   *not found*.
 //! - **Data lifecycle**: per-tenant retention of finished jobs and payloads, privacy modes
@@ -78,10 +84,14 @@ mod model;
 mod plan;
 mod store;
 mod target;
+mod wake;
 
 /// The transport lives in [`crate::transport`]; re-exported here for the dispatcher's users.
 pub use crate::transport::{Transport, TransportError, TransportErrorKind};
-pub use dispatch::{Dispatcher, DispatcherBuilder, LEASE_MARGIN, Observer, Shutdown, Tick};
+pub use dispatch::{
+    DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_THRESHOLD, Dispatcher, DispatcherBuilder,
+    LEASE_MARGIN, MAX_REQUEST_TIMEOUT, Observer, Shutdown, Tick,
+};
 pub use enqueue::{
     DEFAULT_IDEMPOTENCY_WINDOW, MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Outbox,
 };
@@ -107,10 +117,12 @@ pub use store::MemoryStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
-    Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
+    BreakerEvent, BreakerState, ClaimRules, Claimed, DEFAULT_TARGET_CAP, DEFAULT_TENANT_CAP,
+    DisabledReason, Finish, Finished, Inserted, Lease, Next, OrderedTargets, Recovered, Store,
     TargetEvent, TargetState,
 };
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::{PostgresStore, PostgresStoreBuilder};
 pub use target::{CascadeTargets, Sign, Target, TargetResolver, Unresolved, UrlCheck};
+pub use wake::{Doorbell, Ticket};

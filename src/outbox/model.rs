@@ -309,6 +309,9 @@ str_enum!(
         Failed = "failed",
         /// Nothing was sent: no target, a disabled target, or the guard refused the URL.
         Refused = "refused",
+        /// Not known: the dispatcher's lease expired before it recorded an outcome (it
+        /// stopped, or lost the store), so the receiver may or may not have seen the request.
+        Unknown = "unknown",
     }
 );
 

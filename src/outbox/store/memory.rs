@@ -12,12 +12,13 @@ use crate::outbox::lifecycle::{Erase, Erased, PrivacyMode, Purge, Purged, privac
 use crate::outbox::model::Listed;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, JobStatus, Page, PayloadState,
-    Timestamp,
+    TargetRef, Timestamp,
 };
 use crate::outbox::store::{
-    Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
-    TargetEvent, TargetState, check_record,
+    BreakerState, Candidate, ClaimRules, Claimed, DisabledReason, Finish, Finished, Inserted,
+    Lease, Next, Recovered, Store, TargetEvent, TargetState, check_record, take_turns,
 };
+use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
 
 /// The in-memory [`Store`]: correct under concurrency (every method is one critical section
@@ -28,6 +29,7 @@ use crate::tenant::{Scope, TenantId};
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    bell: Doorbell,
 }
 
 #[derive(Default)]
@@ -45,6 +47,26 @@ struct Inner {
     /// Attempts deleted by the lifecycle or an erasure (their slots stay, emptied, so that
     /// indexes stay valid).
     gone_attempts: std::collections::HashSet<usize>,
+    /// Breakers that have seen a failure since their target's last success.
+    breakers: HashMap<(TenantId, TargetRef), BreakerState>,
+    /// The jobs of each call that are not final yet, by target: the ordering rule's queues.
+    calls: HashMap<CallKey, BTreeSet<usize>>,
+    /// `due` and `leases` again, per tenant and target: a fair claim looks at each target's
+    /// first due jobs only.
+    queues: HashMap<(TenantId, TargetRef), Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    due: BTreeSet<(Timestamp, usize)>,
+    leases: BTreeSet<(Timestamp, usize)>,
+}
+
+type CallKey = (TenantId, TargetRef, String);
+
+fn call_key(job: &Job) -> Option<CallKey> {
+    let call = job.call_id.as_ref()?;
+    Some((job.tenant.clone(), job.target.clone(), call.clone()))
 }
 
 struct Row {
@@ -167,20 +189,31 @@ impl Inner {
     /// Deletes a job and its attempts: its id, key and schedule go; its slot stays, emptied.
     /// Answers how many attempts went.
     fn delete_row(&mut self, seq: usize) -> u64 {
+        // Out of every claim index first (the global ones and the per-target queues of the
+        // fair claim), and out of its call's ordering queue, so nothing points at a gone row.
+        if let Some(t) = self.rows[seq].job.next_attempt_at {
+            self.remove_due((t, seq));
+        }
+        if let Some(t) = self.rows[seq].lease_until {
+            self.remove_lease((t, seq));
+        }
+        if let Some(key) = call_key(&self.rows[seq].job) {
+            if let Some(seqs) = self.calls.get_mut(&key) {
+                seqs.remove(&seq);
+                if seqs.is_empty() {
+                    self.calls.remove(&key);
+                }
+            }
+        }
         let row = &mut self.rows[seq];
         row.gone = true;
+        row.lease_until = None;
         row.job.payload = Vec::new().into();
         let (id, tenant, key) = (
             row.job.id.clone(),
             row.job.tenant.clone(),
             row.job.idempotency_key.take(),
         );
-        if let Some(t) = row.job.next_attempt_at {
-            self.due.remove(&(t, seq));
-        }
-        if let Some(t) = row.lease_until.take() {
-            self.leases.remove(&(t, seq));
-        }
         let attempts = std::mem::take(&mut row.attempts);
         self.ids.remove(&id);
         if let Some(key) = key {
@@ -236,7 +269,121 @@ impl Inner {
         job.step = 0;
         job.next_attempt_at = Some(now);
         job.updated_at = now;
-        self.due.insert((now, seq));
+        self.add_due((now, seq));
+        if let Some(key) = call_key(&self.rows[seq].job) {
+            self.calls.entry(key).or_default().insert(seq);
+        }
+    }
+
+    fn queue(&mut self, seq: usize) -> &mut Queue {
+        let job = &self.rows[seq].job;
+        (self.queues)
+            .entry((job.tenant.clone(), job.target.clone()))
+            .or_default()
+    }
+
+    fn drop_queue_if_empty(&mut self, seq: usize) {
+        let job = &self.rows[seq].job;
+        let key = (job.tenant.clone(), job.target.clone());
+        if self
+            .queues
+            .get(&key)
+            .is_some_and(|q| q.due.is_empty() && q.leases.is_empty())
+        {
+            self.queues.remove(&key);
+        }
+    }
+
+    fn add_due(&mut self, key: (Timestamp, usize)) {
+        self.due.insert(key);
+        self.queue(key.1).due.insert(key);
+    }
+
+    fn remove_due(&mut self, key: (Timestamp, usize)) {
+        self.due.remove(&key);
+        self.queue(key.1).due.remove(&key);
+        self.drop_queue_if_empty(key.1);
+    }
+
+    fn add_lease(&mut self, key: (Timestamp, usize)) {
+        self.leases.insert(key);
+        self.queue(key.1).leases.insert(key);
+    }
+
+    fn remove_lease(&mut self, key: (Timestamp, usize)) {
+        self.leases.remove(&key);
+        self.queue(key.1).leases.remove(&key);
+        self.drop_queue_if_empty(key.1);
+    }
+
+    /// The fair pick of [`Store::claim_with`]: `(from_leases, key)` of the jobs to claim, in
+    /// claim order. Looks at each target's first due jobs only, never at every due job.
+    fn pick(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        limit: usize,
+        rules: &ClaimRules,
+    ) -> Vec<(bool, (Timestamp, usize))> {
+        let bound = (now, usize::MAX);
+        let mut busy_tenant: HashMap<&TenantId, usize> = HashMap::new();
+        let mut picks = Vec::new();
+        for ((tenant, target), queue) in &self.queues {
+            if !scope.contains(tenant) {
+                continue;
+            }
+            let busy = queue.leases.range((now, usize::MAX)..).count();
+            *busy_tenant.entry(tenant).or_default() += busy;
+            let mut cap = rules.target_cap;
+            if let Some(b) = self.breakers.get(&(tenant.clone(), target.clone())) {
+                if b.is_open(now) {
+                    continue;
+                }
+                if b.is_tripped() {
+                    cap = 1;
+                }
+            }
+            let room = cap.saturating_sub(busy).min(limit);
+            if room == 0 {
+                continue;
+            }
+            let ordered = rules.ordered.contains(target);
+            // Expired leases first (their jobs have waited longest), then by due time.
+            let due = (queue.leases.range(..=bound).map(|&k| (true, k)))
+                .chain(queue.due.range(..=bound).map(|&k| (false, k)));
+            let mut rank = 0;
+            for (from_leases, key) in due {
+                if ordered {
+                    let first = call_key(&self.rows[key.1].job)
+                        .and_then(|k| self.calls.get(&k))
+                        .and_then(|seqs| seqs.first().copied());
+                    if first.is_some_and(|first| first < key.1) {
+                        continue;
+                    }
+                }
+                rank += 1;
+                let order = (
+                    !from_leases,
+                    key.0,
+                    i64::try_from(key.1).unwrap_or(i64::MAX),
+                );
+                picks.push(Candidate {
+                    tenant: tenant.clone(),
+                    rank,
+                    order,
+                    key: (from_leases, key),
+                });
+                if rank == room {
+                    break;
+                }
+            }
+        }
+        take_turns(
+            picks,
+            |t| busy_tenant.get(t).copied().unwrap_or(0),
+            rules.tenant_cap,
+            limit,
+        )
     }
 }
 
@@ -283,7 +430,9 @@ impl Store for MemoryStore {
             inner.idempotency.insert(key, seq);
         }
         inner.ids.insert(job.id.clone(), seq);
-        inner.due.insert((due, seq));
+        if let Some(key) = call_key(&job) {
+            inner.calls.entry(key).or_default().insert(seq);
+        }
         inner.rows.push(Row {
             job: job.clone(),
             fence: 0,
@@ -291,6 +440,9 @@ impl Store for MemoryStore {
             attempts: Vec::new(),
             gone: false,
         });
+        inner.add_due((due, seq));
+        drop(inner);
+        self.bell.ring();
         Ok(Inserted::new(job, true))
     }
 
@@ -301,36 +453,29 @@ impl Store for MemoryStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<Claimed>, OutboxError> {
+        self.claim_with(scope, now, lease, limit, &ClaimRules::unlimited())
+            .await
+    }
+
+    async fn claim_with(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+        rules: &ClaimRules,
+    ) -> Result<Vec<Claimed>, OutboxError> {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let rows = &inner.rows;
-        let in_scope = |k: &&(Timestamp, usize)| scope.contains(&rows[k.1].job.tenant);
-        let bound = (now, usize::MAX);
-        // Expired leases first (their jobs have waited longest), then due jobs by due time.
-        let mut picked: Vec<(bool, (Timestamp, usize))> = inner
-            .leases
-            .range(..=bound)
-            .filter(in_scope)
-            .take(limit)
-            .map(|&k| (true, k))
-            .collect();
-        let room = limit - picked.len();
-        picked.extend(
-            inner
-                .due
-                .range(..=bound)
-                .filter(in_scope)
-                .take(room)
-                .map(|&k| (false, k)),
-        );
+        let picked = inner.pick(scope, now, limit, rules);
         let until = now.saturating_add(lease);
         let mut claimed = Vec::with_capacity(picked.len());
         let mut disabled = crate::outbox::store::DisabledTargets::default();
         for (from_leases, key) in picked {
             if from_leases {
-                inner.leases.remove(&key);
+                inner.remove_lease(key);
             } else {
-                inner.due.remove(&key);
+                inner.remove_due(key);
             }
             let seq = key.1;
             let row = &mut inner.rows[seq];
@@ -340,9 +485,9 @@ impl Store for MemoryStore {
             row.job.attempts += 1;
             row.job.step += 1;
             row.job.updated_at = now;
-            inner.leases.insert((until, seq));
             let lease = Lease::new(row.job.id.clone(), row.job.tenant.clone(), row.fence, until);
             let job = row.job.clone();
+            inner.add_lease((until, seq));
             let urls = disabled.share(&job.tenant, || {
                 let mut urls: Vec<String> = (inner.targets.iter())
                     .filter(|((t, _), state)| *t == job.tenant && state.is_disabled())
@@ -351,9 +496,65 @@ impl Store for MemoryStore {
                 urls.sort_unstable();
                 Ok(urls)
             })?;
-            claimed.push(Claimed::new(job, lease).with_disabled_targets(urls));
+            let failures = (inner
+                .breakers
+                .get(&(job.tenant.clone(), job.target.clone())))
+            .map_or(0, |b| b.failures);
+            claimed.push(
+                Claimed::new(job, lease)
+                    .with_disabled_targets(urls)
+                    .with_breaker_failures(failures)
+                    .reclaimed(from_leases),
+            );
         }
         Ok(claimed)
+    }
+
+    async fn renew(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        until: Timestamp,
+    ) -> Result<Lease, OutboxError> {
+        let mut inner = self.lock();
+        let Some(seq) = inner.seq_in_scope(scope, &lease.job_id) else {
+            return Err(OutboxError::not_found("job", &lease.job_id));
+        };
+        let row = &inner.rows[seq];
+        if row.job.status != JobStatus::InFlight || row.fence != lease.fence {
+            return Err(OutboxError::StaleLease {
+                job: lease.job_id.clone(),
+                fence: lease.fence,
+            });
+        }
+        if let Some(old) = inner.rows[seq].lease_until {
+            inner.remove_lease((old, seq));
+        }
+        inner.rows[seq].lease_until = Some(until);
+        inner.add_lease((until, seq));
+        let mut renewed = lease.clone();
+        renewed.expires_at = until;
+        Ok(renewed)
+    }
+
+    async fn breaker(
+        &self,
+        scope: &Scope,
+        tenant: &TenantId,
+        target: &TargetRef,
+    ) -> Result<Option<BreakerState>, OutboxError> {
+        if !scope.contains(tenant) {
+            return Ok(None);
+        }
+        let inner = self.lock();
+        Ok(inner
+            .breakers
+            .get(&(tenant.clone(), target.clone()))
+            .cloned())
+    }
+
+    fn doorbell(&self) -> Option<Doorbell> {
+        Some(self.bell.clone())
     }
 
     async fn finish(
@@ -388,11 +589,27 @@ impl Store for MemoryStore {
             }
             None => None,
         };
+        let breaker = match finish.breaker {
+            Some(event) => {
+                let job = &inner.rows[seq].job;
+                let key = (job.tenant.clone(), job.target.clone());
+                let current = (inner.breakers.get(&key).cloned())
+                    .unwrap_or_else(|| BreakerState::new(key.0.clone(), key.1.clone(), 0, None));
+                let (state, changed) = current.after(event, at);
+                if state.failures == 0 && state.open_until.is_none() {
+                    inner.breakers.remove(&key);
+                } else {
+                    inner.breakers.insert(key, state.clone());
+                }
+                changed.then_some(state)
+            }
+            None => None,
+        };
         let inner = &mut *inner;
-        let row = &mut inner.rows[seq];
-        if let Some(until) = row.lease_until.take() {
-            inner.leases.remove(&(until, seq));
+        if let Some(until) = inner.rows[seq].lease_until.take() {
+            inner.remove_lease((until, seq));
         }
+        let row = &mut inner.rows[seq];
         let (status, next) = match finish.next {
             Next::Retry(t) => (JobStatus::Pending, Some(t)),
             Next::Succeeded => (JobStatus::Succeeded, None),
@@ -402,10 +619,21 @@ impl Store for MemoryStore {
         row.job.status = status;
         row.job.next_attempt_at = next;
         row.job.updated_at = at;
+        let job = row.job.clone();
         if let Some(t) = next {
-            inner.due.insert((t, seq));
+            inner.add_due((t, seq));
         }
-        Ok(Finished::new(row.job.clone(), disabled_target))
+        if status.is_final() {
+            if let Some(key) = call_key(&job) {
+                if let Some(seqs) = inner.calls.get_mut(&key) {
+                    seqs.remove(&seq);
+                    if seqs.is_empty() {
+                        inner.calls.remove(&key);
+                    }
+                }
+            }
+        }
+        Ok(Finished::new(job, disabled_target).with_breaker(breaker))
     }
 
     async fn append_attempt(&self, scope: &Scope, attempt: Attempt) -> Result<(), OutboxError> {
@@ -587,7 +815,10 @@ impl Store for MemoryStore {
             }
         }
         inner.requeue_row(seq, now);
-        Ok(inner.rows[seq].job.clone())
+        let job = inner.rows[seq].job.clone();
+        drop(inner);
+        self.bell.ring();
+        Ok(job)
     }
 
     async fn recover(
@@ -622,6 +853,8 @@ impl Store for MemoryStore {
             inner.requeue_row(seq, now);
             requeued.push(inner.rows[seq].job.id.clone());
         }
+        drop(inner);
+        self.bell.ring();
         Ok(Recovered::new(requeued, capped))
     }
 
@@ -745,6 +978,10 @@ impl Store for MemoryStore {
             let before = inner.targets.len();
             inner.targets.retain(|(t, _), _| t != tenant);
             erased.targets = (before - inner.targets.len()) as u64;
+            // The tenant's breakers go with its target health.
+            let before = inner.breakers.len();
+            inner.breakers.retain(|(t, _), _| t != tenant);
+            erased.targets += (before - inner.breakers.len()) as u64;
         }
         Ok(erased)
     }

@@ -25,8 +25,9 @@ use async_trait::async_trait;
 use crate::outbox::error::OutboxError;
 use crate::outbox::lifecycle::{Erase, Erased, Purge, Purged};
 use crate::outbox::model::{
-    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, Page, Timestamp,
+    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, Page, TargetRef, Timestamp,
 };
+use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
 
 /// Where jobs, attempts and target health live: the outbox's only state.
@@ -66,8 +67,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<Inserted, OutboxError>;
 
     /// Claims up to `limit` jobs due at `now` (pending and due, or in flight with an expired
-    /// lease), oldest due first, each under a new lease of `lease`. Each claimed job's
-    /// `attempts` and `step` have been increased by one.
+    /// lease), each under a new lease of `lease`: [`Store::claim_with`] under
+    /// [`ClaimRules::unlimited`] (no caps, no ordering; open breakers still defer), so the
+    /// first due job of every target comes before the second of any, oldest due first within
+    /// a round. Each claimed job's `attempts` and `step` have been increased by one.
     ///
     /// # Errors
     /// [`OutboxError::Backend`] when the store fails.
@@ -78,6 +81,73 @@ pub trait Store: Send + Sync + fmt::Debug {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<Claimed>, OutboxError>;
+
+    /// Claims like [`Store::claim`], under `rules`: due jobs are taken across tenants round
+    /// robin (the first due job of every tenant, then the second, ...), a tenant or target at
+    /// its cap of jobs in flight waits while the others go ahead, a target whose breaker is
+    /// open is passed over (its jobs stay pending, no attempt spent) and, after its cool-down,
+    /// sends one probe at a time, and a job of an ordered target waits while an earlier job of
+    /// its call is pending or in flight.
+    ///
+    /// The stores of this crate implement it in their claim statement; the default runs
+    /// [`Store::claim`] and applies none of the rules.
+    ///
+    /// # Errors
+    /// [`OutboxError::Backend`] when the store fails.
+    async fn claim_with(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+        rules: &ClaimRules,
+    ) -> Result<Vec<Claimed>, OutboxError> {
+        let _ = rules;
+        self.claim(scope, now, lease, limit).await
+    }
+
+    /// The circuit breaker of a tenant's target, if it has seen a failure since its last
+    /// success.
+    ///
+    /// # Errors
+    /// [`OutboxError::Backend`] when the store fails.
+    async fn breaker(
+        &self,
+        scope: &Scope,
+        tenant: &TenantId,
+        target: &TargetRef,
+    ) -> Result<Option<BreakerState>, OutboxError> {
+        let _ = (scope, tenant, target);
+        Ok(None)
+    }
+
+    /// Rung by this store whenever a job may have become due (an insert, a requeue), so an
+    /// idle dispatcher of this process picks it up at once; a store shared between processes
+    /// also rings it for the other processes' inserts when it can (PostgreSQL's `NOTIFY`).
+    /// `None`: the dispatcher polls.
+    fn doorbell(&self) -> Option<Doorbell> {
+        None
+    }
+
+    /// Extends a claimed job's lease to `until`: the dispatcher's heartbeat while a send is in
+    /// flight, so that a lease need not be sized for the longest request timeout.
+    ///
+    /// # Errors
+    /// [`OutboxError::StaleLease`] when the job was re-claimed or finished since this lease;
+    /// [`OutboxError::Invalid`] from a store that cannot renew (the default).
+    async fn renew(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        until: Timestamp,
+    ) -> Result<Lease, OutboxError> {
+        let _ = (scope, lease, until);
+        Err(OutboxError::Invalid {
+            what: "lease renewal",
+            problem: "this store cannot renew leases; size the lease for the longest timeout"
+                .into(),
+        })
+    }
 
     /// Records a claimed job's attempt and its new state in one step.
     ///
@@ -308,6 +378,12 @@ pub struct Claimed {
     /// resolved target against this list instead of asking [`Store::target`] before the send,
     /// one store round trip fewer per job. `None`: the dispatcher asks.
     pub disabled_targets: Option<Arc<[String]>>,
+    /// Failures of the job's target since its last success, as of the claim (0: healthy, or
+    /// not reported). The dispatcher reports a success to the breaker only when this is not 0.
+    pub breaker_failures: u32,
+    /// Whether the job was claimed again after an earlier claim's lease expired: that send's
+    /// outcome is unknown, and the dispatcher records it as an attempt before sending again.
+    pub reclaimed: bool,
 }
 
 impl Claimed {
@@ -319,7 +395,23 @@ impl Claimed {
             job,
             lease,
             disabled_targets: None,
+            breaker_failures: 0,
+            reclaimed: false,
         }
+    }
+
+    /// Marks the claim as one taken after an earlier claim's lease expired.
+    #[must_use]
+    pub fn reclaimed(mut self, reclaimed: bool) -> Self {
+        self.reclaimed = reclaimed;
+        self
+    }
+
+    /// Reports the failures the job's target's breaker has counted.
+    #[must_use]
+    pub fn with_breaker_failures(mut self, failures: u32) -> Self {
+        self.breaker_failures = failures;
+        self
     }
 
     /// Reports the tenant's disabled target URLs with the claim (every one the store holds
@@ -341,6 +433,8 @@ pub struct Finish {
     pub next: Next,
     /// What the attempt says about its target's health, if anything.
     pub target: Option<TargetEvent>,
+    /// What the attempt tells the breaker of the job's target, if anything.
+    pub breaker: Option<BreakerEvent>,
 }
 
 impl Finish {
@@ -351,7 +445,191 @@ impl Finish {
             attempt,
             next,
             target,
+            breaker: None,
         }
+    }
+
+    /// Reports the attempt to the breaker of the job's target.
+    #[must_use]
+    pub fn with_breaker(mut self, event: BreakerEvent) -> Self {
+        self.breaker = Some(event);
+        self
+    }
+}
+
+/// What an attempt tells the circuit breaker of its job's target (the tenant's [`TargetRef`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BreakerEvent {
+    /// The receiver answered: forget the failures and close the breaker.
+    Closed,
+    /// A timeout, a transport error, a 5xx, 408 or 429: count it; at `threshold` consecutive
+    /// failures the breaker opens (again) for `cool_down`.
+    Failed {
+        /// Consecutive failures that open the breaker.
+        threshold: u32,
+        /// How long an open breaker defers its target's jobs before one probe is sent.
+        cool_down: Duration,
+    },
+}
+
+/// The circuit breaker of one target of a tenant.
+///
+/// Closed: jobs are sent. Open (`open_until` in the future): the target's due jobs are passed
+/// over by the claim, so they stay pending, are not sent and spend no attempt. Half-open
+/// (`open_until` passed): one job at a time is sent as a probe; a success closes the breaker,
+/// a failure opens it again for another cool-down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BreakerState {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The target reference the jobs name.
+    pub target: TargetRef,
+    /// Consecutive failures since the last success.
+    pub failures: u32,
+    /// When the breaker opened, then until when it defers; `None` while closed.
+    pub open_until: Option<Timestamp>,
+}
+
+impl BreakerState {
+    /// For store implementations.
+    #[must_use]
+    pub fn new(
+        tenant: TenantId,
+        target: TargetRef,
+        failures: u32,
+        open_until: Option<Timestamp>,
+    ) -> Self {
+        BreakerState {
+            tenant,
+            target,
+            failures,
+            open_until,
+        }
+    }
+
+    /// Whether the breaker defers its target's jobs at `now`.
+    #[must_use]
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.open_until.is_some_and(|t| t > now)
+    }
+
+    /// Whether the breaker has tripped (open, or half-open once the cool-down passed).
+    #[must_use]
+    pub fn is_tripped(&self) -> bool {
+        self.open_until.is_some()
+    }
+
+    /// The state after `event` at `at`, and whether the event opened or closed the breaker.
+    #[must_use]
+    pub fn after(&self, event: BreakerEvent, at: Timestamp) -> (BreakerState, bool) {
+        let mut next = self.clone();
+        match event {
+            BreakerEvent::Closed => {
+                next.failures = 0;
+                next.open_until = None;
+                let changed = self.open_until.is_some();
+                (next, changed)
+            }
+            BreakerEvent::Failed {
+                threshold,
+                cool_down,
+            } => {
+                next.failures = self.failures.saturating_add(1);
+                if next.failures >= threshold.max(1) {
+                    next.open_until = Some(at.saturating_add(cool_down));
+                }
+                let opened = self.open_until.is_none() && next.open_until.is_some();
+                // A failed probe opens a half-open breaker again.
+                let reopened = self.open_until.is_some_and(|t| t <= at);
+                (next, opened || reopened)
+            }
+        }
+    }
+}
+
+/// The targets whose jobs are delivered in order per call (the job's `call_id` is the
+/// ordering key; jobs without one are not ordered).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OrderedTargets {
+    /// No target is ordered (the default).
+    #[default]
+    None,
+    /// Every target is ordered.
+    All,
+    /// These targets are ordered.
+    Only(Arc<[TargetRef]>),
+}
+
+impl OrderedTargets {
+    /// Whether jobs to `target` are ordered.
+    #[must_use]
+    pub fn contains(&self, target: &TargetRef) -> bool {
+        match self {
+            OrderedTargets::None => false,
+            OrderedTargets::All => true,
+            OrderedTargets::Only(list) => list.contains(target),
+        }
+    }
+}
+
+/// The default cap on one tenant's jobs in flight.
+pub const DEFAULT_TENANT_CAP: usize = 8;
+/// The default cap on one target's jobs in flight (per tenant and target reference).
+pub const DEFAULT_TARGET_CAP: usize = 4;
+
+/// The rules of a fair claim ([`Store::claim_with`]).
+///
+/// Caps count the jobs in flight under an unexpired lease plus those this claim takes. Several
+/// dispatchers claim concurrently from their own snapshots, so across dispatchers a cap can be
+/// exceeded by the jobs their overlapping claims take; one dispatcher never exceeds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClaimRules {
+    /// The most jobs of one tenant in flight ([`DEFAULT_TENANT_CAP`]).
+    pub tenant_cap: usize,
+    /// The most jobs of one tenant's target in flight ([`DEFAULT_TARGET_CAP`]).
+    pub target_cap: usize,
+    /// Targets delivered in order per call.
+    pub ordered: OrderedTargets,
+}
+
+impl Default for ClaimRules {
+    fn default() -> Self {
+        ClaimRules {
+            tenant_cap: DEFAULT_TENANT_CAP,
+            target_cap: DEFAULT_TARGET_CAP,
+            ordered: OrderedTargets::None,
+        }
+    }
+}
+
+impl ClaimRules {
+    /// No caps and no ordering: [`Store::claim`]'s rules (breakers still defer).
+    #[must_use]
+    pub fn unlimited() -> Self {
+        ClaimRules {
+            tenant_cap: usize::MAX,
+            target_cap: usize::MAX,
+            ordered: OrderedTargets::None,
+        }
+    }
+
+    /// These caps on jobs in flight per tenant and per target.
+    #[must_use]
+    pub fn with_caps(mut self, tenant: usize, target: usize) -> Self {
+        self.tenant_cap = tenant;
+        self.target_cap = target;
+        self
+    }
+
+    /// These ordered targets.
+    #[must_use]
+    pub fn with_ordered(mut self, ordered: OrderedTargets) -> Self {
+        self.ordered = ordered;
+        self
     }
 }
 
@@ -458,6 +736,8 @@ pub struct Finished {
     pub job: Job,
     /// The target's state when this finish disabled it.
     pub disabled_target: Option<TargetState>,
+    /// The breaker's new state when this finish opened or closed it.
+    pub breaker: Option<BreakerState>,
 }
 
 impl Finished {
@@ -467,7 +747,15 @@ impl Finished {
         Finished {
             job,
             disabled_target,
+            breaker: None,
         }
+    }
+
+    /// Reports a breaker that this finish opened or closed.
+    #[must_use]
+    pub fn with_breaker(mut self, breaker: Option<BreakerState>) -> Self {
+        self.breaker = breaker;
+        self
     }
 }
 
@@ -487,6 +775,46 @@ impl Recovered {
     pub fn new(requeued: Vec<JobId>, capped: bool) -> Self {
         Recovered { requeued, capped }
     }
+}
+
+/// A due job a fair claim may take: its tenant, its rank among its target's picks (1 for the
+/// first), its place in due order, and what the store needs to claim it.
+pub(crate) struct Candidate<K> {
+    pub(crate) tenant: TenantId,
+    pub(crate) rank: usize,
+    pub(crate) order: (bool, Timestamp, i64),
+    pub(crate) key: K,
+}
+
+/// The tenants' turns of a fair claim, from each target's picks (already within the target's
+/// cap): per tenant the first pick of every target, then the second, ... up to the tenant's
+/// cap less its jobs in flight; then across tenants round robin; at most `limit`.
+pub(crate) fn take_turns<K>(
+    mut picks: Vec<Candidate<K>>,
+    busy: impl Fn(&TenantId) -> usize,
+    tenant_cap: usize,
+    limit: usize,
+) -> Vec<K> {
+    picks.sort_unstable_by_key(|p| (p.rank, p.order));
+    let mut turns: Vec<(TenantId, usize)> = Vec::new();
+    let mut ranked = Vec::with_capacity(picks.len());
+    for pick in picks {
+        let i = match turns.iter().position(|(t, _)| *t == pick.tenant) {
+            Some(i) => i,
+            None => {
+                turns.push((pick.tenant.clone(), busy(&pick.tenant)));
+                turns.len() - 1
+            }
+        };
+        // The tenant's jobs in flight count as turns it already had.
+        let turn = turns[i].1.saturating_add(1);
+        turns[i].1 = turn;
+        if turn <= tenant_cap {
+            ranked.push((turn, pick.order, pick.key));
+        }
+    }
+    ranked.sort_unstable_by_key(|r| (r.0, r.1));
+    ranked.into_iter().take(limit).map(|(_, _, k)| k).collect()
 }
 
 /// One shared list of disabled target URLs per tenant within a claim.

@@ -17,15 +17,17 @@ use crate::outbox::error::OutboxError;
 use crate::outbox::lifecycle::{Erase, Erased, Purge, Purged, privacy_change};
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, PayloadState,
-    Timestamp,
+    TargetRef, Timestamp,
 };
 use crate::outbox::store::batch::{Batcher, Pending};
 use crate::outbox::store::sql::{
     self, ATTEMPT_COLS, JOB_COLS, JOB_INSERT_COLS, PurgeStep, RowRead, Sql, TargetRow, Val, int, ms,
 };
 use crate::outbox::store::{
-    Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetEvent, TargetState,
+    BreakerEvent, BreakerState, ClaimRules, Claimed, Finish, Finished, Inserted, Lease, Recovered,
+    Store, TargetEvent, TargetState,
 };
+use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
 
 /// The advisory lock key that serializes migrations (and schema creation) across processes.
@@ -83,6 +85,13 @@ struct Shared {
     inserts: Batcher<Job, Inserted>,
     /// Finishes waiting for the next multi-row finish statement.
     finishes: Batcher<FinishCall, Finished>,
+    /// Rung by this process's inserts and requeues, and by the `NOTIFY` of other processes'.
+    bell: Doorbell,
+    /// The `LISTEN`/`NOTIFY` channel: the schema's own, so stores in other schemas of the
+    /// same database do not wake each other.
+    channel: String,
+    /// Dropped with the store: stops the listener task.
+    _stop_listening: Option<futures_channel::oneshot::Sender<()>>,
 }
 
 /// The most jobs one multi-row `INSERT` carries.
@@ -195,11 +204,18 @@ impl PostgresStoreBuilder {
             };
             config.options(options);
         }
-        let pool = Pool::builder(Manager::new(config, NoTls))
+        // Durable commits whatever the server's default: an acknowledged enqueue survives a
+        // crash of the database.
+        let options = match config.get_options() {
+            Some(o) => format!("{o} -c synchronous_commit=on"),
+            None => "-c synchronous_commit=on".to_owned(),
+        };
+        config.options(options);
+        let pool = Pool::builder(Manager::new(config.clone(), NoTls))
             .max_size(self.max_connections)
             .build()
             .map_err(backend)?;
-        PostgresStore::init(pool, self.schema.as_deref()).await
+        PostgresStore::init(pool, self.schema.as_deref(), Some(config)).await
     }
 }
 
@@ -394,14 +410,38 @@ impl PostgresStore {
     /// # Errors
     /// [`OutboxError::Backend`] when the database cannot be reached or migrated;
     /// [`OutboxError::Invalid`] when it was migrated by a newer build.
+    ///
+    /// The pool's sessions must commit synchronously (`synchronous_commit` not `off`), or an
+    /// acknowledged job could be lost in a crash of the database: the store refuses them
+    /// ([`OutboxError::Invalid`]). Other processes' enqueues do not wake this store's
+    /// dispatchers (no `LISTEN` connection): they see them at their poll interval.
     pub async fn from_pool(pool: Pool) -> Result<Self, OutboxError> {
-        Self::init(pool, None).await
+        let client = pool.get().await.map_err(backend)?;
+        let setting = client
+            .query_one("SHOW synchronous_commit", &[])
+            .await
+            .map_err(backend)?
+            .text(0)?;
+        if setting == "off" {
+            return Err(OutboxError::Invalid {
+                what: "postgres session",
+                problem: "synchronous_commit is off: a crash could lose acknowledged jobs; \
+                          set it on for the pool's connections (`-c synchronous_commit=on`)"
+                    .into(),
+            });
+        }
+        drop(client);
+        Self::init(pool, None, None).await
     }
 
     /// The schema version this build migrates to.
     pub const SCHEMA_VERSION: u32 = sql::SCHEMA_VERSION;
 
-    async fn init(pool: Pool, schema: Option<&str>) -> Result<Self, OutboxError> {
+    async fn init(
+        pool: Pool,
+        schema: Option<&str>,
+        listen: Option<tokio_postgres::Config>,
+    ) -> Result<Self, OutboxError> {
         let mut client = pool.get().await.map_err(backend)?;
         let tx = client.transaction().await.map_err(backend)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -445,11 +485,29 @@ impl PostgresStore {
         // A quarter of the pool (1 to 4) is shared; the rest stays for transactions.
         let max = pool.status().max_size;
         let shared = if max >= 2 { (max / 4).clamp(1, 4) } else { 0 };
+        let bell = Doorbell::new();
+        let channel = format!("aw_outbox_{}", schema.unwrap_or("public"));
+        let stop = match listen {
+            Some(config) => {
+                let (stop, stopped) = futures_channel::oneshot::channel();
+                tokio::spawn(listen_for_jobs(
+                    config,
+                    channel.clone(),
+                    bell.clone(),
+                    stopped,
+                ));
+                Some(stop)
+            }
+            None => None,
+        };
         let shared = Shared {
             slots: (0..shared).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
             inserts: Batcher::default(),
             finishes: Batcher::default(),
+            bell,
+            channel,
+            _stop_listening: stop,
         };
         Ok(PostgresStore {
             pool,
@@ -533,6 +591,9 @@ impl PostgresStore {
             }
         }
         let inserted = insert_row(&tx, job).await?;
+        tx.execute("SELECT pg_notify($1, '')", &[&self.shared.channel])
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(inserted)
     }
@@ -554,7 +615,7 @@ impl PostgresStore {
         let mut flush = self.shared.inserts.flush();
         while let Some(batch) = flush.next_batch(MAX_INSERT_BATCH) {
             let inserted = match self.shared().await {
-                Ok(client) => insert_rows(&client, &batch).await,
+                Ok(client) => insert_rows(&client, &batch, &self.shared.channel).await,
                 Err(e) => Err(BatchFailure::Store(e)),
             };
             match inserted {
@@ -613,33 +674,46 @@ impl PostgresStore {
             values.push(&clear);
         }
         let text = finish_statement(scope_tenant.is_some(), clear_url.is_some());
-        let (rows, disabled_target) = match health {
-            Some(event) => {
-                let mut client = self.client().await?;
-                let tx = client.transaction().await.map_err(backend)?;
-                let rows = run_finish(&tx, &text, &values, attempt).await?;
-                if rows.is_empty() {
-                    drop(tx);
-                    return Err(self.finish_refusal(&**client, scope, lease, attempt).await);
-                }
-                let disabled = record_health(&tx, &attempt.tenant, event, attempt.ended_at).await?;
-                tx.commit().await.map_err(backend)?;
-                (rows, disabled)
-            }
-            None => {
+        let (rows, disabled_target, breaker) = match (health, finish.breaker) {
+            (None, None) => {
                 let client = self.shared().await?;
                 let rows = run_finish(&*client, &text, &values, attempt).await?;
                 if rows.is_empty() {
                     return Err(self.finish_refusal(&***client, scope, lease, attempt).await);
                 }
-                (rows, None)
+                (rows, None, None)
+            }
+            (health, breaker) => {
+                let mut client = self.client().await?;
+                let tx = client.transaction().await.map_err(backend)?;
+                let rows = run_finish(&tx, &text, &values, attempt).await?;
+                let Some(job_row) = rows.first() else {
+                    drop(tx);
+                    return Err(self.finish_refusal(&**client, scope, lease, attempt).await);
+                };
+                let disabled = match health {
+                    Some(event) => {
+                        record_health(&tx, &attempt.tenant, event, attempt.ended_at).await?
+                    }
+                    None => None,
+                };
+                let breaker = match breaker {
+                    Some(event) => {
+                        let target = sql::job_from_row(job_row, 0)?.target;
+                        record_breaker(&tx, &attempt.tenant, &target, event, attempt.ended_at)
+                            .await?
+                    }
+                    None => None,
+                };
+                tx.commit().await.map_err(backend)?;
+                (rows, disabled, breaker)
             }
         };
         let Some(job_row) = rows.first() else {
             return Err(sql::corrupt("a finish returned no job"));
         };
         let job = sql::job_from_row(job_row, 0)?;
-        Ok(Finished::new(job, disabled_target))
+        Ok(Finished::new(job, disabled_target).with_breaker(breaker))
     }
 
     /// Queues a finish for the next multi-row finish statement and waits for its answer.
@@ -818,6 +892,7 @@ async fn insert_row(client: &impl GenericClient, mut job: Job) -> Result<Inserte
 async fn insert_rows(
     client: &Object,
     batch: &[PendingInsert],
+    channel: &str,
 ) -> Result<Vec<String>, BatchFailure> {
     let jobs = batch.iter().map(|p| &p.req);
     let ids: Vec<&str> = jobs.clone().map(|j| j.id.as_str()).collect();
@@ -835,14 +910,15 @@ async fn insert_rows(
     let updated: Vec<i64> = jobs.map(|j| ms(j.updated_at)).collect();
     let stmt = client
         .prepare_cached(&format!(
-            "INSERT INTO outbox_jobs ({JOB_INSERT_COLS}, due_at, fence) \
+            "WITH ins AS (INSERT INTO outbox_jobs ({JOB_INSERT_COLS}, due_at, fence) \
              SELECT t.id, t.tenant_id, t.event_type, t.call_id, t.payload, t.target, 'pending', \
              t.attempts, t.step, t.due, t.created_at, t.updated_at, NULL, t.due, 0 \
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], \
              $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], \
              $11::bigint[]) WITH ORDINALITY AS t(id, tenant_id, event_type, call_id, payload, \
              target, attempts, step, due, created_at, updated_at, n) \
-             ORDER BY t.n ON CONFLICT (id) DO NOTHING RETURNING id"
+             ORDER BY t.n ON CONFLICT (id) DO NOTHING RETURNING id), \
+             woken AS (SELECT pg_notify($12, '')) SELECT ins.id FROM ins, woken"
         ))
         .await
         .map_err(backend)?;
@@ -861,6 +937,7 @@ async fn insert_rows(
                 &due,
                 &created,
                 &updated,
+                &channel,
             ],
         )
         .await
@@ -1091,6 +1168,109 @@ async fn run_finish(
     }
 }
 
+/// Applies an attempt to its target's breaker, under the breaker row's lock; the breaker's
+/// state when this opened or closed it.
+async fn record_breaker(
+    tx: &impl GenericClient,
+    tenant: &TenantId,
+    target: &TargetRef,
+    event: BreakerEvent,
+    at: Timestamp,
+) -> Result<Option<BreakerState>, OutboxError> {
+    tx.execute(
+        "INSERT INTO outbox_breakers (tenant_id, target, failures) VALUES ($1, $2, 0) \
+         ON CONFLICT (tenant_id, target) DO NOTHING",
+        &[&tenant.as_str(), &target.as_str()],
+    )
+    .await
+    .map_err(backend)?;
+    let r = tx
+        .query_one(
+            "SELECT failures, open_until FROM outbox_breakers \
+             WHERE tenant_id = $1 AND target = $2 FOR UPDATE",
+            &[&tenant.as_str(), &target.as_str()],
+        )
+        .await
+        .map_err(backend)?;
+    let current = sql::breaker_from_row(tenant, target, (r.int(0)?, r.opt_int(1)?));
+    let (state, changed) = current.after(event, at);
+    if state.failures == 0 && state.open_until.is_none() {
+        tx.execute(
+            "DELETE FROM outbox_breakers WHERE tenant_id = $1 AND target = $2",
+            &[&tenant.as_str(), &target.as_str()],
+        )
+        .await
+        .map_err(backend)?;
+    } else {
+        tx.execute(
+            "UPDATE outbox_breakers SET failures = $3, open_until = $4 \
+             WHERE tenant_id = $1 AND target = $2",
+            &[
+                &tenant.as_str(),
+                &target.as_str(),
+                &int(u64::from(state.failures)),
+                &state.open_until.map(ms),
+            ],
+        )
+        .await
+        .map_err(backend)?;
+    }
+    Ok(changed.then_some(state))
+}
+
+/// Keeps a `LISTEN` connection on `channel` and rings `bell` at every notification, until
+/// `stop` ends (the store was dropped). Reconnects after a pause when the connection fails;
+/// meanwhile the dispatchers poll.
+async fn listen_for_jobs(
+    config: tokio_postgres::Config,
+    channel: String,
+    bell: Doorbell,
+    mut stop: futures_channel::oneshot::Receiver<()>,
+) {
+    use futures_util::future::{Either, select};
+    use futures_util::stream::{StreamExt, poll_fn};
+    use tokio_postgres::AsyncMessage;
+    loop {
+        let session = async {
+            let (client, mut connection) = config.connect(NoTls).await.map_err(backend)?;
+            let mut messages = poll_fn(move |cx| connection.poll_message(cx));
+            // The connection must be driven for the LISTEN to be answered.
+            let statement = format!("LISTEN {channel}");
+            let listen = client.batch_execute(&statement);
+            let mut listen = std::pin::pin!(listen);
+            loop {
+                match select(listen.as_mut(), messages.next()).await {
+                    Either::Left((result, _)) => {
+                        result.map_err(backend)?;
+                        break;
+                    }
+                    Either::Right((Some(Ok(_)), _)) => {}
+                    Either::Right((Some(Err(e)), _)) => return Err(backend(e)),
+                    Either::Right((None, _)) => return Ok(()),
+                }
+            }
+            // Anything may have been enqueued while no one listened.
+            bell.ring();
+            // `client` stays alive with the session: dropping it would end the connection.
+            while let Some(message) = messages.next().await {
+                if let AsyncMessage::Notification(_) = message.map_err(backend)? {
+                    bell.ring();
+                }
+            }
+            Ok::<(), OutboxError>(())
+        };
+        let session = std::pin::pin!(session);
+        match select(session, &mut stop).await {
+            Either::Left(_) => {}
+            Either::Right(_) => return,
+        }
+        let pause = std::pin::pin!(tokio::time::sleep(Duration::from_secs(1)));
+        if let Either::Right(_) = select(pause, &mut stop).await {
+            return;
+        }
+    }
+}
+
 /// Applies a 410 or an exhausted job to its target's health, under the target row's lock.
 async fn record_health(
     tx: &impl GenericClient,
@@ -1145,10 +1325,14 @@ impl Store for PostgresStore {
             return Err(OutboxError::OutOfScope { tenant: job.tenant });
         }
         check_job_text(&job)?;
-        match job.idempotency_key.clone() {
-            Some(key) => self.insert_keyed(job, key, idempotency_window).await,
-            None => self.insert_batched(job).await,
+        let inserted = match job.idempotency_key.clone() {
+            Some(key) => self.insert_keyed(job, key, idempotency_window).await?,
+            None => self.insert_batched(job).await?,
+        };
+        if inserted.created {
+            self.shared.bell.ring();
         }
+        Ok(inserted)
     }
 
     async fn claim(
@@ -1158,46 +1342,129 @@ impl Store for PostgresStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<Claimed>, OutboxError> {
+        self.claim_with(scope, now, lease, limit, &ClaimRules::unlimited())
+            .await
+    }
+
+    async fn claim_with(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+        rules: &ClaimRules,
+    ) -> Result<Vec<Claimed>, OutboxError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
         let until = now.saturating_add(lease);
-        // The picked rows are updated by their tuple ids (a TID scan), never through a join:
-        // a plan cached while the table was small would otherwise hash-join against a scan of
-        // the whole table, which grows with every job ever sent.
-        let mut sql = Sql::new("WITH picked AS (SELECT ctid, seq, due_at FROM outbox_jobs WHERE ");
-        sql.scope(scope)
-            .bind(" AND due_at <= {}", Val::Int(ms(now)))
-            .bind(
-                " ORDER BY due_at, seq LIMIT {} FOR UPDATE SKIP LOCKED), ",
-                Val::Int(int(limit as u64)),
-            )
-            .push(
-                "upd AS (UPDATE outbox_jobs SET status = 'in-flight', attempts = attempts + 1, \
-                 step = step + 1, fence = fence + 1",
-            )
-            .bind(", due_at = {}", Val::Int(ms(until)))
-            .bind(", updated_at = {}", Val::Int(ms(now)))
-            .push(&format!(
-                " WHERE ctid = ANY(ARRAY(SELECT ctid FROM picked)) RETURNING seq, fence, {JOB_COLS}) \
-                 SELECT p.due_at, u.*, (SELECT array_agg(t.url) FROM outbox_targets t \
-                 WHERE t.tenant_id = u.tenant_id AND t.disabled_reason IS NOT NULL) \
-                 FROM upd u JOIN picked p ON p.seq = u.seq"
-            ));
+        // The chosen rows are locked and updated by their sequence numbers and tuple ids
+        // (index and TID scans), never through a join: a plan cached while the table was small
+        // would otherwise hash-join against a scan of the whole table, which grows with every
+        // job ever sent. A row another claim took meanwhile is skipped (locked) or no longer
+        // due (re-checked once locked).
+        let mut sql = Sql::new("WITH ");
+        sql::fair_pick(&mut sql, scope, now, limit, rules);
+        sql.push(
+            ", picked AS (SELECT ctid, seq, status FROM outbox_jobs \
+             WHERE seq = ANY(ARRAY(SELECT seq FROM chosen))",
+        )
+        .bind(
+            " AND due_at <= {} FOR UPDATE SKIP LOCKED), ",
+            Val::Int(ms(now)),
+        )
+        .push(
+            "upd AS (UPDATE outbox_jobs SET status = 'in-flight', attempts = attempts + 1, \
+             step = step + 1, fence = fence + 1",
+        )
+        .bind(", due_at = {}", Val::Int(ms(until)))
+        .bind(", updated_at = {}", Val::Int(ms(now)))
+        .push(&format!(
+            " WHERE ctid = ANY(ARRAY(SELECT ctid FROM picked)) RETURNING seq, fence, {JOB_COLS}) \
+             SELECT c.turn, c.due_at, u.*, (SELECT array_agg(t.url) FROM outbox_targets t \
+             WHERE t.tenant_id = u.tenant_id AND t.disabled_reason IS NOT NULL), c.failures, \
+             (SELECT p.status = 'in-flight' FROM picked p WHERE p.seq = u.seq) \
+             FROM upd u JOIN chosen c ON c.seq = u.seq"
+        ));
         let rows = query(&***self.shared().await?, &sql).await?;
         let mut claimed = Vec::with_capacity(rows.len());
         let mut disabled = crate::outbox::store::DisabledTargets::default();
         for row in rows {
-            let job = sql::job_from_row(&row, 3)?;
-            let fence = u64::try_from(row.int(2)?).unwrap_or(0);
-            let urls: Option<Vec<String>> = row.try_get(3 + sql::JOB_COL_COUNT).map_err(backend)?;
+            let job = sql::job_from_row(&row, 4)?;
+            let fence = u64::try_from(row.int(3)?).unwrap_or(0);
+            let at = 4 + sql::JOB_COL_COUNT;
+            let urls: Option<Vec<String>> = row.try_get(at).map_err(backend)?;
             let urls = disabled.share(&job.tenant, || Ok(urls.unwrap_or_default()))?;
+            let failures = u32::try_from(row.int(at + 1)?).unwrap_or(u32::MAX);
+            let reclaimed: Option<bool> = row.try_get(at + 2).map_err(backend)?;
             let lease = Lease::new(job.id.clone(), job.tenant.clone(), fence, until);
-            let c = Claimed::new(job, lease).with_disabled_targets(urls);
-            claimed.push(((row.int(0)?, row.int(1)?), c));
+            let c = Claimed::new(job, lease)
+                .with_disabled_targets(urls)
+                .with_breaker_failures(failures)
+                .reclaimed(reclaimed.unwrap_or(false));
+            claimed.push(((row.int(0)?, row.int(1)?, row.int(2)?), c));
         }
         claimed.sort_by_key(|(order, _)| *order);
         Ok(claimed.into_iter().map(|(_, c)| c).collect())
+    }
+
+    async fn renew(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        until: Timestamp,
+    ) -> Result<Lease, OutboxError> {
+        let mut renew = Sql::new("UPDATE outbox_jobs SET ");
+        renew
+            .bind("due_at = {}", Val::Int(ms(until)))
+            .bind(" WHERE id = {}", Val::Text(lease.job_id.as_str().into()))
+            .bind(
+                " AND fence = {} AND status = 'in-flight' AND ",
+                Val::Int(int(lease.fence)),
+            )
+            .scope(scope)
+            .push(" RETURNING id");
+        if query(&***self.shared().await?, &renew).await?.is_empty() {
+            return Err(OutboxError::StaleLease {
+                job: lease.job_id.clone(),
+                fence: lease.fence,
+            });
+        }
+        let mut renewed = lease.clone();
+        renewed.expires_at = until;
+        Ok(renewed)
+    }
+
+    async fn breaker(
+        &self,
+        scope: &Scope,
+        tenant: &TenantId,
+        target: &TargetRef,
+    ) -> Result<Option<BreakerState>, OutboxError> {
+        if !scope.contains(tenant) {
+            return Ok(None);
+        }
+        let client = self.shared().await?;
+        let row = client
+            .query_opt(
+                "SELECT failures, open_until FROM outbox_breakers \
+                 WHERE tenant_id = $1 AND target = $2",
+                &[&tenant.as_str(), &target.as_str()],
+            )
+            .await
+            .map_err(backend)?;
+        row.map(|r| {
+            Ok(sql::breaker_from_row(
+                tenant,
+                target,
+                (r.int(0)?, r.opt_int(1)?),
+            ))
+        })
+        .transpose()
+    }
+
+    fn doorbell(&self) -> Option<Doorbell> {
+        Some(self.shared.bell.clone())
     }
 
     async fn finish(
@@ -1210,7 +1477,7 @@ impl Store for PostgresStore {
             finish.target,
             Some(TargetEvent::Gone { .. } | TargetEvent::Exhausted { .. })
         );
-        if changes_health || finish.attempt.job_id != lease.job_id {
+        if changes_health || finish.breaker.is_some() || finish.attempt.job_id != lease.job_id {
             return self.finish_one(scope, lease, finish).await;
         }
         self.finish_batched(FinishCall {
@@ -1535,6 +1802,14 @@ impl Store for PostgresStore {
             erased.targets = client
                 .execute(
                     "DELETE FROM outbox_targets WHERE tenant_id = $1",
+                    &[&tenant.as_str()],
+                )
+                .await
+                .map_err(backend)?;
+            // The tenant's breakers (failure counts per target reference) go with its health.
+            erased.targets += client
+                .execute(
+                    "DELETE FROM outbox_breakers WHERE tenant_id = $1",
                     &[&tenant.as_str()],
                 )
                 .await

@@ -9,7 +9,11 @@ use crate::outbox::model::JobStatus;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, TargetRef, Timestamp,
 };
-use crate::outbox::store::{DisabledReason, Next, TargetEvent, TargetState};
+#[cfg(feature = "postgres")]
+use crate::outbox::store::ClaimRules;
+use crate::outbox::store::{
+    BreakerState, DisabledReason, Next, OrderedTargets, TargetEvent, TargetState,
+};
 use crate::tenant::{Scope, TenantId};
 
 /// The job columns, in the order [`job_from_row`] reads them (after any leading columns).
@@ -161,11 +165,138 @@ impl Sql {
 
     /// The scope's tenant predicate (`tenant_id = $n`), or `TRUE` for every tenant.
     pub(crate) fn scope(&mut self, scope: &Scope) -> &mut Self {
+        self.scope_of("", scope)
+    }
+
+    /// The scope's tenant predicate on the table aliased `alias` (`j.tenant_id = $n`).
+    pub(crate) fn scope_of(&mut self, alias: &str, scope: &Scope) -> &mut Self {
         match scope.as_tenant() {
-            Some(t) => self.bind("tenant_id = {}", Val::Text(t.as_str().to_owned())),
+            Some(t) => self.bind(
+                &format!("{alias}tenant_id = {{}}"),
+                Val::Text(t.as_str().to_owned()),
+            ),
             None => self.push("TRUE"),
         }
     }
+}
+
+/// The ordering rule's condition on the job aliased `j` (`NOT` an earlier job of its call
+/// pending or in flight), or `None` when no target is ordered.
+pub(crate) fn ordering_condition(sql: &mut Sql, ordered: &OrderedTargets) -> Option<String> {
+    let targets = match ordered {
+        OrderedTargets::None => return None,
+        OrderedTargets::Only(list) if list.is_empty() => return None,
+        OrderedTargets::All => String::new(),
+        OrderedTargets::Only(list) => {
+            let mut text = String::from(" AND j.target IN (");
+            for (i, target) in list.iter().enumerate() {
+                sql.args.push(Val::Text(target.as_str().to_owned()));
+                let sep = if i == 0 { "" } else { ", " };
+                text.push_str(&format!("{sep}${}", sql.args.len()));
+            }
+            text.push(')');
+            text
+        }
+    };
+    Some(format!(
+        " AND NOT (j.call_id IS NOT NULL{targets} AND EXISTS (SELECT 1 FROM outbox_jobs e \
+         WHERE e.tenant_id = j.tenant_id AND e.call_id = j.call_id \
+         AND e.target = j.target AND e.seq < j.seq \
+         AND e.status IN ('pending', 'in-flight')))"
+    ))
+}
+
+/// The common table expressions of a fair claim on PostgreSQL, ending in `chosen(seq, due_at,
+/// failures, turn)`: up to `limit` due jobs in claim order (`turn`, `due_at`, `seq`), where
+/// `failures` is the job's target's breaker count and `turn` the job's turn in its tenant's
+/// share (its jobs in flight count as turns it had).
+///
+/// `grp` walks the (tenant, target) pairs that have unfinished jobs, one index seek each
+/// (a loose index scan on `outbox_jobs_queue`); `slot` gives each pair its room: the target's
+/// cap (1 while its breaker is half-open, 0 while open) less its jobs in flight; `due` takes
+/// that many of the pair's first due jobs (an index range each), leaving out jobs an earlier
+/// job of their call holds back on an ordered target; `ranked` ranks them per tenant, the
+/// first job of every target before any second one; `chosen` keeps those within the tenant's
+/// cap and takes the tenants round robin. The cost grows with the pairs and the jobs taken,
+/// never with the jobs waiting.
+#[cfg(feature = "postgres")]
+pub(crate) fn fair_pick(
+    sql: &mut Sql,
+    scope: &Scope,
+    now: Timestamp,
+    limit: usize,
+    rules: &ClaimRules,
+) {
+    let now = Val::Int(ms(now));
+    sql.push(
+        "RECURSIVE grp AS ((SELECT tenant_id, target FROM outbox_jobs \
+         WHERE due_at IS NOT NULL AND ",
+    )
+    .scope(scope)
+    .push(
+        " ORDER BY tenant_id, target LIMIT 1) UNION ALL SELECT n.tenant_id, n.target \
+         FROM grp g CROSS JOIN LATERAL (SELECT tenant_id, target FROM outbox_jobs \
+         WHERE due_at IS NOT NULL AND (tenant_id, target) > (g.tenant_id, g.target) AND ",
+    )
+    .scope(scope)
+    .push(" ORDER BY tenant_id, target LIMIT 1) n), ");
+    sql.push(
+        "slot AS (SELECT g.tenant_id, g.target, COALESCE(b.failures, 0) AS failures, \
+         (SELECT COUNT(*) FROM outbox_jobs i WHERE i.tenant_id = g.tenant_id \
+         AND i.target = g.target AND i.status = 'in-flight'",
+    )
+    .bind(" AND i.due_at > {}) AS busy, ", now.clone())
+    .bind(
+        "CASE WHEN b.open_until IS NULL THEN {}::bigint ",
+        Val::Int(int(rules.target_cap as u64)),
+    )
+    .bind(
+        "WHEN b.open_until <= {} THEN 1 ELSE 0 END AS cap FROM grp g \
+         LEFT JOIN outbox_breakers b ON b.tenant_id = g.tenant_id AND b.target = g.target), ",
+        now.clone(),
+    )
+    .push(
+        "due AS (SELECT s.tenant_id, s.failures, d.seq, d.due_at, ROW_NUMBER() OVER \
+         (PARTITION BY s.tenant_id, s.target ORDER BY d.due_at, d.seq) AS tr \
+         FROM slot s CROSS JOIN LATERAL (SELECT j.seq, j.due_at FROM outbox_jobs j \
+         WHERE j.tenant_id = s.tenant_id AND j.target = s.target",
+    )
+    .bind(" AND j.due_at <= {}", now.clone());
+    if let Some(condition) = ordering_condition(sql, &rules.ordered) {
+        sql.push(&condition);
+    }
+    sql.bind(
+        " ORDER BY j.due_at, j.seq LIMIT LEAST(GREATEST(s.cap - s.busy, 0), {})) d), ",
+        Val::Int(int(limit as u64)),
+    )
+    .push(
+        "ranked AS (SELECT u.seq, u.due_at, u.failures, ROW_NUMBER() OVER \
+         (PARTITION BY u.tenant_id ORDER BY u.tr, u.due_at, u.seq) + (SELECT COUNT(*) \
+         FROM outbox_jobs i WHERE i.tenant_id = u.tenant_id AND i.status = 'in-flight'",
+    )
+    .bind(" AND i.due_at > {}) AS turn FROM due u), ", now)
+    .bind(
+        "chosen AS (SELECT seq, due_at, failures, turn FROM ranked WHERE turn <= {} ",
+        Val::Int(int(rules.tenant_cap as u64)),
+    )
+    .bind(
+        "ORDER BY turn, due_at, seq LIMIT {})",
+        Val::Int(int(limit as u64)),
+    );
+}
+
+/// The stored form of a breaker: `(failures, open_until)`.
+pub(crate) fn breaker_from_row(
+    tenant: &TenantId,
+    target: &TargetRef,
+    (failures, open_until): (i64, Option<i64>),
+) -> BreakerState {
+    BreakerState::new(
+        tenant.clone(),
+        target.clone(),
+        u32::try_from(failures).unwrap_or(u32::MAX),
+        open_until.map(ts),
+    )
 }
 
 /// `SELECT seq, <JOB_COLS> ... LIMIT limit + 1` for a job listing, newest first.
@@ -446,6 +577,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_attempts_started_all ON outbox_attempts (started_at, seq);
     DROP INDEX outbox_attempts_job;
     CREATE INDEX outbox_attempts_job_tenant ON outbox_attempts (job_id, tenant_id, seq);",
+    // 3 (issue 14, fair delivery): breakers per tenant and target reference; each target's
+    // queue of unfinished jobs by due time and its jobs in flight, which the fair claim reads
+    // (instead of one global due-time order, whose index goes).
+    "CREATE TABLE outbox_breakers (
+        tenant_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        failures BIGINT NOT NULL,
+        open_until BIGINT,
+        PRIMARY KEY (tenant_id, target)
+    );
+    CREATE INDEX outbox_jobs_queue ON outbox_jobs (tenant_id, target, due_at, seq)
+        WHERE due_at IS NOT NULL;
+    CREATE INDEX outbox_jobs_in_flight ON outbox_jobs (tenant_id, target, due_at)
+        WHERE status = 'in-flight';
+    DROP INDEX outbox_jobs_due;",
 ];
 
 /// The schema version this build migrates to.

@@ -14,14 +14,16 @@ use crate::outbox::error::OutboxError;
 use crate::outbox::lifecycle::{Erase, Erased, Purge, Purged, privacy_change};
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, PayloadState,
-    Timestamp,
+    TargetRef, Timestamp,
 };
 use crate::outbox::store::sql::{
     self, ATTEMPT_COLS, JOB_COLS, JOB_INSERT_COLS, PurgeStep, RowRead, Sql, TargetRow, Val, int, ms,
 };
 use crate::outbox::store::{
-    Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetState,
+    BreakerState, Candidate, ClaimRules, Claimed, Finish, Finished, Inserted, Lease, Recovered,
+    Store, TargetState, take_turns,
 };
+use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
 
 /// How long a statement waits for another connection's write lock (another process on the
@@ -133,6 +135,7 @@ fn commit(conn: &mut Connection, group: &mut Vec<Answer>) {
 pub struct SqliteStore {
     tasks: mpsc::Sender<Task>,
     path: PathBuf,
+    bell: Doorbell,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -186,7 +189,11 @@ impl SqliteStore {
             })
             .map_err(OutboxError::backend)?;
         opened.await.map_err(|_| OutboxError::backend(Stopped))??;
-        Ok(SqliteStore { tasks, path })
+        Ok(SqliteStore {
+            tasks,
+            path,
+            bell: Doorbell::new(),
+        })
     }
 
     /// The schema version this build migrates to.
@@ -409,6 +416,58 @@ fn read_target(
         .transpose()
 }
 
+fn job_target(conn: &Connection, id: &JobId) -> Result<TargetRef, OutboxError> {
+    let target: String = conn
+        .prepare_cached("SELECT target FROM outbox_jobs WHERE id = ?1")
+        .map_err(backend)?
+        .query_row(params![id.as_str()], |r| r.get(0))
+        .map_err(backend)?;
+    TargetRef::new(&target).map_err(|e| sql::corrupt(format!("target: {e}")))
+}
+
+fn read_breaker(
+    conn: &Connection,
+    tenant: &TenantId,
+    target: &TargetRef,
+) -> Result<Option<BreakerState>, OutboxError> {
+    let row: Option<(i64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT failures, open_until FROM outbox_breakers WHERE tenant_id = ?1 AND target = ?2",
+        )
+        .map_err(backend)?
+        .query_row(params![tenant.as_str(), target.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .map_err(backend)?;
+    Ok(row.map(|row| sql::breaker_from_row(tenant, target, row)))
+}
+
+/// Writes a breaker's state; a closed breaker without failures leaves no row.
+fn write_breaker(conn: &Connection, state: &BreakerState) -> Result<(), OutboxError> {
+    if state.failures == 0 && state.open_until.is_none() {
+        conn.prepare_cached("DELETE FROM outbox_breakers WHERE tenant_id = ?1 AND target = ?2")
+            .map_err(backend)?
+            .execute(params![state.tenant.as_str(), state.target.as_str()])
+            .map_err(backend)?;
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO outbox_breakers (tenant_id, target, failures, open_until) \
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id, target) DO UPDATE SET \
+         failures = excluded.failures, open_until = excluded.open_until",
+    )
+    .map_err(backend)?
+    .execute(params![
+        state.tenant.as_str(),
+        state.target.as_str(),
+        int(u64::from(state.failures)),
+        state.open_until.map(ms)
+    ])
+    .map_err(backend)?;
+    Ok(())
+}
+
 fn write_target(conn: &Connection, state: &TargetState) -> Result<(), OutboxError> {
     let (failing, reason, at) = sql::target_to_row(state);
     conn.prepare_cached(
@@ -545,16 +604,10 @@ fn claim_jobs(
     now: Timestamp,
     lease: Duration,
     limit: usize,
+    rules: &ClaimRules,
 ) -> Result<Vec<Claimed>, OutboxError> {
     let tx = conn.savepoint().map_err(backend)?;
-    let mut pick = Sql::new("SELECT seq FROM outbox_jobs WHERE ");
-    pick.scope(scope)
-        .bind(" AND due_at <= {}", Val::Int(ms(now)))
-        .bind(
-            " ORDER BY due_at, seq LIMIT {}",
-            Val::Int(int(limit as u64)),
-        );
-    let seqs = query_all(&tx, &pick, |r| r.int(0))?;
+    let seqs = fair_pick(&tx, scope, now, limit, rules)?;
     let until = now.saturating_add(lease);
     let mut claimed = Vec::with_capacity(seqs.len());
     let mut disabled = crate::outbox::store::DisabledTargets::default();
@@ -566,7 +619,7 @@ fn claim_jobs(
                  WHERE seq = ?3 RETURNING fence, {JOB_COLS}"
             ))
             .map_err(backend)?;
-        for seq in seqs {
+        for (seq, failures, reclaimed) in seqs {
             let (fence, job) = update
                 .query_row(params![ms(until), ms(now), seq], |r| {
                     Ok((r.int(0), sql::job_from_row(r, 1)))
@@ -586,11 +639,108 @@ fn claim_jobs(
                 u64::try_from(fence).unwrap_or(0),
                 until,
             );
-            claimed.push(Claimed::new(job, lease).with_disabled_targets(urls));
+            claimed.push(
+                Claimed::new(job, lease)
+                    .with_disabled_targets(urls)
+                    .with_breaker_failures(u32::try_from(failures).unwrap_or(u32::MAX))
+                    .reclaimed(reclaimed),
+            );
         }
     }
     tx.commit().map_err(backend)?;
     Ok(claimed)
+}
+
+/// The jobs a fair claim takes, in claim order, with their target's breaker failures: the
+/// same rules as the PostgreSQL statement (`sql::fair_pick`), as a few indexed statements in
+/// the claim's transaction (SQLite has no `LATERAL`; its statements cost no round trip).
+fn fair_pick(
+    tx: &Connection,
+    scope: &Scope,
+    now: Timestamp,
+    limit: usize,
+    rules: &ClaimRules,
+) -> Result<Vec<(i64, i64, bool)>, OutboxError> {
+    // The (tenant, target) pairs with unfinished jobs: one index seek each.
+    let mut groups: Vec<(String, String)> = Vec::new();
+    loop {
+        let mut next =
+            Sql::new("SELECT tenant_id, target FROM outbox_jobs WHERE due_at IS NOT NULL AND ");
+        next.scope(scope);
+        if let Some((tenant, target)) = groups.last() {
+            next.bind(" AND (tenant_id, target) > ({}", Val::Text(tenant.clone()))
+                .bind(", {})", Val::Text(target.clone()));
+        }
+        next.push(" ORDER BY tenant_id, target LIMIT 1");
+        match query_all(tx, &next, |r| Ok((r.text(0)?, r.text(1)?)))?.pop() {
+            Some(group) => groups.push(group),
+            None => break,
+        }
+    }
+    let mut busy_tenant: Vec<(TenantId, usize)> = Vec::new();
+    let mut picks = Vec::new();
+    for (tenant, target) in groups {
+        let tenant_id = TenantId::new(&tenant).map_err(|e| sql::corrupt(format!("tenant: {e}")))?;
+        let busy: i64 = tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM outbox_jobs WHERE tenant_id = ?1 AND target = ?2 \
+                 AND status = 'in-flight' AND due_at > ?3",
+            )
+            .map_err(backend)?
+            .query_row(params![tenant, target, ms(now)], |r| r.get(0))
+            .map_err(backend)?;
+        let busy = usize::try_from(busy).unwrap_or(0);
+        match busy_tenant.iter_mut().find(|(t, _)| *t == tenant_id) {
+            Some((_, n)) => *n += busy,
+            None => busy_tenant.push((tenant_id.clone(), busy)),
+        }
+        let breaker: Option<(i64, Option<i64>)> = tx
+            .prepare_cached(
+                "SELECT failures, open_until FROM outbox_breakers \
+                 WHERE tenant_id = ?1 AND target = ?2",
+            )
+            .map_err(backend)?
+            .query_row(params![tenant, target], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend)?;
+        let (failures, cap) = match breaker {
+            Some((_, Some(until))) if until > ms(now) => continue,
+            Some((failures, Some(_))) => (failures, 1),
+            Some((failures, None)) => (failures, rules.target_cap),
+            None => (0, rules.target_cap),
+        };
+        let room = cap.saturating_sub(busy).min(limit);
+        if room == 0 {
+            continue;
+        }
+        let mut due = Sql::new("SELECT j.seq, j.due_at, j.status FROM outbox_jobs j WHERE ");
+        due.bind("j.tenant_id = {}", Val::Text(tenant.clone()))
+            .bind(" AND j.target = {}", Val::Text(target))
+            .bind(" AND j.due_at <= {}", Val::Int(ms(now)));
+        if let Some(condition) = sql::ordering_condition(&mut due, &rules.ordered) {
+            due.push(&condition);
+        }
+        due.bind(
+            " ORDER BY j.due_at, j.seq LIMIT {}",
+            Val::Int(int(room as u64)),
+        );
+        let rows = query_all(tx, &due, |r| Ok((r.int(0)?, r.int(1)?, r.text(2)?)))?;
+        for (i, (seq, due_at, status)) in rows.into_iter().enumerate() {
+            let reclaimed = status == JobStatus::InFlight.as_str();
+            picks.push(Candidate {
+                tenant: tenant_id.clone(),
+                rank: i + 1,
+                order: (false, sql::ts(due_at), seq),
+                key: (seq, failures, reclaimed),
+            });
+        }
+    }
+    let busy = |t: &TenantId| {
+        (busy_tenant.iter())
+            .find(|(x, _)| x == t)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(take_turns(picks, busy, rules.tenant_cap, limit))
 }
 
 fn finish_job(
@@ -631,6 +781,15 @@ fn finish_job(
         }
         disabled_target = disabled;
     }
+    let mut breaker = None;
+    if let Some(event) = finish.breaker {
+        let target = job_target(&tx, &lease.job_id)?;
+        let current = read_breaker(&tx, &attempt.tenant, &target)?
+            .unwrap_or_else(|| BreakerState::new(attempt.tenant.clone(), target.clone(), 0, None));
+        let (state, changed) = current.after(event, at);
+        write_breaker(&tx, &state)?;
+        breaker = changed.then_some(state);
+    }
     let (status, next) = sql::next_state(finish.next);
     let job = tx
         .prepare_cached(&format!(
@@ -644,7 +803,7 @@ fn finish_job(
         )
         .map_err(backend)??;
     tx.commit().map_err(backend)?;
-    Ok(Finished::new(job, disabled_target))
+    Ok(Finished::new(job, disabled_target).with_breaker(breaker))
 }
 
 fn requeue_job(
@@ -831,6 +990,12 @@ fn erase_jobs(
             .map_err(backend)?
             .execute([tenant.as_str()])
             .map_err(backend)? as u64;
+        // The tenant's breakers (failure counts per target reference) go with its health.
+        erased.targets += tx
+            .prepare_cached("DELETE FROM outbox_breakers WHERE tenant_id = ?1")
+            .map_err(backend)?
+            .execute([tenant.as_str()])
+            .map_err(backend)? as u64;
     }
     tx.commit().map_err(backend)?;
     Ok(erased)
@@ -847,8 +1012,13 @@ impl Store for SqliteStore {
         if !scope.contains(&job.tenant) {
             return Err(OutboxError::OutOfScope { tenant: job.tenant });
         }
-        self.write(move |c| insert_job(c, job, idempotency_window))
-            .await
+        let inserted = self
+            .write(move |c| insert_job(c, job, idempotency_window))
+            .await?;
+        if inserted.created {
+            self.bell.ring();
+        }
+        Ok(inserted)
     }
 
     async fn claim(
@@ -858,12 +1028,72 @@ impl Store for SqliteStore {
         lease: Duration,
         limit: usize,
     ) -> Result<Vec<Claimed>, OutboxError> {
+        self.claim_with(scope, now, lease, limit, &ClaimRules::unlimited())
+            .await
+    }
+
+    async fn claim_with(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+        rules: &ClaimRules,
+    ) -> Result<Vec<Claimed>, OutboxError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let scope = scope.clone();
-        self.write(move |c| claim_jobs(c, &scope, now, lease, limit))
+        let (scope, rules) = (scope.clone(), rules.clone());
+        self.write(move |c| claim_jobs(c, &scope, now, lease, limit, &rules))
             .await
+    }
+
+    async fn renew(
+        &self,
+        scope: &Scope,
+        lease: &Lease,
+        until: Timestamp,
+    ) -> Result<Lease, OutboxError> {
+        let (scope, lease) = (scope.clone(), lease.clone());
+        self.write(move |c| {
+            let mut renew = Sql::new("UPDATE outbox_jobs SET ");
+            renew
+                .bind("due_at = {}", Val::Int(ms(until)))
+                .bind(" WHERE id = {}", Val::Text(lease.job_id.as_str().into()))
+                .bind(
+                    " AND fence = {} AND status = 'in-flight' AND ",
+                    Val::Int(int(lease.fence)),
+                )
+                .scope(&scope)
+                .push(" RETURNING id");
+            if query_all(c, &renew, |r| r.text(0))?.is_empty() {
+                return Err(OutboxError::StaleLease {
+                    job: lease.job_id.clone(),
+                    fence: lease.fence,
+                });
+            }
+            let mut renewed = lease;
+            renewed.expires_at = until;
+            Ok(renewed)
+        })
+        .await
+    }
+
+    async fn breaker(
+        &self,
+        scope: &Scope,
+        tenant: &TenantId,
+        target: &TargetRef,
+    ) -> Result<Option<BreakerState>, OutboxError> {
+        if !scope.contains(tenant) {
+            return Ok(None);
+        }
+        let (tenant, target) = (tenant.clone(), target.clone());
+        self.call(move |c| read_breaker(c, &tenant, &target)).await
+    }
+
+    fn doorbell(&self) -> Option<Doorbell> {
+        Some(self.bell.clone())
     }
 
     async fn finish(
@@ -939,7 +1169,11 @@ impl Store for SqliteStore {
 
     async fn requeue(&self, scope: &Scope, id: &JobId, now: Timestamp) -> Result<Job, OutboxError> {
         let (scope, id) = (scope.clone(), id.clone());
-        self.write(move |c| requeue_job(c, &scope, &id, now)).await
+        let job = self
+            .write(move |c| requeue_job(c, &scope, &id, now))
+            .await?;
+        self.bell.ring();
+        Ok(job)
     }
 
     async fn recover(
@@ -951,8 +1185,11 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Recovered, OutboxError> {
         let scope = scope.clone();
-        self.write(move |c| recover_jobs(c, &scope, since, until, now, limit))
-            .await
+        let recovered = self
+            .write(move |c| recover_jobs(c, &scope, since, until, now, limit))
+            .await?;
+        self.bell.ring();
+        Ok(recovered)
     }
 
     async fn target(

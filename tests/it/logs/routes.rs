@@ -196,6 +196,9 @@ async fn get_a_job_with_its_attempts_and_an_attempt() {
     assert_eq!(job.json["status"], "failed");
     assert_eq!(job.json["call_id"], "acme_c1");
     assert_eq!(job.json["created_at"], "2026-01-01T00:00:01.000Z");
+    // Its target's breaker counted the 500 (one failure: still closed).
+    assert_eq!(job.json["target_breaker"]["state"], "closed");
+    assert_eq!(job.json["target_breaker"]["failures"], 1);
     assert_eq!(
         job.json["recent_attempts"][0]["id"],
         f.acme.attempts["fail"].as_str()

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use agent_webhooks::Scope;
 use agent_webhooks::outbox::{
-    Attempt, AttemptId, AttemptQuery, AttemptStatus, Cursor, DisabledReason, Finish, Job, JobId,
-    JobQuery, JobStatus, Next, OutboxError, PayloadState, Store, TargetEvent, TargetRef, Timestamp,
-    Trigger,
+    Attempt, AttemptId, AttemptQuery, AttemptStatus, BreakerEvent, ClaimRules, Cursor,
+    DisabledReason, Finish, Job, JobId, JobQuery, JobStatus, Next, OrderedTargets, OutboxError,
+    PayloadState, Store, TargetEvent, TargetRef, Timestamp, Trigger,
 };
 
 use super::support::{T0, scope, tenant};
@@ -1172,6 +1172,9 @@ macro_rules! conformance_tests {
             target_health_gone_exhausted_delivered,
             claim_reports_the_tenants_disabled_targets,
             record_stores_a_final_job_with_its_attempts,
+            fair_claims_take_tenants_in_turn_within_their_caps,
+            a_breaker_defers_its_targets_jobs_then_probes_once,
+            ordered_targets_hold_a_calls_later_jobs,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn concurrent_claims_never_share_a_job() {
@@ -1191,4 +1194,275 @@ macro_rules! conformance_tests {
             }
         )+
     };
+}
+
+/// Job `n` of `tenant` to `target` for call `call`, due at `at`.
+fn job_to(n: u64, tenant_name: &str, target: &str, call: &str, at: Timestamp) -> Job {
+    let mut j = job(n, tenant_name, at);
+    j.target = TargetRef::new(target).unwrap();
+    j.call_id = Some(call.into());
+    j
+}
+
+fn ids(claimed: &[agent_webhooks::outbox::Claimed]) -> Vec<JobId> {
+    claimed.iter().map(|c| c.job.id.clone()).collect()
+}
+
+async fn finish_as(
+    store: &dyn Store,
+    c: &agent_webhooks::outbox::Claimed,
+    next: Next,
+    at: Timestamp,
+) {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 40);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let a = attempt(&c.job, n, Some(200), at);
+    store
+        .finish(&Scope::AllTenants, &c.lease, Finish::new(a, next, None))
+        .await
+        .unwrap();
+}
+
+pub async fn fair_claims_take_tenants_in_turn_within_their_caps(store: Arc<dyn Store>) {
+    let all = Scope::AllTenants;
+    let rules = ClaimRules::default().with_caps(5, 4);
+    // acme has ten jobs for a1, all older than globex's two.
+    let acme: Vec<Job> = (0..10)
+        .map(|n| job_to(n, "acme", "assistant:a1", "c", T0))
+        .collect();
+    for j in &acme {
+        insert(&*store, j.clone()).await;
+    }
+    let at = T0.saturating_add(secs(1));
+    let globex: Vec<Job> = (10..12)
+        .map(|n| job_to(n, "globex", "assistant:g1", "c", at))
+        .collect();
+    for j in &globex {
+        insert(&*store, j.clone()).await;
+    }
+    let now = T0.saturating_add(secs(2));
+    let first = store.claim_with(&all, now, LEASE, 6, &rules).await.unwrap();
+    assert_eq!(
+        ids(&first),
+        [
+            &acme[0], &globex[0], &acme[1], &globex[1], &acme[2], &acme[3]
+        ]
+        .map(|j| j.id.clone()),
+        "round robin, a1 stops at its cap of 4"
+    );
+    // a1 is at its cap: acme's other target goes ahead, up to acme's cap of 5.
+    let a2: Vec<Job> = (20..23)
+        .map(|n| job_to(n, "acme", "assistant:a2", "c", T0))
+        .collect();
+    for j in &a2 {
+        insert(&*store, j.clone()).await;
+    }
+    let second = store
+        .claim_with(&all, now, LEASE, 10, &rules)
+        .await
+        .unwrap();
+    assert_eq!(ids(&second), vec![a2[0].id.clone()]);
+    assert!(
+        store
+            .claim_with(&all, now, LEASE, 10, &rules)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A finished job frees its target's and its tenant's place.
+    finish_as(&*store, &first[0], Next::Succeeded, now).await;
+    let third = store
+        .claim_with(&all, now, LEASE, 10, &rules)
+        .await
+        .unwrap();
+    assert_eq!(third.len(), 1);
+    // Without caps, the plain claim takes the rest, oldest first.
+    let rest = store.claim(&all, now, LEASE, 100).await.unwrap();
+    assert_eq!(rest.len(), 13 - 6, "acme's other jobs");
+    // Expired leases do not hold a share: once they lapse, their jobs are due again.
+    let later = now.saturating_add(LEASE + secs(1));
+    let again = store
+        .claim_with(&all, later, LEASE, 100, &rules)
+        .await
+        .unwrap();
+    let of = |name: &str| {
+        again
+            .iter()
+            .filter(|c| c.job.tenant.as_str() == name)
+            .count()
+    };
+    assert_eq!((of("acme"), of("globex")), (5, 2), "acme's cap");
+}
+
+pub async fn a_breaker_defers_its_targets_jobs_then_probes_once(store: Arc<dyn Store>) {
+    let all = Scope::AllTenants;
+    let rules = ClaimRules::default();
+    let jobs: Vec<Job> = (0..3)
+        .map(|n| job_to(n, "acme", "assistant:a1", "c", T0))
+        .collect();
+    for j in &jobs {
+        insert(&*store, j.clone()).await;
+    }
+    let other = insert(&*store, job_to(9, "acme", "assistant:a2", "c", T0)).await;
+    let claimed = store.claim_with(&all, T0, LEASE, 10, &rules).await.unwrap();
+    assert_eq!(claimed.len(), 4);
+    let failed = BreakerEvent::Failed {
+        threshold: 2,
+        cool_down: secs(60),
+    };
+    let by_id = |id: &JobId| claimed.iter().find(|c| &c.job.id == id).unwrap().clone();
+    let retry = Next::Retry(T0.saturating_add(secs(5)));
+    let mut done = Vec::new();
+    for (i, j) in jobs.iter().enumerate() {
+        let c = by_id(&j.id);
+        let a = attempt(&c.job, 100 + i as u64, None, T0);
+        let f = store
+            .finish(
+                &all,
+                &c.lease,
+                Finish::new(a, retry, None).with_breaker(failed),
+            )
+            .await
+            .unwrap();
+        done.push(f.breaker);
+    }
+    assert_eq!(done[0], None, "one failure: still closed");
+    let opened = done[1].clone().expect("the second failure opens it");
+    assert_eq!(opened.open_until, Some(T0.saturating_add(secs(60))));
+    assert_eq!(opened.failures, 2);
+    assert_eq!(done[2], None, "already open");
+    let c = by_id(&other.id);
+    finish_as(&*store, &c, Next::Retry(T0), T0).await;
+    let (acme, a1) = (tenant("acme"), TargetRef::new("assistant:a1").unwrap());
+    let state = store.breaker(&all, &acme, &a1).await.unwrap().unwrap();
+    assert!(state.is_open(T0.saturating_add(secs(10))));
+    assert_eq!(state.failures, 3);
+    assert_eq!(
+        store.breaker(&scope("globex"), &acme, &a1).await.unwrap(),
+        None
+    );
+    // Open: a1's due jobs stay pending, no attempt spent; a2 goes ahead.
+    let t10 = T0.saturating_add(secs(10));
+    let now_claimed = store
+        .claim_with(&all, t10, LEASE, 10, &rules)
+        .await
+        .unwrap();
+    assert_eq!(ids(&now_claimed), vec![other.id.clone()]);
+    finish_as(&*store, &now_claimed[0], Next::Succeeded, t10).await;
+    for j in &jobs {
+        let stored = store.job(&all, &j.id).await.unwrap().unwrap();
+        assert_eq!((stored.status, stored.attempts), (JobStatus::Pending, 1));
+    }
+    // Half-open after the cool-down: one probe at a time.
+    let t61 = T0.saturating_add(secs(61));
+    let probe = store
+        .claim_with(&all, t61, LEASE, 10, &rules)
+        .await
+        .unwrap();
+    assert_eq!(ids(&probe), vec![jobs[0].id.clone()]);
+    assert!(
+        store
+            .claim_with(&all, t61, LEASE, 10, &rules)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(probe[0].breaker_failures, 3);
+    // The probe fails: open again for another cool-down.
+    let a = attempt(&probe[0].job, 200, Some(503), t61);
+    let f = store
+        .finish(
+            &all,
+            &probe[0].lease,
+            Finish::new(a, retry, None).with_breaker(failed),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        f.breaker.unwrap().open_until,
+        Some(t61.saturating_add(secs(60)))
+    );
+    let t122 = t61.saturating_add(secs(61));
+    let probe = store
+        .claim_with(&all, t122, LEASE, 10, &rules)
+        .await
+        .unwrap();
+    assert_eq!(probe.len(), 1);
+    // The probe succeeds: closed, forgotten, and the rest go.
+    let a = attempt(&probe[0].job, 201, Some(200), t122);
+    let f = store
+        .finish(
+            &all,
+            &probe[0].lease,
+            Finish::new(a, Next::Succeeded, None).with_breaker(BreakerEvent::Closed),
+        )
+        .await
+        .unwrap();
+    let closed = f.breaker.expect("the success closes it");
+    assert_eq!((closed.failures, closed.open_until), (0, None));
+    assert_eq!(store.breaker(&all, &acme, &a1).await.unwrap(), None);
+    let rest = store
+        .claim_with(&all, t122, LEASE, 10, &rules)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 2);
+    assert!(rest.iter().all(|c| c.breaker_failures == 0));
+}
+
+pub async fn ordered_targets_hold_a_calls_later_jobs(store: Arc<dyn Store>) {
+    let all = Scope::AllTenants;
+    let a1 = TargetRef::new("assistant:a1").unwrap();
+    let rules = ClaimRules::default().with_ordered(OrderedTargets::Only(vec![a1].into()));
+    let c1: Vec<Job> = (0..3)
+        .map(|n| job_to(n, "acme", "assistant:a1", "call_1", T0))
+        .collect();
+    for j in &c1 {
+        insert(&*store, j.clone()).await;
+    }
+    let c2 = insert(&*store, job_to(5, "acme", "assistant:a1", "call_2", T0)).await;
+    // Another target is not ordered: both of its call's jobs go at once.
+    let free: Vec<Job> = (6..8)
+        .map(|n| job_to(n, "acme", "assistant:a2", "call_1", T0))
+        .collect();
+    for j in &free {
+        insert(&*store, j.clone()).await;
+    }
+    let first = store.claim_with(&all, T0, LEASE, 10, &rules).await.unwrap();
+    let mut got = ids(&first);
+    got.sort();
+    let mut want = vec![
+        c1[0].id.clone(),
+        c2.id.clone(),
+        free[0].id.clone(),
+        free[1].id.clone(),
+    ];
+    want.sort();
+    assert_eq!(got, want, "only each call's first job");
+    assert!(
+        store
+            .claim_with(&all, T0, LEASE, 10, &rules)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A retry holds the call back until it ends.
+    let head = first.iter().find(|c| c.job.id == c1[0].id).unwrap();
+    let t5 = T0.saturating_add(secs(5));
+    finish_as(&*store, head, Next::Retry(t5), T0).await;
+    assert!(
+        store
+            .claim_with(&all, T0, LEASE, 10, &rules)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.claim_with(&all, t5, LEASE, 10, &rules).await.unwrap();
+    assert_eq!(ids(&again), vec![c1[0].id.clone()]);
+    // Failed releases the next.
+    finish_as(&*store, &again[0], Next::Failed, t5).await;
+    let next = store.claim_with(&all, t5, LEASE, 10, &rules).await.unwrap();
+    assert_eq!(ids(&next), vec![c1[1].id.clone()]);
+    finish_as(&*store, &next[0], Next::Succeeded, t5).await;
+    let last = store.claim_with(&all, t5, LEASE, 10, &rules).await.unwrap();
+    assert_eq!(ids(&last), vec![c1[2].id.clone()]);
 }

@@ -442,13 +442,19 @@ async fn an_expired_lease_is_reclaimed_and_the_late_finisher_is_fenced_out() {
     assert_eq!(done.attempts, 2);
     let calls = stall.calls.lock().unwrap().clone();
     assert_eq!(calls, vec![job.id.to_string(), job.id.to_string()]);
-    // Both attempts are rows; the fenced one has no next attempt.
+    // Every send is a row: the re-claim records the first claim's send as unknown, then
+    // the success, then the fenced one (which has no next attempt).
     let attempts = rig.attempts(&job.id).await;
     assert_eq!(
         attempts.iter().map(|a| a.status_code).collect::<Vec<_>>(),
-        [Some(200), Some(500)]
+        [None, Some(200), Some(500)]
     );
-    assert_eq!(attempts[1].next_attempt_at, None);
+    assert_eq!(attempts[0].status, AttemptStatus::Unknown);
+    assert_eq!(
+        attempts[0].error.as_deref(),
+        Some("unknown (lease expired)")
+    );
+    assert_eq!(attempts[2].next_attempt_at, None);
     assert_eq!(rig.observer.fenced.lock().unwrap().len(), 1);
 }
 

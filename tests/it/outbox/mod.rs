@@ -5,6 +5,7 @@ pub mod lifecycle;
 pub mod support;
 
 mod dispatch;
+mod fair;
 mod model;
 mod ops;
 mod plan;

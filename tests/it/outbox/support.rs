@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use agent_webhooks::http::{self, HeaderMap, HeaderValue};
 use agent_webhooks::outbox::{
-    Attempt, AttemptQuery, Clock, Dispatcher, DispatcherBuilder, Job, JobId, JobStatus, Lease,
-    ManualClock, MemoryStore, NewJob, Observer, Outbox, RetryPlan, SeededRandom, Store, Target,
-    TargetRef, TargetResolver, TargetState, Timestamp, Transport, TransportError,
+    Attempt, AttemptQuery, BreakerState, Clock, Dispatcher, DispatcherBuilder, Job, JobId,
+    JobStatus, Lease, ManualClock, MemoryStore, NewJob, Observer, Outbox, RetryPlan, SeededRandom,
+    Store, Target, TargetRef, TargetResolver, TargetState, Timestamp, Transport, TransportError,
     TransportErrorKind, Unresolved,
 };
 use agent_webhooks::{Scope, Signer, TenantId, Verifier};
@@ -180,6 +180,7 @@ pub struct Recorder {
     pub finished: Mutex<Vec<Attempt>>,
     pub fenced: Mutex<Vec<Lease>>,
     pub disabled: Mutex<Vec<TargetState>>,
+    pub breakers: Mutex<Vec<BreakerState>>,
 }
 
 impl Observer for Recorder {
@@ -199,6 +200,12 @@ impl Observer for Recorder {
     }
     fn target_disabled(&self, target: &TargetState) {
         self.disabled.lock().unwrap().push(target.clone());
+    }
+    fn breaker_opened(&self, breaker: &BreakerState) {
+        self.breakers.lock().unwrap().push(breaker.clone());
+    }
+    fn breaker_closed(&self, breaker: &BreakerState) {
+        self.breakers.lock().unwrap().push(breaker.clone());
     }
 }
 

@@ -200,7 +200,15 @@ async fn listing_filters_and_claims_have_indexes() {
         defs.iter()
             .any(|d| d.contains(&format!("{schema}.{table} USING btree ({cols}")))
     };
-    assert!(has("outbox_jobs", "due_at, seq)"), "{defs:#?}");
+    // The fair claim: each target's queue by due time, and its sends in flight.
+    assert!(
+        has("outbox_jobs", "tenant_id, target, due_at, seq)"),
+        "{defs:#?}"
+    );
+    assert!(
+        has("outbox_jobs", "tenant_id, target, due_at)"),
+        "{defs:#?}"
+    );
     for col in ["status", "event_type", "call_id", "target"] {
         assert!(
             has("outbox_jobs", &format!("tenant_id, {col}, seq)")),
