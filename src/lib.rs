@@ -72,6 +72,12 @@
 //!   PostgreSQL: `FOR UPDATE SKIP LOCKED` claims, fenced leases, versioned migrations;
 //!   re-exports [`deadpool_postgres`] (and through it `tokio_postgres`) for
 //!   [`PostgresStore::from_pool`](outbox::PostgresStore::from_pool); needs a tokio runtime.
+//! - `tracing`: [`observe::TracingObserver`], a `tracing` span per outbox attempt, live exchange
+//!   and tool call with the OpenTelemetry HTTP client attributes (URLs redacted), and events
+//!   for retries, breakers and disabled targets.
+//! - `metrics`: [`observe::MetricsObserver`], counters, histograms and gauges on the `metrics`
+//!   facade (names in [`observe::names`], rendered by any exporter).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -80,6 +86,7 @@ mod error;
 pub mod event;
 pub mod guard;
 pub mod logs;
+pub mod observe;
 pub mod outbox;
 pub mod sign;
 pub mod template;

@@ -1,6 +1,5 @@
 //! Delivery: the [`Dispatcher`] claims due jobs and sends them, with the observer hooks.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -13,11 +12,12 @@ use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 
 use crate::error::Result;
 use crate::guard::Policy;
+use crate::observe::{ErrorClass, GiveUp, NoObserver, Observer, Settled};
 use crate::outbox::error::{OutboxError, PlanError};
 use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock};
-use crate::outbox::model::{Attempt, AttemptId, AttemptStatus, Job, JobId, Trigger, stored_body};
+use crate::outbox::model::{Attempt, AttemptId, AttemptStatus, Job, Trigger, stored_body};
 use crate::outbox::plan::{Decision, RetryPlan, parse_retry_after};
-use crate::outbox::store::{Claimed, Finish, Lease, Next, Store, TargetEvent, TargetState};
+use crate::outbox::store::{Backlog, Claimed, Finish, Next, Store, TargetEvent};
 use crate::outbox::target::{Target, TargetResolver, Unresolved, UrlCheck};
 use crate::sign::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use crate::tenant::Scope;
@@ -25,35 +25,6 @@ use crate::transport::Transport;
 
 /// How much longer than the longest request timeout a lease must be.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
-
-/// Hooks for metrics and tracing; every method does nothing by default.
-pub trait Observer: Send + Sync + fmt::Debug {
-    /// An attempt starts (open a span keyed by the attempt id here).
-    fn attempt_started(&self, job: &Job, attempt: &AttemptId, trigger: Trigger) {
-        let _ = (job, attempt, trigger);
-    }
-    /// An attempt was recorded.
-    fn attempt_finished(&self, attempt: &Attempt) {
-        let _ = attempt;
-    }
-    /// A finisher was fenced out: its lease was stale.
-    fn fenced_out(&self, lease: &Lease) {
-        let _ = lease;
-    }
-    /// A target was disabled (410 Gone or auto-disable).
-    fn target_disabled(&self, target: &TargetState) {
-        let _ = target;
-    }
-    /// The store failed while claiming (`job` is `None`) or delivering a job; a claimed job's
-    /// lease expires and it is claimed again.
-    fn store_failed(&self, job: Option<&JobId>, error: &OutboxError) {
-        let _ = (job, error);
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct NoObserver;
-impl Observer for NoObserver {}
 
 /// Asks [`Dispatcher::run`] to stop: it claims nothing more and returns once every claimed job
 /// is finished. Clones share the signal.
@@ -242,7 +213,23 @@ enum Sent {
         status: u16,
         retry_after: Option<Duration>,
     },
-    TransportError,
+    TransportError(ErrorClass),
+}
+
+impl Sent {
+    /// Why the attempt did not succeed (`None` for a 2xx).
+    fn error(&self) -> Option<ErrorClass> {
+        match self {
+            Sent::Refused(e) => {
+                Some(ErrorClass::of_refusal(e).unwrap_or(ErrorClass::InvalidRequest))
+            }
+            Sent::Response { status, .. } if !(200..300).contains(status) => {
+                Some(ErrorClass::HttpStatus)
+            }
+            Sent::Response { .. } => None,
+            Sent::TransportError(class) => Some(*class),
+        }
+    }
 }
 
 impl Dispatcher {
@@ -371,6 +358,23 @@ impl Dispatcher {
         }
     }
 
+    /// Counts the jobs due in this dispatcher's scope and how long the oldest has waited
+    /// ([`Store::backlog`]), and reports it to the observer
+    /// ([`Observer::backlog_sampled`]; the `webhook.backlog` gauges of the metrics observer).
+    ///
+    /// Not part of delivery: one aggregate query, for the host to call on its own schedule
+    /// (a metrics scrape, a timer every few seconds). `None` when the store does not count.
+    ///
+    /// # Errors
+    /// [`OutboxError::Backend`] when the store fails.
+    pub async fn sample_backlog(&self) -> Result<Option<Backlog>> {
+        let backlog = self.store.backlog(&self.scope, self.clock.now()).await?;
+        if let Some(b) = &backlog {
+            self.observer.backlog_sampled(b);
+        }
+        Ok(backlog)
+    }
+
     /// Sends a stored attempt's job again, now, to its *current* target, as a new manual
     /// attempt: same `webhook-id`, fresh timestamp and signature. The original attempt and the
     /// job's state are unchanged, and a failed replay is never rescheduled (requeue the job to
@@ -400,6 +404,11 @@ impl Dispatcher {
         record.next_attempt_at = None;
         self.store.append_attempt(scope, record.clone()).await?;
         self.observer.attempt_finished(&record);
+        let settled = Settled::new(&job, &record);
+        self.observer.attempt_settled(&match sent.error() {
+            Some(class) => settled.with_error(class),
+            None => settled,
+        });
         match sent {
             Sent::Refused(e) => Err(e.into()),
             _ => Ok(record),
@@ -425,8 +434,13 @@ impl Dispatcher {
                 }
             };
         let url = attempt.url.clone().unwrap_or_default();
-        let (next, target) = match sent {
-            Sent::Refused(_) => (Next::Skipped, None),
+        let error = sent.error();
+        let (next, target, gave_up) = match sent {
+            Sent::Refused(_) => (
+                Next::Skipped,
+                None,
+                Some(GiveUp::Skipped(error.unwrap_or(ErrorClass::InvalidRequest))),
+            ),
             Sent::Response {
                 status,
                 retry_after,
@@ -438,12 +452,19 @@ impl Dispatcher {
                 &attempt,
                 url,
             ),
-            Sent::TransportError => self.next(plan.as_ref(), &job, None, None, &attempt, url),
+            Sent::TransportError(_) => self.next(plan.as_ref(), &job, None, None, &attempt, url),
         };
         if let Next::Retry(at) = next {
             attempt.next_attempt_at = Some(at);
         }
         let scope = &self.scope;
+        let settled = |attempt: &Attempt, next: Option<Next>| {
+            let mut settled = Settled::new(&job, attempt);
+            settled.next = next;
+            settled.error = error;
+            settled.gave_up = next.and(gave_up);
+            self.observer.attempt_settled(&settled);
+        };
         match self
             .store
             .finish(scope, &lease, Finish::new(attempt.clone(), next, target))
@@ -451,6 +472,7 @@ impl Dispatcher {
         {
             Ok(finished) => {
                 self.observer.attempt_finished(&attempt);
+                settled(&attempt, Some(next));
                 if let Some(state) = &finished.disabled_target {
                     self.observer.target_disabled(state);
                 }
@@ -463,6 +485,7 @@ impl Dispatcher {
                     self.observer.store_failed(Some(&job.id), &e);
                 }
                 self.observer.attempt_finished(&attempt);
+                settled(&attempt, None);
                 self.observer.fenced_out(&lease);
                 Outcome::Fenced
             }
@@ -481,21 +504,28 @@ impl Dispatcher {
         retry_after: Option<Duration>,
         attempt: &Attempt,
         url: String,
-    ) -> (Next, Option<TargetEvent>) {
+    ) -> (Next, Option<TargetEvent>, Option<GiveUp>) {
         let plan = plan.unwrap_or(&self.plan);
         match plan.decide(job.step, status, retry_after, self.random.next_unit()) {
-            Decision::Succeeded => (Next::Succeeded, Some(TargetEvent::Delivered { url })),
-            Decision::Retry { after } => {
-                (Next::Retry(attempt.ended_at.saturating_add(after)), None)
-            }
-            Decision::Gone => (Next::Failed, Some(TargetEvent::Gone { url })),
+            Decision::Succeeded => (Next::Succeeded, Some(TargetEvent::Delivered { url }), None),
+            Decision::Retry { after } => (
+                Next::Retry(attempt.ended_at.saturating_add(after)),
+                None,
+                None,
+            ),
+            Decision::Gone => (
+                Next::Failed,
+                Some(TargetEvent::Gone { url }),
+                Some(GiveUp::Gone),
+            ),
             Decision::Exhausted => (
                 Next::Failed,
                 self.auto_disable_after
                     .map(|disable_after| TargetEvent::Exhausted { url, disable_after }),
+                Some(GiveUp::Exhausted),
             ),
             // Decision is non-exhaustive for users; `Excluded` and anything new stop here.
-            _ => (Next::Failed, None),
+            _ => (Next::Failed, None, Some(GiveUp::Excluded)),
         }
     }
 
@@ -597,7 +627,7 @@ impl Dispatcher {
             Err(e) => {
                 attempt.status = AttemptStatus::Failed;
                 attempt.error = Some(e.to_string());
-                Sent::TransportError
+                Sent::TransportError(ErrorClass::of_transport(e.kind()))
             }
         };
         Ok((attempt, sent, plan))

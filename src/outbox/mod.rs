@@ -74,9 +74,11 @@ mod plan;
 mod store;
 mod target;
 
+/// The hooks live in [`crate::observe`]; re-exported here for the dispatcher's users.
+pub use crate::observe::Observer;
 /// The transport lives in [`crate::transport`]; re-exported here for the dispatcher's users.
 pub use crate::transport::{Transport, TransportError, TransportErrorKind};
-pub use dispatch::{Dispatcher, DispatcherBuilder, LEASE_MARGIN, Observer, Shutdown, Tick};
+pub use dispatch::{Dispatcher, DispatcherBuilder, LEASE_MARGIN, Shutdown, Tick};
 pub use enqueue::{
     DEFAULT_IDEMPOTENCY_WINDOW, MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Outbox,
 };
@@ -95,7 +97,7 @@ pub use store::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
+    Backlog, Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
     TargetEvent, TargetState,
 };
 #[cfg(feature = "postgres")]

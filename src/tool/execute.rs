@@ -6,6 +6,8 @@ use super::{CompiledTool, DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
 use crate::error::ErrorKind;
 use crate::event::{ToolCallResult, ToolCallsResponse};
 use crate::guard::{Origin, Policy};
+use crate::observe::{ErrorClass, Exchange, ExchangeEnd, NoObserver, Observer};
+use crate::outbox::{Clock, SystemClock};
 use crate::transport::{Transport, TransportErrorKind};
 use crate::vars::Vars;
 
@@ -71,6 +73,8 @@ pub struct ToolRunner {
     policy: Arc<Policy>,
     transport: Arc<dyn Transport>,
     result_limit: usize,
+    observer: Arc<dyn Observer>,
+    clock: Arc<dyn Clock>,
 }
 
 /// One call of a compiled tool, ready to run: the id to answer under (the
@@ -145,7 +149,24 @@ impl ToolRunner {
             policy: Arc::new(policy),
             transport,
             result_limit: DEFAULT_RESULT_LIMIT,
+            observer: Arc::new(NoObserver),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reports every call to `observer` ([`Observer::exchange_started`] and
+    /// [`Observer::exchange_finished`], kind [`Tool`](crate::observe::ExchangeKind::Tool)).
+    #[must_use]
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The clock that times calls for the observer (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Cuts results at `bytes` (default [`DEFAULT_RESULT_LIMIT`]). Keep the transport's own
@@ -159,37 +180,95 @@ impl ToolRunner {
     /// Runs one call of `tool` with `vars`: prepare, check the URL, send with the tool's
     /// timeout, read the result. Never fails; see [`ToolOutcome`].
     pub async fn run(&self, tool: &CompiledTool, vars: &Vars) -> ToolOutcome {
-        // A webhook tool's host is the operator's: the config fixes it at compile time, and
-        // prepare checks the rendered URL as such.
-        let origin = Origin::Operator;
-        let prepared = match tool.prepare(vars, &self.policy) {
-            Ok(p) => p,
+        let started = self.clock.now();
+        let exchange = Exchange::tool(tool.name(), tool.method());
+        self.observer.exchange_started(&exchange);
+        let prepared = tool.prepare(vars, &self.policy);
+        let (outcome, status) = match prepared {
+            Ok(prepared) => {
+                let url = prepared.url().clone();
+                let (outcome, status, class) = self.send(prepared).await;
+                let mut end = self.end(&outcome, status, started);
+                if let Some(class) = class {
+                    end.error = Some(class);
+                }
+                self.observer
+                    .exchange_finished(&exchange.with_url(&url), &end);
+                return outcome;
+            }
             Err(e) => {
                 let reason = e.to_string();
-                return ToolOutcome::failed(if e.kind() == ErrorKind::Guard {
+                let failure = if e.kind() == ErrorKind::Guard {
                     ToolFailure::Refused { reason }
                 } else {
                     ToolFailure::Unrenderable { reason }
-                });
+                };
+                (ToolOutcome::failed(failure), None)
             }
         };
+        let end = self.end(&outcome, status, started);
+        self.observer.exchange_finished(&exchange, &end);
+        outcome
+    }
+
+    /// How a call ended, for the observer.
+    fn end(
+        &self,
+        outcome: &ToolOutcome,
+        status: Option<u16>,
+        started: crate::outbox::Timestamp,
+    ) -> ExchangeEnd {
+        let duration = self.clock.now().duration_since(started);
+        let error = match &outcome.failure {
+            Some(ToolFailure::Refused { .. }) => Some(ErrorClass::Refused),
+            Some(ToolFailure::Unrenderable { .. }) => Some(ErrorClass::InvalidRequest),
+            Some(ToolFailure::Timeout(_)) => Some(ErrorClass::Timeout),
+            Some(ToolFailure::Transport { .. }) => Some(ErrorClass::Transport),
+            None if status.is_some_and(|s| !(200..300).contains(&s)) => {
+                Some(ErrorClass::HttpStatus)
+            }
+            None => None,
+        };
+        match (error, status) {
+            (Some(class), status) => ExchangeEnd::failed(class, status, duration),
+            (None, status) => ExchangeEnd::answered(status.unwrap_or(200), duration),
+        }
+    }
+
+    /// Sends a prepared call; the outcome, the response status if one came, and the transport
+    /// failure's class if none came.
+    async fn send(
+        &self,
+        prepared: crate::tool::PreparedRequest,
+    ) -> (ToolOutcome, Option<u16>, Option<ErrorClass>) {
+        // A webhook tool's host is the operator's: the config fixes it at compile time, and
+        // prepare checks the rendered URL as such.
+        let origin = Origin::Operator;
         let timeout = prepared.timeout();
         let mut request = prepared.into_request();
         request.extensions_mut().insert(origin);
         match self.transport.send(request, timeout).await {
-            Ok(response) => ToolOutcome {
-                result: ToolResult::from_response(&response, self.result_limit),
-                failure: None,
-            },
-            Err(e) => ToolOutcome::failed(match e.kind() {
-                TransportErrorKind::Timeout => ToolFailure::Timeout(timeout),
-                TransportErrorKind::Refused => ToolFailure::Refused {
-                    reason: e.message().to_owned(),
+            Ok(response) => (
+                ToolOutcome {
+                    result: ToolResult::from_response(&response, self.result_limit),
+                    failure: None,
                 },
-                _ => ToolFailure::Transport {
-                    reason: e.to_string(),
-                },
-            }),
+                Some(response.status().as_u16()),
+                None,
+            ),
+            Err(e) => (
+                ToolOutcome::failed(match e.kind() {
+                    TransportErrorKind::Timeout => ToolFailure::Timeout(timeout),
+                    TransportErrorKind::Refused => ToolFailure::Refused {
+                        reason: e.message().to_owned(),
+                    },
+                    _ => ToolFailure::Transport {
+                        reason: e.to_string(),
+                    },
+                }),
+                None,
+                Some(ErrorClass::of_transport(e.kind())),
+            ),
         }
     }
 

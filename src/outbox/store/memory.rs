@@ -13,7 +13,7 @@ use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
 };
 use crate::outbox::store::{
-    Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
+    Backlog, Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
     TargetEvent, TargetState,
 };
 use crate::tenant::{Scope, TenantId};
@@ -493,5 +493,22 @@ impl Store for MemoryStore {
             }
             _ => Err(OutboxError::not_found("target", url)),
         }
+    }
+
+    async fn backlog(&self, scope: &Scope, now: Timestamp) -> Result<Option<Backlog>, OutboxError> {
+        let inner = self.lock();
+        let bound = (now, usize::MAX);
+        let (mut due, mut oldest) = (0u64, None::<Timestamp>);
+        for &(at, seq) in inner
+            .due
+            .range(..=bound)
+            .chain(inner.leases.range(..=bound))
+        {
+            if scope.contains(&inner.rows[seq].job.tenant) {
+                due += 1;
+                oldest = Some(oldest.map_or(at, |o| o.min(at)));
+            }
+        }
+        Ok(Some(Backlog::new(now, due, oldest)))
     }
 }

@@ -22,7 +22,7 @@ use crate::outbox::store::sql::{
     self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms,
 };
 use crate::outbox::store::{
-    Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetEvent, TargetState,
+    Backlog, Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetEvent, TargetState,
 };
 use crate::tenant::{Scope, TenantId};
 
@@ -1416,5 +1416,13 @@ impl Store for PostgresStore {
             return Err(OutboxError::not_found("target", url));
         }
         Ok(())
+    }
+
+    async fn backlog(&self, scope: &Scope, now: Timestamp) -> Result<Option<Backlog>, OutboxError> {
+        let sql = sql::backlog_query(scope, now);
+        let rows = query(&***self.shared().await?, &sql).await?;
+        rows.first()
+            .map(|r| sql::backlog_from_row(r, now))
+            .transpose()
     }
 }

@@ -8,7 +8,7 @@ use crate::outbox::model::JobStatus;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, TargetRef, Timestamp,
 };
-use crate::outbox::store::{DisabledReason, Next, TargetEvent, TargetState};
+use crate::outbox::store::{Backlog, DisabledReason, Next, TargetEvent, TargetState};
 use crate::tenant::{Scope, TenantId};
 
 /// The job columns, in the order [`job_from_row`] reads them (after any leading columns).
@@ -159,6 +159,21 @@ impl Sql {
             None => self.push("TRUE"),
         }
     }
+}
+
+/// `SELECT count(*), min(due_at)` of the jobs in `scope` due at `now`: one range over the
+/// `outbox_jobs_due` index (due_at is set only while a job is pending or leased).
+pub(crate) fn backlog_query(scope: &Scope, now: Timestamp) -> Sql {
+    let mut sql = Sql::new("SELECT count(*), min(due_at) FROM outbox_jobs WHERE ");
+    sql.scope(scope)
+        .bind(" AND due_at <= {}", Val::Int(ms(now)));
+    sql
+}
+
+/// The [`Backlog`] of a [`backlog_query`] row.
+pub(crate) fn backlog_from_row(r: &dyn RowRead, now: Timestamp) -> Result<Backlog, OutboxError> {
+    let due = u64::try_from(r.int(0)?).unwrap_or(0);
+    Ok(Backlog::new(now, due, r.opt_int(1)?.map(ts)))
 }
 
 /// `SELECT seq, <JOB_COLS> ... LIMIT limit + 1` for a job listing, newest first.

@@ -18,7 +18,7 @@ use crate::outbox::store::sql::{
     self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms,
 };
 use crate::outbox::store::{
-    Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetState,
+    Backlog, Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetState,
 };
 use crate::tenant::{Scope, TenantId};
 
@@ -789,6 +789,15 @@ impl Store for SqliteStore {
                 return Err(OutboxError::not_found("target", &url));
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn backlog(&self, scope: &Scope, now: Timestamp) -> Result<Option<Backlog>, OutboxError> {
+        let sql = sql::backlog_query(scope, now);
+        self.call(move |c| {
+            let mut rows = query_all(c, &sql, |r| sql::backlog_from_row(r, now))?;
+            Ok(rows.pop())
         })
         .await
     }
