@@ -4,6 +4,8 @@ mod cascade;
 mod event;
 mod guard;
 mod logs;
+#[cfg(all(feature = "tracing", feature = "metrics"))]
+mod observe;
 mod outbox;
 mod sign;
 mod stores;
