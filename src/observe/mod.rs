@@ -8,7 +8,7 @@
 //!   the OpenTelemetry HTTP client attributes, and events for retries, breakers and disabled
 //!   targets.
 //! - `MetricsObserver` (feature `metrics`): counters, histograms and gauges on the `metrics`
-//!   facade; the names and their Prometheus rendering are in [`names`].
+//!   facade; the names and their Prometheus rendering are in `names`.
 //!
 //! Nothing secret reaches a hook's output: observers see URLs only through [`redact_url`]
 //! (user info and query values replaced), never a header, a body or a transport's error text.

@@ -1,7 +1,7 @@
 //! The HTTP transport: the [`Transport`] trait every request leaves through (outbox attempts,
 //! live exchanges, webhook tool calls), and with feature `reqwest` the guarded implementation.
 //!
-//! [`ReqwestTransport`] (feature `reqwest`) implements [`Transport`] and is what the dispatcher
+//! `ReqwestTransport` (feature `reqwest`) implements [`Transport`] and is what the dispatcher
 //! and the tool runner ([`ToolRunner`](crate::ToolRunner)) send through. Checking a URL once
 //! is not enough to keep requests inside the [`Policy`](crate::Policy): DNS can answer
 //! differently at connect time, reqwest's resolver never sees IP-literal hosts, and redirects
@@ -10,10 +10,10 @@
 //! | where | check |
 //! |---|---|
 //! | before sending | [`Policy::check_url`](crate::Policy::check_url) on the request's URL (IP literals included) |
-//! | at connect | [`GuardedResolver`]: every address DNS answers, strict ([`Policy::check_resolved`](crate::Policy::check_resolved)'s rule) |
+//! | at connect | `GuardedResolver`: every address DNS answers, strict ([`Policy::check_resolved`](crate::Policy::check_resolved)'s rule) |
 //! | proxies | none: `no_proxy()`, environment proxies ignored |
 //! | redirects | not followed by default; when enabled, each hop through [`Policy::check_redirect`](crate::Policy::check_redirect), sensitive headers dropped off the first origin |
-//! | response | body read up to a limit ([`BodyTruncated`] marks a cut), the whole exchange bounded by the send's timeout |
+//! | response | body read up to a limit (`BodyTruncated` marks a cut), the whole exchange bounded by the send's timeout |
 
 use std::fmt;
 use std::time::Duration;
@@ -26,11 +26,13 @@ mod client;
 mod resolve;
 
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use client::{
     BodyTruncated, DEFAULT_BODY_LIMIT, DEFAULT_CONNECT_TIMEOUT, MAX_REDIRECTS, ReqwestTransport,
     ReqwestTransportBuilder, TransportBuildError,
 };
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use resolve::{DnsResolver, GuardedResolver, ResolveError, SystemResolver};
 
 /// The HTTP client the dispatcher sends through, brought by the host.
