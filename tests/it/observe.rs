@@ -245,10 +245,9 @@ impl Watch {
 }
 
 fn field<'a>(span: &'a SpanRec, name: &str) -> &'a str {
-    span.fields.get(name).map_or_else(
-        || panic!("span {} has no `{name}`: {:?}", span.name, span.fields),
-        |v| v,
-    )
+    span.fields
+        .get(name)
+        .unwrap_or_else(|| panic!("span {} has no `{name}`: {:?}", span.name, span.fields))
 }
 
 /// Lets every URL through: the production guard refuses user info and port 8443, and these
