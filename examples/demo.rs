@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 use agent_webhooks::logs::LogsApi;
 use agent_webhooks::outbox::{
     Attempt, AttemptQuery, CascadeTargets, Dispatcher, JobStatus, NewJob, Outbox, RetryPlan,
-    SqliteStore, Store, TargetRef, Transport, TransportError, TransportErrorKind,
+    SqliteStore, Store, TargetRef,
 };
+use agent_webhooks::transport::ReqwestTransport;
 use agent_webhooks::{
     AccessRole, AgentKind, Builtin, Call, CallStatus, Cascade, Envelope, Event, EventBody, Origin,
     Policy, Principal, Profile, Scope, Signer, StatusUpdate, TenantId, Timestamp, Vars,
     WebhookTool,
 };
-use async_trait::async_trait;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 
@@ -27,53 +27,6 @@ const SEED_TOOL: &str = include_str!("data/lookup_customer.json");
 
 fn section(title: &str) {
     println!("\n== {title}");
-}
-
-/// A host's HTTP client, as small as it gets: hyper over a fresh loopback connection. A real
-/// runtime uses the guarded reqwest transport (`reqwest` feature) instead.
-#[derive(Debug)]
-struct LoopbackClient;
-
-#[async_trait]
-impl Transport for LoopbackClient {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Duration,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        let failed = |kind, e: &dyn std::fmt::Display| TransportError::new(kind, e.to_string());
-        let exchange = async {
-            let authority = request
-                .uri()
-                .authority()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            let stream = tokio::net::TcpStream::connect(authority.as_str())
-                .await
-                .map_err(|e| failed(TransportErrorKind::Connect, &e))?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| failed(TransportErrorKind::Connect, &e))?;
-            tokio::spawn(conn);
-            let (parts, body) = request.into_parts();
-            let response = sender
-                .send_request(http::Request::from_parts(
-                    parts,
-                    Full::new(Bytes::from(body)),
-                ))
-                .await
-                .map_err(|e| failed(TransportErrorKind::Other, &e))?;
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| failed(TransportErrorKind::Other, &e))?;
-            Ok(http::Response::from_parts(parts, body.to_bytes().to_vec()))
-        };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| failed(TransportErrorKind::Timeout, &"no answer in time"))?
-    }
 }
 
 /// A receiver on 127.0.0.1 that answers 503 twice, then 200.
@@ -230,7 +183,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .dangerous()
         .allow_loopback()
         .build()?;
-    let dispatcher = Dispatcher::builder(store.clone(), Arc::new(LoopbackClient), targets.clone())
+    // The crate's guarded transport, under the same development policy: it checks every
+    // resolved address and redirect hop too.
+    let transport = ReqwestTransport::builder(dev.clone()).build()?;
+    let dispatcher = Dispatcher::builder(store.clone(), Arc::new(transport), targets.clone())
         .url_check(Arc::new(dev))
         .plan(
             RetryPlan::builder()

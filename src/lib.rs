@@ -66,6 +66,8 @@
 //! - `reqwest` (default): `transport::ReqwestTransport`, the guarded HTTP transport on reqwest (rustls,
 //!   tokio): every URL, every resolved address and every redirect hop is checked with the
 //!   guard, no proxy, bodies read up to a limit.
+//! - `tokio`: `transport::TokioTimer`, the [`transport::Timer`] on tokio's clock with which the
+//!   boundary enforces its own deadlines (on with `reqwest` and `postgres`).
 //! - `sqlite` (default): `outbox::SqliteStore`, the durable embedded store: one SQLite file (compiled
 //!   in), WAL mode, versioned migrations, claims in `BEGIN IMMEDIATE`, its own thread so no
 //!   executor is blocked.
@@ -113,8 +115,8 @@ pub use url;
 pub use cascade::{Cascade, CascadeError, Level};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{
-    Call, CallStatus, Envelope, Event, EventBody, EventError, EventType, Profile, StatusUpdate,
-    Timestamp,
+    Call, CallStatus, Customer, Envelope, Event, EventBody, EventError, EventType, Profile,
+    StatusUpdate, Timestamp,
 };
 pub use guard::{Origin, Policy, PolicyError, Rejection};
 pub use sign::{SignError, Signer, SigningSecret, Verifier, VerifyError};

@@ -8,20 +8,18 @@ use std::time::Duration;
 
 use futures_util::future::{Either, select};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 
 use crate::error::Result;
 use crate::guard::Policy;
 use crate::observe::{ErrorClass, GiveUp, NoObserver, Observer, Settled};
 use crate::outbox::error::{OutboxError, PlanError};
 use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock};
-use crate::outbox::model::{Attempt, AttemptId, AttemptStatus, Job, Trigger, stored_body};
-use crate::outbox::plan::{Decision, RetryPlan, parse_retry_after};
+use crate::outbox::model::{Attempt, AttemptId, AttemptStatus, Job, Trigger};
+use crate::outbox::plan::{Decision, RetryPlan};
 use crate::outbox::store::{Backlog, Claimed, Finish, Next, Store, TargetEvent};
 use crate::outbox::target::{Target, TargetResolver, Unresolved, UrlCheck};
-use crate::sign::{WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use crate::tenant::Scope;
-use crate::transport::Transport;
+use crate::transport::{ExchangeResult, Refusal, SendStep, Timer, Transport};
 
 /// How much longer than the longest request timeout a lease must be.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
@@ -102,6 +100,8 @@ enum Outcome {
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     transport: Arc<dyn Transport>,
+    step: SendStep,
+    timer: Option<Arc<dyn Timer>>,
     resolver: Arc<dyn TargetResolver>,
     check: Arc<dyn UrlCheck>,
     clock: Arc<dyn Clock>,
@@ -114,7 +114,6 @@ pub struct Dispatcher {
     concurrency: usize,
     poll_interval: Duration,
     auto_disable_after: Option<Duration>,
-    user_agent: HeaderValue,
 }
 
 /// Builds a [`Dispatcher`]; settings are checked by [`DispatcherBuilder::build`].
@@ -133,6 +132,12 @@ impl DispatcherBuilder {
     /// The randomness for jitter and attempt ids (default: process-seeded).
     pub fn random(mut self, random: Arc<dyn Random>) -> Self {
         self.d.random = random;
+        self
+    }
+    /// A timer with which every send's timeout is enforced by the dispatcher itself, not only
+    /// by the transport (default: none; the transport's timeout holds). See [`SendStep`].
+    pub fn timer(mut self, timer: Arc<dyn Timer>) -> Self {
+        self.d.timer = Some(timer);
         self
     }
     /// The URL check run before every send (default: the guard's production [`Policy`]).
@@ -192,7 +197,7 @@ impl DispatcherBuilder {
     /// [`LEASE_MARGIN`] (a slow send could be claimed twice); [`PlanError::Zero`] for a
     /// concurrency of 0.
     pub fn build(self) -> std::result::Result<Dispatcher, PlanError> {
-        let d = self.d;
+        let mut d = self.d;
         if d.lease <= d.max_timeout + LEASE_MARGIN {
             return Err(PlanError::LeaseTooShort {
                 lease: d.lease,
@@ -203,6 +208,13 @@ impl DispatcherBuilder {
         if d.concurrency == 0 {
             return Err(PlanError::Zero("concurrency"));
         }
+        let mut step = SendStep::new(d.transport.clone())
+            .with_url_check(d.check.clone())
+            .with_clock(d.clock.clone());
+        if let Some(timer) = &d.timer {
+            step = step.with_timer(timer.clone());
+        }
+        d.step = step;
         Ok(d)
     }
 }
@@ -242,7 +254,7 @@ impl Dispatcher {
         DispatcherBuilder {
             d: Dispatcher {
                 store,
-                transport,
+                transport: transport.clone(),
                 resolver,
                 check: Arc::new(Policy::default()),
                 clock: Arc::new(SystemClock),
@@ -255,10 +267,8 @@ impl Dispatcher {
                 concurrency: 16,
                 poll_interval: Duration::from_secs(1),
                 auto_disable_after: None,
-                user_agent: HeaderValue::from_static(concat!(
-                    "agent-webhooks/",
-                    env!("CARGO_PKG_VERSION")
-                )),
+                step: SendStep::new(transport),
+                timer: None,
             },
         }
     }
@@ -588,89 +598,63 @@ impl Dispatcher {
         if is_disabled {
             return refuse(attempt, OutboxError::TargetDisabled { url }, plan);
         }
-        if let Err(rejection) = self.check.check(&target.url) {
-            return refuse(attempt, OutboxError::TargetRefused { url, rejection }, plan);
-        }
-        let request = match self.request(job, &target) {
-            Ok(r) => r,
-            Err(e) => return refuse(attempt, e, plan),
-        };
-        let timeout = target.timeout.min(self.max_timeout);
-        let send_start = self.clock.now();
-        let result = self.transport.send(request, timeout).await;
-        let ended = self.clock.now();
-        attempt.ended_at = ended;
-        attempt.latency_ms =
-            u64::try_from(ended.duration_since(send_start).as_millis()).unwrap_or(u64::MAX);
-        let sent = match result {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                attempt.status_code = Some(status);
-                attempt.status = if response.status().is_success() {
+        let exchange = self
+            .step
+            .send(
+                &target,
+                job.id.as_str(),
+                &job.payload,
+                timeout_of(&target, self.max_timeout),
+            )
+            .await;
+        let (ended, latency) = (exchange.ended_at, exchange.latency);
+        let retry_after = exchange.retry_after();
+        let (body, cut) = exchange.stored_body();
+        let sent = match exchange.result {
+            ExchangeResult::Refused(refusal) => {
+                let e = match refusal {
+                    Refusal::Guard { url, rejection } => {
+                        OutboxError::TargetRefused { url, rejection }
+                    }
+                    Refusal::Unsigned(error) => OutboxError::Unsigned {
+                        job: job.id.clone(),
+                        error,
+                    },
+                    Refusal::InvalidUrl { problem } => OutboxError::Invalid {
+                        what: "target URL",
+                        problem,
+                    },
+                };
+                return refuse(attempt, e, plan);
+            }
+            ExchangeResult::Response(response) => {
+                let status = response.status();
+                attempt.status_code = Some(status.as_u16());
+                attempt.status = if status.is_success() {
                     AttemptStatus::Succeeded
                 } else {
                     AttemptStatus::Failed
                 };
-                let (body, cut) = stored_body(response.body());
                 attempt.response_body = body;
                 attempt.response_truncated = cut;
-                let retry_after = response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, ended));
                 Sent::Response {
-                    status,
+                    status: status.as_u16(),
                     retry_after,
                 }
             }
-            Err(e) => {
+            ExchangeResult::Failed(e) => {
                 attempt.status = AttemptStatus::Failed;
                 attempt.error = Some(e.to_string());
                 Sent::TransportError(ErrorClass::of_transport(e.kind()))
             }
         };
+        attempt.ended_at = ended;
+        attempt.latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
         Ok((attempt, sent, plan))
     }
+}
 
-    fn request(
-        &self,
-        job: &Job,
-        target: &Target,
-    ) -> std::result::Result<http::Request<Vec<u8>>, OutboxError> {
-        let invalid = |problem: String| OutboxError::Invalid {
-            what: "target URL",
-            problem,
-        };
-        let uri: http::Uri = target
-            .url
-            .as_str()
-            .parse()
-            .map_err(|e| invalid(format!("not a valid request URI: {e}")))?;
-        // Fresh for every attempt, including retries and replays; the id never changes.
-        let timestamp = self.clock.now().as_unix_seconds();
-        let mut request = http::Request::post(uri)
-            .body(job.payload.to_vec())
-            .map_err(|e| invalid(e.to_string()))?;
-        let headers = request.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(USER_AGENT, self.user_agent.clone());
-        // Job ids are `A-Z a-z 0-9 _ -`: always a valid header value.
-        let id = HeaderValue::from_str(job.id.as_str()).map_err(|e| invalid(e.to_string()))?;
-        headers.insert(WEBHOOK_ID, id);
-        headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
-        if let Some(signer) = &target.signer {
-            let signature = signer
-                .sign(job.id.as_str(), timestamp, &job.payload)
-                .map_err(|error| OutboxError::Unsigned {
-                    job: job.id.clone(),
-                    error,
-                })?;
-            headers.insert(WEBHOOK_SIGNATURE, signature);
-        }
-        for (name, value) in &target.headers {
-            headers.append(name, value.clone());
-        }
-        Ok(request)
-    }
+/// A target's own timeout, capped by the dispatcher's longest.
+fn timeout_of(target: &Target, max: Duration) -> Duration {
+    target.timeout.min(max)
 }

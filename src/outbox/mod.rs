@@ -84,6 +84,7 @@ pub use enqueue::{
 };
 pub use error::{OutboxError, PlanError};
 pub use io::{Clock, ManualClock, Random, SeededRandom, SystemClock};
+pub(crate) use model::stored_body;
 pub use model::{
     Attempt, AttemptId, AttemptQuery, AttemptStatus, Cursor, DEFAULT_PAGE_LIMIT, Job, JobId,
     JobQuery, JobStatus, MAX_ID_LEN, MAX_PAGE_LIMIT, MAX_RESPONSE_BODY, Page, TargetRef, Timestamp,

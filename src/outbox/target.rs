@@ -74,6 +74,24 @@ impl Target {
     pub fn url(&self) -> &Url {
         &self.url
     }
+
+    /// The cascade level the target came from.
+    #[must_use]
+    pub fn level(&self) -> &str {
+        &self.level
+    }
+
+    /// The server's request timeout.
+    #[must_use]
+    pub fn request_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The server's own retry plan, if it has one.
+    #[must_use]
+    pub fn retry_plan(&self) -> Option<&RetryPlan> {
+        self.plan.as_ref()
+    }
 }
 
 impl fmt::Debug for Target {

@@ -142,7 +142,8 @@ struct RawConfig {
     query: BTreeMap<String, String>,
     #[serde(default)]
     body: Option<Value>,
-    #[serde(default)]
+    /// `timeoutSeconds` (the server config's spelling, Vapi's) is accepted too.
+    #[serde(default, alias = "timeoutSeconds")]
     timeout_seconds: Option<u64>,
     #[serde(default)]
     defaults: BTreeMap<String, Value>,

@@ -1,5 +1,7 @@
 //! The HTTP transport: the [`Transport`] trait every request leaves through (outbox attempts,
-//! live exchanges, webhook tool calls), and with feature `reqwest` the guarded implementation.
+//! live exchanges, webhook tool calls), the [`SendStep`] that builds, signs, guards and sends
+//! them, the [`Timer`] the boundary enforces its deadlines with, and with feature `reqwest` the
+//! guarded implementation.
 //!
 //! `ReqwestTransport` (feature `reqwest`) implements [`Transport`] and is what the dispatcher
 //! and the tool runner ([`ToolRunner`](crate::ToolRunner)) send through. Checking a URL once
@@ -24,6 +26,14 @@ use async_trait::async_trait;
 mod client;
 #[cfg(feature = "reqwest")]
 mod resolve;
+mod send;
+mod timer;
+
+pub use send::{Exchange, ExchangeResult, Refusal, SendStep, USER_AGENT_VALUE};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use timer::TokioTimer;
+pub use timer::{Elapsed, ManualTimer, NeverTimer, Sleep, Timer, within};
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]

@@ -439,6 +439,12 @@ fn bad_configs_are_typed_errors_naming_the_field() {
             |p| matches!(p, ConfigProblem::Invalid(_)),
         ),
         (
+            // The server config's spelling is the same field, checked the same way.
+            json!({"url": "https://h.example/", "timeoutSeconds": 301}),
+            "config.timeout_seconds",
+            |p| *p == ConfigProblem::Timeout(301),
+        ),
+        (
             json!({"url": "https://{{args.host}}/x"}),
             "config.url",
             |p| {
