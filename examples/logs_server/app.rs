@@ -249,7 +249,10 @@ impl TargetResolver for DemoTargets {
 }
 
 /// The store, outbox and dispatcher of the server, over the in-process receiver.
-#[allow(dead_code, reason = "the tests' entry point; the server itself passes its observer")]
+#[allow(
+    dead_code,
+    reason = "the tests' entry point; the server itself passes its observer"
+)]
 pub fn demo_api() -> Result<(LogsApi, Arc<DemoReceiver>, Outbox, Arc<Dispatcher>), String> {
     demo_api_observed(Arc::new(agent_webhooks::observe::NoObserver))
 }
