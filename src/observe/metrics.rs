@@ -1,13 +1,19 @@
 //! `MetricsObserver`: the hooks as counters, histograms and gauges on the `metrics` facade
 //! (feature `metrics`).
 
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
 use metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
 };
 
-use super::{BreakerChange, Exchange, ExchangeEnd, ExchangeKind, Observer, Settled};
+use super::{
+    BreakerChange, ErrorClass, Exchange, ExchangeEnd, ExchangeKind, GiveUp, Observer, Settled,
+};
 use crate::outbox::{
-    AttemptStatus, Backlog, DisabledReason, JobId, Lease, Next, OutboxError, TargetState,
+    AttemptStatus, Backlog, DisabledReason, JobId, Lease, Next, OutboxError, TargetState, Trigger,
 };
 
 /// The metric names, OpenTelemetry style; the Prometheus name each becomes with
@@ -131,6 +137,10 @@ pub fn describe_metrics() {
 /// ([`Dispatcher::sample_backlog`](crate::outbox::Dispatcher::sample_backlog)), never on the
 /// delivery path.
 ///
+/// The outbox's metrics are on every attempt's path, so the observer keeps a handle per label
+/// set, taken from the recorder the first time that label set is recorded: install the
+/// recorder before the observer records anything (as with `describe`).
+///
 /// ```
 /// use std::sync::Arc;
 /// use agent_webhooks::observe::{MetricsObserver, Observer};
@@ -138,16 +148,89 @@ pub fn describe_metrics() {
 /// let observer: Arc<dyn Observer> = Arc::new(MetricsObserver::new());
 /// # let _ = observer;
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct MetricsObserver;
+#[derive(Debug, Clone, Default)]
+pub struct MetricsObserver {
+    handles: Arc<Handles>,
+}
 
 impl MetricsObserver {
     /// An observer; describes the metrics to the recorder installed now ([`describe_metrics`]).
     #[must_use]
     pub fn new() -> Self {
         describe_metrics();
-        MetricsObserver
+        MetricsObserver::default()
+    }
+}
+
+/// Attempt outcomes, error classes (and none) and triggers that have a cached handle.
+const OUTCOMES: usize = 3;
+const CLASSES: usize = 12;
+const TRIGGERS: usize = 2;
+const REASONS: usize = 3 + CLASSES;
+
+/// The handles of the outbox's per-attempt metrics, one per label set, made on first use.
+struct Handles {
+    attempts: [OnceLock<Counter>; OUTCOMES * CLASSES * TRIGGERS],
+    duration: [OnceLock<Histogram>; OUTCOMES],
+    delay: OnceLock<Histogram>,
+    given_up: [OnceLock<Counter>; REASONS],
+}
+
+impl Default for Handles {
+    fn default() -> Self {
+        Handles {
+            attempts: std::array::from_fn(|_| OnceLock::new()),
+            duration: std::array::from_fn(|_| OnceLock::new()),
+            delay: OnceLock::new(),
+            given_up: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+}
+
+impl fmt::Debug for Handles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handles").finish_non_exhaustive()
+    }
+}
+
+fn outcome_index(status: AttemptStatus) -> usize {
+    match status {
+        AttemptStatus::Succeeded => 0,
+        AttemptStatus::Failed => 1,
+        AttemptStatus::Refused => 2,
+    }
+}
+
+fn class_index(class: Option<ErrorClass>) -> usize {
+    match class {
+        None => 0,
+        Some(ErrorClass::NoTarget) => 1,
+        Some(ErrorClass::TargetDisabled) => 2,
+        Some(ErrorClass::Refused) => 3,
+        Some(ErrorClass::Unsigned) => 4,
+        Some(ErrorClass::InvalidRequest) => 5,
+        Some(ErrorClass::Timeout) => 6,
+        Some(ErrorClass::ConnectError) => 7,
+        Some(ErrorClass::Transport) => 8,
+        Some(ErrorClass::HttpStatus) => 9,
+        Some(ErrorClass::InvalidResponse) => 10,
+        Some(ErrorClass::TooLarge) => 11,
+    }
+}
+
+fn trigger_index(trigger: Trigger) -> usize {
+    match trigger {
+        Trigger::Scheduled => 0,
+        Trigger::Manual => 1,
+    }
+}
+
+fn reason_index(reason: GiveUp) -> usize {
+    match reason {
+        GiveUp::Exhausted => 0,
+        GiveUp::Gone => 1,
+        GiveUp::Excluded => 2,
+        GiveUp::Skipped(class) => 3 + class_index(Some(class)) - 1,
     }
 }
 
@@ -161,24 +244,39 @@ fn as_f64(n: u64) -> f64 {
 
 impl Observer for MetricsObserver {
     fn attempt_settled(&self, settled: &Settled<'_>) {
+        let h = &*self.handles;
         let attempt = settled.attempt;
-        let outcome = attempt.status.as_str();
-        let trigger = attempt.trigger.as_str();
-        match settled.error {
-            Some(class) => counter!(names::ATTEMPTS, "outcome" => outcome, "error.type" => class.as_str(), "trigger" => trigger).increment(1),
-            None => counter!(names::ATTEMPTS, "outcome" => outcome, "trigger" => trigger).increment(1),
-        }
+        let outcome = outcome_index(attempt.status);
+        let slot = (outcome * CLASSES + class_index(settled.error)) * TRIGGERS
+            + trigger_index(attempt.trigger);
+        h.attempts[slot]
+            .get_or_init(|| {
+                let (outcome, trigger) = (attempt.status.as_str(), attempt.trigger.as_str());
+                match settled.error {
+                    Some(class) => counter!(names::ATTEMPTS, "outcome" => outcome, "error.type" => class.as_str(), "trigger" => trigger),
+                    None => counter!(names::ATTEMPTS, "outcome" => outcome, "trigger" => trigger),
+                }
+            })
+            .increment(1);
         if attempt.status != AttemptStatus::Refused {
             // The request alone: `latency_ms` is measured around the send.
             let request = std::time::Duration::from_millis(attempt.latency_ms);
-            histogram!(names::ATTEMPT_DURATION, "outcome" => outcome).record(request.as_secs_f64());
+            h.duration[outcome]
+                .get_or_init(
+                    || histogram!(names::ATTEMPT_DURATION, "outcome" => attempt.status.as_str()),
+                )
+                .record(request.as_secs_f64());
         }
         if settled.next == Some(Next::Succeeded) {
             let delay = attempt.ended_at.duration_since(settled.job.created_at);
-            histogram!(names::DELIVERY_DELAY).record(delay.as_secs_f64());
+            h.delay
+                .get_or_init(|| histogram!(names::DELIVERY_DELAY))
+                .record(delay.as_secs_f64());
         }
         if let Some(reason) = settled.gave_up {
-            counter!(names::JOBS_GIVEN_UP, "reason" => reason.as_str()).increment(1);
+            h.given_up[reason_index(reason)]
+                .get_or_init(|| counter!(names::JOBS_GIVEN_UP, "reason" => reason.as_str()))
+                .increment(1);
         }
     }
 

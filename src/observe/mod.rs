@@ -448,7 +448,7 @@ pub struct Exchange<'a> {
     /// The call's id, when known.
     pub call_id: Option<&'a str>,
     /// The request URL, once known (observers show it through [`redact_url`]).
-    pub url: Option<&'a url::Url>,
+    pub url: Option<&'a str>,
     /// The cascade level the target came from, once known.
     pub level: Option<&'a str>,
 }
@@ -490,7 +490,7 @@ impl<'a> Exchange<'a> {
     }
     /// With the request URL.
     #[must_use]
-    pub fn with_url(mut self, url: &'a url::Url) -> Self {
+    pub fn with_url(mut self, url: &'a str) -> Self {
         self.url = Some(url);
         self
     }

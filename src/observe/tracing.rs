@@ -1,7 +1,8 @@
 //! `TracingObserver`: the hooks as `tracing` spans and events (feature `tracing`).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tracing::field::Empty;
 use tracing::{Level, Span};
@@ -78,6 +79,42 @@ const TARGET: &str = "agent_webhooks";
 pub struct TracingObserver {
     /// The spans of attempts and exchanges in progress (only while a subscriber wants them).
     open: Mutex<HashMap<Key, Open>>,
+    /// How many are in `open`: with no subscriber listening it stays 0 and no hook locks.
+    opened: AtomicUsize,
+    /// Target URLs as spans show them, by URL: parsing and redacting once per target, not
+    /// once per attempt (cleared when it reaches [`URL_CACHE`] entries).
+    urls: Mutex<HashMap<String, Arc<Shown>>>,
+}
+
+/// The most target URLs whose redacted form is kept.
+const URL_CACHE: usize = 1024;
+
+/// A target URL's span fields.
+#[derive(Debug)]
+struct Shown {
+    full: String,
+    host: Option<String>,
+    port: Option<u16>,
+}
+
+impl Shown {
+    fn of(url: &url::Url) -> Self {
+        Shown {
+            full: redact_parsed(url),
+            host: url.host_str().map(str::to_owned),
+            port: url.port_or_known_default(),
+        }
+    }
+
+    fn record(&self, span: &Span) {
+        span.record("url.full", self.full.as_str());
+        if let Some(host) = &self.host {
+            span.record("server.address", host.as_str());
+        }
+        if let Some(port) = self.port {
+            span.record("server.port", port);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -104,19 +141,39 @@ impl TracingObserver {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn take(&self, key: &Key) -> Option<Span> {
-        self.open().remove(key).map(|o| o.span)
+    fn insert(&self, key: Key, open: Open) {
+        self.open().insert(key, open);
+        self.opened.fetch_add(1, Ordering::Relaxed);
     }
-}
 
-/// Records the target fields (`url.full`, `server.address`, `server.port`) of `url` on `span`.
-fn record_url(span: &Span, url: &url::Url) {
-    span.record("url.full", redact_parsed(url).as_str());
-    if let Some(host) = url.host_str() {
-        span.record("server.address", host);
+    fn take(&self, key: &Key) -> Option<Span> {
+        if self.opened.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let open = self.open().remove(key)?;
+        self.opened.fetch_sub(1, Ordering::Relaxed);
+        Some(open.span)
     }
-    if let Some(port) = url.port_or_known_default() {
-        span.record("server.port", port);
+
+    /// The span fields of the target URL `url` (text as stored on the attempt).
+    fn shown(&self, url: &str) -> Arc<Shown> {
+        let mut urls = self.urls.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(shown) = urls.get(url) {
+            return shown.clone();
+        }
+        let shown = Arc::new(match url::Url::parse(url) {
+            Ok(parsed) => Shown::of(&parsed),
+            Err(_) => Shown {
+                full: "REDACTED".to_owned(),
+                host: None,
+                port: None,
+            },
+        });
+        if urls.len() >= URL_CACHE {
+            urls.clear();
+        }
+        urls.insert(url.to_owned(), shown.clone());
+        shown
     }
 }
 
@@ -169,7 +226,7 @@ impl Observer for TracingObserver {
             span,
             job: Some(job.id.clone()),
         };
-        self.open().insert(Key::Attempt(attempt.clone()), open);
+        self.insert(Key::Attempt(attempt.clone()), open);
     }
 
     fn attempt_settled(&self, settled: &Settled<'_>) {
@@ -178,12 +235,7 @@ impl Observer for TracingObserver {
         };
         let attempt: &Attempt = settled.attempt;
         if let Some(url) = attempt.url.as_deref() {
-            match url::Url::parse(url) {
-                Ok(parsed) => record_url(&span, &parsed),
-                Err(_) => {
-                    span.record("url.full", "REDACTED");
-                }
-            }
+            self.shown(url).record(&span);
         }
         if let Some(level) = attempt.level.as_deref() {
             span.record("webhook.cascade_level", level);
@@ -254,6 +306,7 @@ impl Observer for TracingObserver {
                 .collect();
             for key in keys {
                 if let Some(o) = open.remove(&key) {
+                    self.opened.fetch_sub(1, Ordering::Relaxed);
                     o.span.record("otel.status_code", "ERROR");
                     o.span.record("error.type", "store");
                 }
@@ -336,10 +389,10 @@ impl Observer for TracingObserver {
             return;
         }
         if let Some(url) = exchange.url {
-            record_url(&span, url);
+            self.shown(url).record(&span);
         }
         let open = Open { span, job: None };
-        self.open().insert(Key::Exchange(exchange.id), open);
+        self.insert(Key::Exchange(exchange.id), open);
     }
 
     fn exchange_finished(&self, exchange: &Exchange<'_>, end: &ExchangeEnd) {
@@ -347,7 +400,7 @@ impl Observer for TracingObserver {
             return;
         };
         if let Some(url) = exchange.url {
-            record_url(&span, url);
+            self.shown(url).record(&span);
         }
         if let Some(level) = exchange.level {
             span.record("webhook.cascade_level", level);

@@ -186,7 +186,7 @@ impl ToolRunner {
         let prepared = tool.prepare(vars, &self.policy);
         let (outcome, status) = match prepared {
             Ok(prepared) => {
-                let url = prepared.url().clone();
+                let url = prepared.url().as_str().to_owned();
                 let (outcome, status, class) = self.send(prepared).await;
                 let mut end = self.end(&outcome, status, started);
                 if let Some(class) = class {

@@ -504,7 +504,7 @@ async fn live_timeout_is_a_failed_live_span_and_counted_by_event_type() {
     // The live request path reports each exchange through these two hooks; this drives them
     // as it does for an `assistant-request` cut at its 7.5 s budget.
     let watch = Watch::new();
-    let url: agent_webhooks::url::Url = secret_url("a1").parse().unwrap();
+    let url = secret_url("a1");
     let tenant = agent_webhooks::TenantId::new("acme").unwrap();
     let started = Exchange::live("assistant-request", &Method::POST)
         .with_tenant(&tenant)
