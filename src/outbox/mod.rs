@@ -83,7 +83,7 @@ pub use enqueue::{
     DEFAULT_IDEMPOTENCY_WINDOW, MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Outbox,
 };
 pub use error::{OutboxError, PlanError};
-pub use io::{Clock, ManualClock, Random, SeededRandom, SystemClock};
+pub use io::{Clock, ManualClock, OsRandom, Random, SeededRandom, SystemClock};
 pub(crate) use model::stored_body;
 pub use model::{
     Attempt, AttemptId, AttemptQuery, AttemptStatus, Cursor, DEFAULT_PAGE_LIMIT, Job, JobId,

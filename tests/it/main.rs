@@ -7,6 +7,7 @@ mod logs;
 #[cfg(all(feature = "tracing", feature = "metrics"))]
 mod observe;
 mod outbox;
+mod security;
 mod send;
 mod sign;
 mod stores;
