@@ -8,7 +8,8 @@
 //! | `POST /logs/webhooks/:id/replay` | [`Action::ReplayWebhook`] | sends the attempt's job again to its *current* target; the new manual attempt |
 //! | `POST /logs/webhooks/jobs/:id/retry` | [`Action::RetryWebhook`] | requeues a failed or skipped job; the job |
 //!
-//! Listing filters: `kind` (`jobs`, `attempts`), `status`, `event_type`, `call_id` (jobs),
+//! Listing filters: `kind` (`jobs`, `attempts`; `live`: the attempts of live request exchanges,
+//! [`crate::live`]; `tool`: the attempts of webhook tool calls), `status`, `event_type`, `call_id` (jobs),
 //! `job_id` (attempts), `since` / `until` (RFC 3339 or epoch milliseconds; creation time of
 //! jobs, start time of attempts), `cursor` (the previous page's `next_cursor`), `limit` (1 to
 //! [`MAX_LOGS_LIMIT`], default 50) and `tenant` (a super admin narrowing to one tenant).

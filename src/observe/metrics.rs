@@ -165,7 +165,7 @@ impl MetricsObserver {
 /// Attempt outcomes, error classes (and none) and triggers that have a cached handle.
 const OUTCOMES: usize = 3;
 const CLASSES: usize = 12;
-const TRIGGERS: usize = 2;
+const TRIGGERS: usize = 4;
 const REASONS: usize = 3 + CLASSES;
 
 /// The handles of the outbox's per-attempt metrics, one per label set, made on first use.
@@ -222,6 +222,8 @@ fn trigger_index(trigger: Trigger) -> usize {
     match trigger {
         Trigger::Scheduled => 0,
         Trigger::Manual => 1,
+        Trigger::Live => 2,
+        Trigger::Tool => 3,
     }
 }
 

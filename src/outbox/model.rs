@@ -303,6 +303,11 @@ str_enum!(
         Scheduled = "scheduled",
         /// By an operator's replay; never rescheduled.
         Manual = "manual",
+        /// A live exchange: a request event the caller waited for ([`crate::live`]); never
+        /// scheduled.
+        Live = "live",
+        /// A webhook tool call the model made ([`crate::tool::ToolRunner`]); never scheduled.
+        Tool = "tool",
     }
 );
 

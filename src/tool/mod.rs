@@ -8,9 +8,13 @@
 //! keeps the reason when it could not get an answer).
 
 mod execute;
+mod permits;
 mod result;
 
-pub use execute::{ToolInvocation, ToolOutcome, ToolRunner};
+pub use execute::{
+    DEFAULT_CALL_CONCURRENCY, DEFAULT_RUNTIME_CONCURRENCY, FunctionTools, ToolInvocation,
+    ToolOutcome, ToolRunner, Turn,
+};
 pub use result::{DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
 
 use std::collections::BTreeMap;

@@ -3,5 +3,6 @@
 
 mod fixture;
 mod isolation;
+mod live;
 mod routes;
 mod server;
