@@ -137,6 +137,8 @@ fn print_attempts(attempts: &[Attempt]) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
+    #[cfg(feature = "metrics")]
+    let metrics = metrics_summary::install()?;
     let acme = TenantId::new("acme")?;
     let globex = TenantId::new("globex")?;
     println!("agent-webhooks demo: tenants `{acme}` and `{globex}`, everything on 127.0.0.1");
@@ -245,6 +247,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // resolved address and redirect hop too.
     let transport = ReqwestTransport::builder(dev.clone()).build()?;
     let dispatcher = Dispatcher::builder(store.clone(), Arc::new(transport), targets.clone())
+        .observer(metrics_summary::observer())
         .url_check(Arc::new(dev))
         .plan(
             RetryPlan::builder()
@@ -376,6 +379,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .attempts(&scope, &AttemptQuery::new().job(stored.id.clone()))
         .await?;
     print_attempts(&attempts.items);
+    #[cfg(feature = "metrics")]
+    metrics_summary::print(&metrics, &dispatcher).await?;
 
     section("8. Live requests: the caller waits, the boundary answers within the budget");
     let server = start_server().await;
@@ -509,4 +514,65 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::remove_dir_all(&dir)?;
     println!("\ndone in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// With `--features metrics`: the dispatcher reports to a `MetricsObserver`, and the demo ends
+/// with a few lines of what it counted (metrics-util's debugging recorder stands in for an
+/// exporter).
+mod metrics_summary {
+    use std::sync::Arc;
+
+    use agent_webhooks::observe::Observer;
+
+    /// The observer the demo's dispatcher reports to.
+    pub fn observer() -> Arc<dyn Observer> {
+        #[cfg(feature = "metrics")]
+        return Arc::new(agent_webhooks::observe::MetricsObserver::new());
+        #[cfg(not(feature = "metrics"))]
+        Arc::new(agent_webhooks::observe::NoObserver)
+    }
+
+    /// Installs the recorder (before any observer is made, so they describe to it).
+    #[cfg(feature = "metrics")]
+    pub fn install() -> Result<metrics_util::debugging::Snapshotter, Box<dyn std::error::Error>> {
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::set_global_recorder(recorder)?;
+        Ok(snapshotter)
+    }
+
+    /// Samples the backlog and prints every metric recorded, one line each.
+    #[cfg(feature = "metrics")]
+    pub async fn print(
+        snapshotter: &metrics_util::debugging::Snapshotter,
+        dispatcher: &agent_webhooks::outbox::Dispatcher,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        use metrics_util::debugging::DebugValue;
+        dispatcher.sample_backlog().await?;
+        super::section("8. Metrics (feature `metrics`; Prometheus names in the README)");
+        let mut lines: Vec<String> = (snapshotter.snapshot().into_vec().into_iter())
+            .map(|(key, _, _, value)| {
+                let labels: Vec<String> = (key.key().labels())
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                let value = match value {
+                    DebugValue::Counter(n) => n.to_string(),
+                    DebugValue::Gauge(v) => format!("{:.1}", v.into_inner()),
+                    DebugValue::Histogram(v) => {
+                        let max = v.iter().map(|x| x.into_inner()).fold(0.0, f64::max);
+                        format!("{} recorded, max {max:.3} s", v.len())
+                    }
+                };
+                let labels = if labels.is_empty() {
+                    String::new()
+                } else {
+                    format!("{{{}}}", labels.join(","))
+                };
+                format!("  {}{labels} {value}", key.key().name())
+            })
+            .collect();
+        lines.sort();
+        println!("{}", lines.join("\n"));
+        Ok(())
+    }
 }

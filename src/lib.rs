@@ -93,6 +93,11 @@
 //!   PostgreSQL: `FOR UPDATE SKIP LOCKED` claims, fenced leases, versioned migrations;
 //!   re-exports `deadpool_postgres` (and through it `tokio_postgres`) for
 //!   `PostgresStore::from_pool`; needs a tokio runtime.
+//! - `tracing`: `observe::TracingObserver`, a `tracing` span per outbox attempt, live exchange
+//!   and tool call with the OpenTelemetry HTTP client attributes (URLs redacted), and events
+//!   for retries, breakers and disabled targets.
+//! - `metrics`: `observe::MetricsObserver`, counters, histograms and gauges on the `metrics`
+//!   facade (names in `observe::names`, rendered by any exporter).
 //!
 //! Items that need a feature carry its badge in the API docs (built with `--cfg docsrs`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -108,6 +113,7 @@ pub mod guard;
 pub mod import;
 pub mod live;
 pub mod logs;
+pub mod observe;
 pub mod outbox;
 pub mod runtime;
 pub mod sign;

@@ -62,12 +62,65 @@ impl Keys {
 pub struct App {
     keys: Keys,
     api: LogsApi,
+    /// `GET /metrics` (feature `metrics`): the Prometheus recorder's handle and the dispatcher
+    /// whose backlog is sampled per scrape.
+    #[cfg(feature = "metrics")]
+    metrics: Option<(
+        metrics_exporter_prometheus::PrometheusHandle,
+        Arc<Dispatcher>,
+    )>,
 }
 
 impl App {
     /// An app over `api` with these keys.
     pub fn new(keys: Keys, api: LogsApi) -> Self {
-        App { keys, api }
+        App {
+            keys,
+            api,
+            #[cfg(feature = "metrics")]
+            metrics: None,
+        }
+    }
+
+    /// Serves `GET /metrics` from `handle` (Prometheus text), sampling `dispatcher`'s backlog
+    /// on each scrape; readable with a super admin's key only (the metrics span tenants).
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics(
+        mut self,
+        handle: metrics_exporter_prometheus::PrometheusHandle,
+        dispatcher: Arc<Dispatcher>,
+    ) -> Self {
+        self.metrics = Some((handle, dispatcher));
+        self
+    }
+
+    /// `GET /metrics` for `principal`, if this is that request and the route is on.
+    #[cfg(feature = "metrics")]
+    async fn metrics(
+        &self,
+        principal: &Principal,
+        request: &http::Request<Vec<u8>>,
+    ) -> Option<http::Response<Vec<u8>>> {
+        let (handle, dispatcher) = self.metrics.as_ref()?;
+        if request.uri().path() != "/metrics" || request.method() != http::Method::GET {
+            return None;
+        }
+        if principal.role() != agent_webhooks::AccessRole::SuperAdmin {
+            let body = br#"{"error":{"status":403,"code":"forbidden","message":"metrics span every tenant: use a super admin key"}}"#;
+            let mut response = http::Response::new(body.to_vec());
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            return Some(response);
+        }
+        // The backlog gauges move here, once per scrape, off the delivery path; a store
+        // failure leaves them as last sampled.
+        let _ = dispatcher.sample_backlog().await;
+        handle.run_upkeep();
+        let mut response = http::Response::new(handle.render().into_bytes());
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        );
+        Some(response)
     }
 
     /// The caller's principal, from the request head alone (before any body is read).
@@ -98,6 +151,10 @@ impl App {
         let Some(principal) = self.authenticate(request.headers()) else {
             return Self::unauthorized();
         };
+        #[cfg(feature = "metrics")]
+        if let Some(response) = self.metrics(principal, &request).await {
+            return response;
+        }
         self.api.handle(principal, &request).await
     }
 }
@@ -220,11 +277,23 @@ impl TargetResolver for DemoTargets {
 }
 
 /// The store, outbox and dispatcher of the server, over the in-process receiver.
+#[allow(
+    dead_code,
+    reason = "the tests' entry point; the server itself passes its observer"
+)]
 pub fn demo_api() -> Result<(LogsApi, Arc<DemoReceiver>, Outbox, Arc<Dispatcher>), String> {
+    demo_api_observed(Arc::new(agent_webhooks::observe::NoObserver))
+}
+
+/// [`demo_api`] with the dispatcher reporting to `observer`.
+pub fn demo_api_observed(
+    observer: Arc<dyn agent_webhooks::observe::Observer>,
+) -> Result<(LogsApi, Arc<DemoReceiver>, Outbox, Arc<Dispatcher>), String> {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let receiver = Arc::new(DemoReceiver::default());
     let dispatcher = Dispatcher::builder(store.clone(), receiver.clone(), Arc::new(DemoTargets))
         .plan(RetryPlan::none())
+        .observer(observer)
         .build()
         .map_err(|e| e.to_string())?;
     let dispatcher = Arc::new(dispatcher);

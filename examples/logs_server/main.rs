@@ -11,6 +11,10 @@
 //! With `--seed-demo` the in-memory store holds deliveries of tenants `acme` and `globex`,
 //! some failed; they were "sent" to an in-process receiver, and replays go there too: the
 //! server never opens a connection of its own. It listens on loopback addresses only.
+//!
+//! With `--features tracing,metrics` it logs every attempt's span to stdout and serves
+//! `GET /metrics` (Prometheus text through `metrics-exporter-prometheus`, for a super admin's
+//! key; the backlog gauges are sampled per scrape).
 
 mod app;
 
@@ -18,6 +22,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+
+use agent_webhooks::observe::{Fanout, Observer};
 
 const HELP: &str = "\
 logs_server: the agent-webhooks logs API over HTTP (demo; in-memory store)
@@ -35,6 +41,7 @@ ROUTES (Authorization: Bearer API_KEY):
     GET  /logs/webhooks/:id              one job (with recent attempts) or attempt
     POST /logs/webhooks/:id/replay       replay an attempt to the current target (admins)
     POST /logs/webhooks/jobs/:id/retry   requeue a failed or skipped job (admins)
+    GET  /metrics                        Prometheus text (super admins; built with --features metrics)
 ";
 
 struct Options {
@@ -72,7 +79,8 @@ async fn run(options: Options) -> Result<(), String> {
     let json = std::fs::read_to_string(&options.principals)
         .map_err(|e| format!("{}: {e}", options.principals))?;
     let keys = app::Keys::from_json(&json)?;
-    let (api, receiver, outbox, dispatcher) = app::demo_api()?;
+    let observers = observers()?;
+    let (api, receiver, outbox, dispatcher) = app::demo_api_observed(observers.observer)?;
     if options.seed {
         app::seed_demo(&outbox, &dispatcher, &receiver).await?;
     }
@@ -81,13 +89,58 @@ async fn run(options: Options) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", options.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("logs_server listening on http://{local}/logs/webhooks");
-    app::serve(
-        listener,
-        Arc::new(app::App::new(keys, api)),
-        Arc::new(AtomicBool::new(false)),
-    )
-    .await;
+    let app = app::App::new(keys, api);
+    #[cfg(feature = "metrics")]
+    let app = app.with_metrics(observers.prometheus, dispatcher.clone());
+    #[cfg(not(feature = "metrics"))]
+    let _ = &dispatcher;
+    app::serve(listener, Arc::new(app), Arc::new(AtomicBool::new(false))).await;
     Ok(())
+}
+
+/// What the features turn on: spans on stdout, the Prometheus recorder.
+struct Observers {
+    observer: Arc<dyn Observer>,
+    #[cfg(feature = "metrics")]
+    prometheus: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// Installs the span logger (`tracing`) and the Prometheus recorder (`metrics`), then makes
+/// the observers that feed them (after the recorder, which they describe their metrics to).
+fn observers() -> Result<Observers, String> {
+    #[allow(unused_mut)]
+    let mut list: Vec<Arc<dyn Observer>> = Vec::new();
+    #[cfg(feature = "tracing")]
+    {
+        // Each span is logged when it closes, with every field it recorded and its timing.
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::io::stdout)
+            .try_init()
+            .map_err(|e| format!("tracing subscriber: {e}"))?;
+        list.push(Arc::new(agent_webhooks::observe::TracingObserver::new()));
+    }
+    #[cfg(feature = "metrics")]
+    let prometheus = {
+        // Seconds from a fast answer to a day-long retry schedule.
+        let buckets = [
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+            1800.0, 3600.0, 21600.0, 86400.0,
+        ];
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_recommended_naming(true)
+            .set_buckets(&buckets)
+            .and_then(|b| b.install_recorder())
+            .map_err(|e| format!("metrics recorder: {e}"))?;
+        list.push(Arc::new(agent_webhooks::observe::MetricsObserver::new()));
+        handle
+    };
+    Ok(Observers {
+        observer: Arc::new(Fanout::new(list)),
+        #[cfg(feature = "metrics")]
+        prometheus,
+    })
 }
 
 fn main() -> ExitCode {

@@ -88,6 +88,7 @@ pub(crate) mod outcome;
 pub(crate) mod record;
 mod voice;
 
+use crate::observe::{ErrorClass, Exchange as ObservedExchange, ExchangeEnd, ExchangeId};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -415,6 +416,13 @@ impl Requester {
         mut voice: Option<&mut dyn VoiceSink>,
     ) -> Outcome {
         let started = self.clock.now();
+        let method = http::Method::POST;
+        let watched = self.observer.as_ref().map(|o| {
+            let e = ObservedExchange::live(request.event.as_str(), &method)
+                .with_tenant(&request.tenant);
+            o.exchange_started(&e);
+            (e.id, &request.tenant)
+        });
         let webhook_id = JobId::generate(started, self.random.next_u64());
         let body = request.envelope.to_vec();
         let mut outcome = Outcome {
@@ -432,7 +440,7 @@ impl Requester {
             Ok(t) => t,
             Err(detail) => {
                 outcome.result = Err(self.failure(&request, Reason::NoTarget, detail, None));
-                return self.finish(outcome, record, started).await;
+                return self.finish(outcome, record, started, watched).await;
             }
         };
         outcome.level = Some(target.level().to_owned());
@@ -491,7 +499,7 @@ impl Requester {
                 }
             }
         }
-        self.finish(outcome, record, started).await
+        self.finish(outcome, record, started, watched).await
     }
 
     fn failure(
@@ -581,8 +589,28 @@ impl Requester {
         mut outcome: Outcome,
         record: record::Record,
         started: Timestamp,
+        watched: Option<(ExchangeId, &TenantId)>,
     ) -> Outcome {
         outcome.latency = self.clock.now().duration_since(started);
+        if let (Some(o), Some((id, tenant))) = (&self.observer, watched) {
+            let method = http::Method::POST;
+            let mut e =
+                ObservedExchange::live(outcome.event_type.as_str(), &method).with_tenant(tenant);
+            e.id = id;
+            if let Some(url) = outcome.url.as_deref() {
+                e = e.with_url(url);
+            }
+            if let Some(level) = outcome.level.as_deref() {
+                e = e.with_level(level);
+            }
+            let end = match &outcome.result {
+                Ok(_) => ExchangeEnd::answered(outcome.status.unwrap_or(200), outcome.latency),
+                Err(f) => {
+                    ExchangeEnd::failed(error_class(f.reason), outcome.status, outcome.latency)
+                }
+            };
+            o.exchange_finished(&e, &end);
+        }
         if let Some(store) = &self.store {
             let task = record.into_task(
                 &outcome,
@@ -597,6 +625,19 @@ impl Requester {
             }
         }
         outcome
+    }
+}
+
+/// The observers' word for a failure's reason (the same codes).
+fn error_class(reason: Reason) -> ErrorClass {
+    match reason {
+        Reason::NoTarget => ErrorClass::NoTarget,
+        Reason::Refused => ErrorClass::Refused,
+        Reason::Timeout => ErrorClass::Timeout,
+        Reason::ConnectError => ErrorClass::ConnectError,
+        Reason::HttpStatus => ErrorClass::HttpStatus,
+        Reason::InvalidResponse => ErrorClass::InvalidResponse,
+        Reason::TooLarge => ErrorClass::TooLarge,
     }
 }
 

@@ -1,6 +1,5 @@
 //! Delivery: the [`Dispatcher`] claims due jobs and sends them, with the observer hooks.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
@@ -12,15 +11,18 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::error::Result;
 use crate::guard::Policy;
+use crate::observe::{
+    BreakerChange, BreakerState as BreakerPhase, ErrorClass, GiveUp, NoObserver, Observer, Settled,
+};
 use crate::outbox::error::{OutboxError, PlanError};
 use crate::outbox::io::{Clock, OsRandom, Random, SystemClock};
 use crate::outbox::model::{
-    Attempt, AttemptId, AttemptStatus, Job, JobId, MAX_RESPONSE_BODY, PayloadState, Trigger,
+    Attempt, AttemptId, AttemptStatus, Job, MAX_RESPONSE_BODY, PayloadState, Trigger,
 };
 use crate::outbox::plan::{Decision, RetryPlan};
 use crate::outbox::store::{
-    BreakerEvent, BreakerState, ClaimRules, Claimed, Finish, Lease, Next, OrderedTargets, Store,
-    TargetEvent, TargetState,
+    Backlog, BreakerEvent, ClaimRules, Claimed, Finish, Lease, Next, OrderedTargets, Store,
+    TargetEvent,
 };
 use crate::outbox::target::{Target, TargetResolver, Unresolved, UrlCheck};
 use crate::outbox::wake::{Doorbell, Ticket};
@@ -40,44 +42,6 @@ pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
 
 /// How long an open breaker defers its target's jobs before one probe is sent, by default.
 pub const DEFAULT_BREAKER_COOL_DOWN: Duration = Duration::from_secs(30);
-
-/// Hooks for metrics and tracing; every method does nothing by default.
-pub trait Observer: Send + Sync + fmt::Debug {
-    /// An attempt starts (open a span keyed by the attempt id here).
-    fn attempt_started(&self, job: &Job, attempt: &AttemptId, trigger: Trigger) {
-        let _ = (job, attempt, trigger);
-    }
-    /// An attempt was recorded.
-    fn attempt_finished(&self, attempt: &Attempt) {
-        let _ = attempt;
-    }
-    /// A finisher was fenced out: its lease was stale.
-    fn fenced_out(&self, lease: &Lease) {
-        let _ = lease;
-    }
-    /// A target was disabled (410 Gone or auto-disable).
-    fn target_disabled(&self, target: &TargetState) {
-        let _ = target;
-    }
-    /// The store failed while claiming (`job` is `None`) or delivering a job; a claimed job's
-    /// lease expires and it is claimed again.
-    fn store_failed(&self, job: Option<&JobId>, error: &OutboxError) {
-        let _ = (job, error);
-    }
-    /// A target's breaker opened (or opened again after a failed probe): its jobs are
-    /// deferred until `breaker.open_until`.
-    fn breaker_opened(&self, breaker: &BreakerState) {
-        let _ = breaker;
-    }
-    /// A target's breaker closed: the receiver answered again.
-    fn breaker_closed(&self, breaker: &BreakerState) {
-        let _ = breaker;
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct NoObserver;
-impl Observer for NoObserver {}
 
 /// Asks [`Dispatcher::run`] to stop: it claims nothing more and returns once every claimed job
 /// is finished. Clones share the signal.
@@ -364,7 +328,23 @@ enum Sent {
         status: u16,
         retry_after: Option<Duration>,
     },
-    TransportError,
+    TransportError(ErrorClass),
+}
+
+impl Sent {
+    /// Why the attempt did not succeed (`None` for a 2xx).
+    fn error(&self) -> Option<ErrorClass> {
+        match self {
+            Sent::Refused(e) => {
+                Some(ErrorClass::of_refusal(e).unwrap_or(ErrorClass::InvalidRequest))
+            }
+            Sent::Response { status, .. } if !(200..300).contains(status) => {
+                Some(ErrorClass::HttpStatus)
+            }
+            Sent::Response { .. } => None,
+            Sent::TransportError(class) => Some(*class),
+        }
+    }
 }
 
 impl Dispatcher {
@@ -512,6 +492,23 @@ impl Dispatcher {
         }
     }
 
+    /// Counts the jobs due in this dispatcher's scope and how long the oldest has waited
+    /// ([`Store::backlog`]), and reports it to the observer
+    /// ([`Observer::backlog_sampled`]; the `webhook.backlog` gauges of the metrics observer).
+    ///
+    /// Not part of delivery: one aggregate query, for the host to call on its own schedule
+    /// (a metrics scrape, a timer every few seconds). `None` when the store does not count.
+    ///
+    /// # Errors
+    /// [`OutboxError::Backend`] when the store fails.
+    pub async fn sample_backlog(&self) -> Result<Option<Backlog>> {
+        let backlog = self.store.backlog(&self.scope, self.clock.now()).await?;
+        if let Some(b) = &backlog {
+            self.observer.backlog_sampled(b);
+        }
+        Ok(backlog)
+    }
+
     /// Sends a stored attempt's job again, now, to its *current* target, as a new manual
     /// attempt: same `webhook-id`, fresh timestamp and signature. The original attempt and the
     /// job's state are unchanged, and a failed replay is never rescheduled (requeue the job to
@@ -549,6 +546,11 @@ impl Dispatcher {
         record.next_attempt_at = None;
         self.store.append_attempt(scope, record.clone()).await?;
         self.observer.attempt_finished(&record);
+        let settled = Settled::new(&job, &record);
+        self.observer.attempt_settled(&match sent.error() {
+            Some(class) => settled.with_error(class),
+            None => settled,
+        });
         match sent {
             Sent::Refused(e) => Err(e.into()),
             _ => Ok(record),
@@ -579,8 +581,13 @@ impl Dispatcher {
             }
         };
         let url = attempt.url.clone().unwrap_or_default();
-        let (next, target) = match sent {
-            Sent::Refused(_) => (Next::Skipped, None),
+        let error = sent.error();
+        let (next, target, gave_up) = match sent {
+            Sent::Refused(_) => (
+                Next::Skipped,
+                None,
+                Some(GiveUp::Skipped(error.unwrap_or(ErrorClass::InvalidRequest))),
+            ),
             Sent::Response {
                 status,
                 retry_after,
@@ -592,13 +599,20 @@ impl Dispatcher {
                 &attempt,
                 url,
             ),
-            Sent::TransportError => self.next(plan.as_ref(), &job, None, None, &attempt, url),
+            Sent::TransportError(_) => self.next(plan.as_ref(), &job, None, None, &attempt, url),
         };
         if let Next::Retry(at) = next {
             attempt.next_attempt_at = Some(at);
         }
         let breaker = self.breaker_event(&sent, breaker_failures);
         let scope = &self.scope;
+        let settled = |attempt: &Attempt, next: Option<Next>| {
+            let mut settled = Settled::new(&job, attempt);
+            settled.next = next;
+            settled.error = error;
+            settled.gave_up = next.and(gave_up);
+            self.observer.attempt_settled(&settled);
+        };
         let mut finish = Finish::new(attempt.clone(), next, target);
         if let Some(event) = breaker {
             finish = finish.with_breaker(event);
@@ -606,15 +620,20 @@ impl Dispatcher {
         match self.store.finish(scope, &lease, finish).await {
             Ok(finished) => {
                 self.observer.attempt_finished(&attempt);
+                settled(&attempt, Some(next));
                 if let Some(state) = &finished.disabled_target {
                     self.observer.target_disabled(state);
                 }
                 if let Some(state) = &finished.breaker {
-                    if state.is_tripped() {
-                        self.observer.breaker_opened(state);
+                    let url = attempt.url.as_deref().unwrap_or(state.target.as_str());
+                    let (from, to) = if state.is_tripped() {
+                        (BreakerPhase::Closed, BreakerPhase::Open)
                     } else {
-                        self.observer.breaker_closed(state);
-                    }
+                        (BreakerPhase::HalfOpen, BreakerPhase::Closed)
+                    };
+                    let change = BreakerChange::new(&state.tenant, url, from, to, state.failures)
+                        .with_open_until(state.open_until);
+                    self.observer.breaker_changed(&change);
                 }
                 Outcome::Done(next)
             }
@@ -625,6 +644,7 @@ impl Dispatcher {
                     self.observer.store_failed(Some(&job.id), &e);
                 }
                 self.observer.attempt_finished(&attempt);
+                settled(&attempt, None);
                 self.observer.fenced_out(&lease);
                 Outcome::Fenced
             }
@@ -697,7 +717,7 @@ impl Dispatcher {
         let (threshold, cool_down) = self.breaker?;
         let failed = match sent {
             Sent::Refused(_) => return None,
-            Sent::TransportError => true,
+            Sent::TransportError(_) => true,
             Sent::Response { status, .. } => matches!(status, 408 | 429 | 500..=599),
         };
         if failed {
@@ -718,21 +738,28 @@ impl Dispatcher {
         retry_after: Option<Duration>,
         attempt: &Attempt,
         url: String,
-    ) -> (Next, Option<TargetEvent>) {
+    ) -> (Next, Option<TargetEvent>, Option<GiveUp>) {
         let plan = plan.unwrap_or(&self.plan);
         match plan.decide(job.step, status, retry_after, self.random.next_unit()) {
-            Decision::Succeeded => (Next::Succeeded, Some(TargetEvent::Delivered { url })),
-            Decision::Retry { after } => {
-                (Next::Retry(attempt.ended_at.saturating_add(after)), None)
-            }
-            Decision::Gone => (Next::Failed, Some(TargetEvent::Gone { url })),
+            Decision::Succeeded => (Next::Succeeded, Some(TargetEvent::Delivered { url }), None),
+            Decision::Retry { after } => (
+                Next::Retry(attempt.ended_at.saturating_add(after)),
+                None,
+                None,
+            ),
+            Decision::Gone => (
+                Next::Failed,
+                Some(TargetEvent::Gone { url }),
+                Some(GiveUp::Gone),
+            ),
             Decision::Exhausted => (
                 Next::Failed,
                 self.auto_disable_after
                     .map(|disable_after| TargetEvent::Exhausted { url, disable_after }),
+                Some(GiveUp::Exhausted),
             ),
             // Decision is non-exhaustive for users; `Excluded` and anything new stop here.
-            _ => (Next::Failed, None),
+            _ => (Next::Failed, None, Some(GiveUp::Excluded)),
         }
     }
 
@@ -842,7 +869,7 @@ impl Dispatcher {
             ExchangeResult::Failed(e) => {
                 attempt.status = AttemptStatus::Failed;
                 attempt.error = Some(e.to_string());
-                Sent::TransportError
+                Sent::TransportError(ErrorClass::of_transport(e.kind()))
             }
         };
         attempt.ended_at = ended;

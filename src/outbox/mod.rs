@@ -86,11 +86,13 @@ mod store;
 mod target;
 mod wake;
 
+/// The hooks live in [`crate::observe`]; re-exported here for the dispatcher's users.
+pub use crate::observe::Observer;
 /// The transport lives in [`crate::transport`]; re-exported here for the dispatcher's users.
 pub use crate::transport::{Transport, TransportError, TransportErrorKind};
 pub use dispatch::{
     DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_THRESHOLD, Dispatcher, DispatcherBuilder,
-    LEASE_MARGIN, MAX_REQUEST_TIMEOUT, Observer, Shutdown, Tick,
+    LEASE_MARGIN, MAX_REQUEST_TIMEOUT, Shutdown, Tick,
 };
 pub use enqueue::{
     DEFAULT_IDEMPOTENCY_WINDOW, MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Outbox,
@@ -117,9 +119,9 @@ pub use store::MemoryStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
-    BreakerEvent, BreakerState, ClaimRules, Claimed, DEFAULT_TARGET_CAP, DEFAULT_TENANT_CAP,
-    DisabledReason, Finish, Finished, Inserted, Lease, Next, OrderedTargets, Recovered, Store,
-    TargetEvent, TargetState,
+    Backlog, BreakerEvent, BreakerState, ClaimRules, Claimed, DEFAULT_TARGET_CAP,
+    DEFAULT_TENANT_CAP, DisabledReason, Finish, Finished, Inserted, Lease, Next, OrderedTargets,
+    Recovered, Store, TargetEvent, TargetState,
 };
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

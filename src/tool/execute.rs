@@ -18,6 +18,7 @@ use crate::event::{
 };
 use crate::guard::{Origin, Policy};
 use crate::live::{Answer, Fallback, LiveRequest, Requester, TOOL_FAILED_SENTENCE};
+use crate::observe::{ErrorClass, Exchange, ExchangeEnd};
 use crate::outbox::{
     AttemptStatus, Clock, JobId, JobStatus, Observer, Random, SeededRandom, Sign, Store,
     SystemClock, stored_body,
@@ -278,17 +279,29 @@ impl ToolRunner {
         // A webhook tool's host is the operator's: the config fixes it at compile time, and
         // prepare checks the rendered URL as such.
         let origin = Origin::Operator;
+        let started = self.clock.now();
+        let exchange = Exchange::tool(tool.name(), tool.method());
+        if let Some(o) = &self.observer {
+            o.exchange_started(&exchange);
+        }
         let prepared = match tool.prepare(vars, &self.policy) {
             Ok(p) => p,
             Err(e) => {
                 let reason = e.to_string();
-                return ToolOutcome::failed(if e.kind() == ErrorKind::Guard {
-                    ToolFailure::Refused { reason }
+                let (failure, class) = if e.kind() == ErrorKind::Guard {
+                    (ToolFailure::Refused { reason }, ErrorClass::Refused)
                 } else {
-                    ToolFailure::Unrenderable { reason }
-                });
+                    (
+                        ToolFailure::Unrenderable { reason },
+                        ErrorClass::InvalidRequest,
+                    )
+                };
+                self.observed(&exchange, started, None, Some(class));
+                return ToolOutcome::failed(failure);
             }
         };
+        let url = prepared.url().as_str().to_owned();
+        let exchange = exchange.with_url(&url);
         let timeout = prepared.timeout();
         let mut request = prepared.into_request();
         request.extensions_mut().insert(origin);
@@ -307,6 +320,17 @@ impl ToolRunner {
             }),
             None => self.transport.send(request, timeout).await,
         };
+        match &sent {
+            Ok(response) => {
+                let status = response.status();
+                let class = (!status.is_success()).then_some(ErrorClass::HttpStatus);
+                self.observed(&exchange, started, Some(status.as_u16()), class);
+            }
+            Err(e) => {
+                let class = ErrorClass::of_transport(e.kind());
+                self.observed(&exchange, started, None, Some(class));
+            }
+        }
         match sent {
             Ok(response) => ToolOutcome {
                 result: ToolResult::from_mapped_response(
@@ -327,6 +351,23 @@ impl ToolRunner {
                 },
             }),
         }
+    }
+
+    /// Tells the observer, if any, how the call ended.
+    fn observed(
+        &self,
+        exchange: &Exchange<'_>,
+        started: crate::outbox::Timestamp,
+        status: Option<u16>,
+        class: Option<ErrorClass>,
+    ) {
+        let Some(o) = &self.observer else { return };
+        let duration = self.clock.now().duration_since(started);
+        let end = match class {
+            Some(class) => ExchangeEnd::failed(class, status, duration),
+            None => ExchangeEnd::answered(status.unwrap_or(200), duration),
+        };
+        o.exchange_finished(exchange, &end);
     }
 
     /// Runs the calls, [`ToolRunner::call_concurrency`] at a time, and answers the `tool-calls`

@@ -551,6 +551,12 @@ pub struct CompiledTool {
 }
 
 impl CompiledTool {
+    /// The HTTP method of its requests.
+    #[must_use]
+    pub fn method(&self) -> &http::Method {
+        &self.method
+    }
+
     /// The tool's name.
     #[must_use]
     pub fn name(&self) -> &str {

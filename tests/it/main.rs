@@ -6,6 +6,8 @@ mod guard;
 mod import;
 mod live;
 mod logs;
+#[cfg(all(feature = "tracing", feature = "metrics"))]
+mod observe;
 mod outbox;
 #[cfg(all(feature = "reqwest", feature = "sqlite"))]
 mod routing;

@@ -15,8 +15,8 @@ use crate::outbox::model::{
     TargetRef, Timestamp,
 };
 use crate::outbox::store::{
-    BreakerState, Candidate, ClaimRules, Claimed, DisabledReason, Finish, Finished, Inserted,
-    Lease, Next, Recovered, Store, TargetEvent, TargetState, check_record, take_turns,
+    Backlog, BreakerState, Candidate, ClaimRules, Claimed, DisabledReason, Finish, Finished,
+    Inserted, Lease, Next, Recovered, Store, TargetEvent, TargetState, check_record, take_turns,
 };
 use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
@@ -984,5 +984,22 @@ impl Store for MemoryStore {
             erased.targets += (before - inner.breakers.len()) as u64;
         }
         Ok(erased)
+    }
+
+    async fn backlog(&self, scope: &Scope, now: Timestamp) -> Result<Option<Backlog>, OutboxError> {
+        let inner = self.lock();
+        let bound = (now, usize::MAX);
+        let (mut due, mut oldest) = (0u64, None::<Timestamp>);
+        for &(at, seq) in inner
+            .due
+            .range(..=bound)
+            .chain(inner.leases.range(..=bound))
+        {
+            if scope.contains(&inner.rows[seq].job.tenant) {
+                due += 1;
+                oldest = Some(oldest.map_or(at, |o| o.min(at)));
+            }
+        }
+        Ok(Some(Backlog::new(now, due, oldest)))
     }
 }

@@ -286,6 +286,49 @@ pub trait Store: Send + Sync + fmt::Debug {
         erase: &Erase,
         limit: usize,
     ) -> Result<Erased, OutboxError>;
+    /// How many jobs in `scope` are due at `now` (pending and due, or in flight with an
+    /// expired lease) and when the one due longest became due: the backlog gauges. One
+    /// aggregate over the due index; not for every claim, for a sampler (a scrape, a timer).
+    ///
+    /// The default answers `None`: this store does not count (the gauges stay unset).
+    ///
+    /// # Errors
+    /// [`OutboxError::Backend`] when the store fails.
+    async fn backlog(&self, scope: &Scope, now: Timestamp) -> Result<Option<Backlog>, OutboxError> {
+        let _ = (scope, now);
+        Ok(None)
+    }
+}
+
+/// The due jobs at one moment ([`Store::backlog`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Backlog {
+    /// When it was counted.
+    pub at: Timestamp,
+    /// Jobs due (pending and due, or in flight with an expired lease).
+    pub due: u64,
+    /// When the job due longest became due (`None` when nothing is due).
+    pub oldest_due_at: Option<Timestamp>,
+}
+
+impl Backlog {
+    /// For store implementations.
+    #[must_use]
+    pub fn new(at: Timestamp, due: u64, oldest_due_at: Option<Timestamp>) -> Self {
+        Backlog {
+            at,
+            due,
+            oldest_due_at,
+        }
+    }
+
+    /// How long the job due longest has waited (zero when nothing is due).
+    #[must_use]
+    pub fn oldest_age(&self) -> Duration {
+        self.oldest_due_at
+            .map_or(Duration::ZERO, |t| self.at.duration_since(t))
+    }
 }
 
 /// Checks a [`Store::record`] call before any write.

@@ -24,8 +24,8 @@ use crate::outbox::store::sql::{
     self, ATTEMPT_COLS, JOB_COLS, JOB_INSERT_COLS, PurgeStep, RowRead, Sql, TargetRow, Val, int, ms,
 };
 use crate::outbox::store::{
-    BreakerEvent, BreakerState, ClaimRules, Claimed, Finish, Finished, Inserted, Lease, Recovered,
-    Store, TargetEvent, TargetState,
+    Backlog, BreakerEvent, BreakerState, ClaimRules, Claimed, Finish, Finished, Inserted, Lease,
+    Recovered, Store, TargetEvent, TargetState,
 };
 use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
@@ -1757,6 +1757,14 @@ impl Store for PostgresStore {
             return Err(OutboxError::not_found("target", url));
         }
         Ok(())
+    }
+
+    async fn backlog(&self, scope: &Scope, now: Timestamp) -> Result<Option<Backlog>, OutboxError> {
+        let sql = sql::backlog_query(scope, now);
+        let rows = query(&***self.shared().await?, &sql).await?;
+        rows.first()
+            .map(|r| sql::backlog_from_row(r, now))
+            .transpose()
     }
 
     async fn purge(&self, scope: &Scope, purge: &Purge) -> Result<Purged, OutboxError> {

@@ -12,7 +12,7 @@ use crate::outbox::model::{
 #[cfg(feature = "postgres")]
 use crate::outbox::store::ClaimRules;
 use crate::outbox::store::{
-    BreakerState, DisabledReason, Next, OrderedTargets, TargetEvent, TargetState,
+    Backlog, BreakerState, DisabledReason, Next, OrderedTargets, TargetEvent, TargetState,
 };
 use crate::tenant::{Scope, TenantId};
 
@@ -297,6 +297,21 @@ pub(crate) fn breaker_from_row(
         u32::try_from(failures).unwrap_or(u32::MAX),
         open_until.map(ts),
     )
+}
+
+/// `SELECT count(*), min(due_at)` of the jobs in `scope` due at `now` (due_at is set only
+/// while a job is pending or leased; the per-target queue index holds exactly those rows).
+pub(crate) fn backlog_query(scope: &Scope, now: Timestamp) -> Sql {
+    let mut sql = Sql::new("SELECT count(*), min(due_at) FROM outbox_jobs WHERE ");
+    sql.scope(scope)
+        .bind(" AND due_at <= {}", Val::Int(ms(now)));
+    sql
+}
+
+/// The [`Backlog`] of a [`backlog_query`] row.
+pub(crate) fn backlog_from_row(r: &dyn RowRead, now: Timestamp) -> Result<Backlog, OutboxError> {
+    let due = u64::try_from(r.int(0)?).unwrap_or(0);
+    Ok(Backlog::new(now, due, r.opt_int(1)?.map(ts)))
 }
 
 /// `SELECT seq, <JOB_COLS> ... LIMIT limit + 1` for a job listing, newest first.

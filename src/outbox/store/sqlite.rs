@@ -20,8 +20,8 @@ use crate::outbox::store::sql::{
     self, ATTEMPT_COLS, JOB_COLS, JOB_INSERT_COLS, PurgeStep, RowRead, Sql, TargetRow, Val, int, ms,
 };
 use crate::outbox::store::{
-    BreakerState, Candidate, ClaimRules, Claimed, Finish, Finished, Inserted, Lease, Recovered,
-    Store, TargetState, take_turns,
+    Backlog, BreakerState, Candidate, ClaimRules, Claimed, Finish, Finished, Inserted, Lease,
+    Recovered, Store, TargetState, take_turns,
 };
 use crate::outbox::wake::Doorbell;
 use crate::tenant::{Scope, TenantId};
@@ -1228,6 +1228,15 @@ impl Store for SqliteStore {
                 return Err(OutboxError::not_found("target", &url));
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn backlog(&self, scope: &Scope, now: Timestamp) -> Result<Option<Backlog>, OutboxError> {
+        let sql = sql::backlog_query(scope, now);
+        self.call(move |c| {
+            let mut rows = query_all(c, &sql, |r| sql::backlog_from_row(r, now))?;
+            Ok(rows.pop())
         })
         .await
     }

@@ -193,6 +193,75 @@ fn principals_file_is_checked() {
     }
 }
 
+/// `GET /metrics` (feature `metrics`): Prometheus text of the seeded deliveries, for a super
+/// admin only. The test owns the process's global recorder (the server's tasks run on other
+/// threads); no other test installs one.
+#[cfg(feature = "metrics")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_route_serves_prometheus_text_to_super_admins() {
+    use agent_webhooks::observe::MetricsObserver;
+
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_recommended_naming(true)
+        .install_recorder()
+        .unwrap();
+    let keys = app::Keys::from_json(PRINCIPALS).unwrap();
+    let (api, receiver, outbox, dispatcher) =
+        app::demo_api_observed(Arc::new(MetricsObserver::new())).unwrap();
+    app::seed_demo(&outbox, &dispatcher, &receiver)
+        .await
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let app = app::App::new(keys, api).with_metrics(handle, dispatcher.clone());
+    let server = tokio::spawn(app::serve(listener, Arc::new(app), stop.clone()));
+
+    assert_eq!(request(addr, "GET", "/metrics", None).await.0, 401);
+    let (status, body) = request(addr, "GET", "/metrics", Some("acme-admin-key")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer platform-root-key\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
+        .await
+        .expect("the server answered")
+        .unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("content-type: text/plain; version=0.0.4"),
+        "{text}"
+    );
+    // Seeded: 3 delivered, 3 failed (500, 503, 500), 1 without a target; nothing due after.
+    for line in [
+        "webhook_attempts_total{outcome=\"succeeded\",trigger=\"scheduled\"} 3",
+        "webhook_attempts_total{outcome=\"failed\",error_type=\"http_status\",trigger=\"scheduled\"} 3",
+        "webhook_attempts_total{outcome=\"refused\",error_type=\"no_target\",trigger=\"scheduled\"} 1",
+        "webhook_jobs_given_up_total{reason=\"no_target\"} 1",
+        "webhook_backlog 0",
+        "# TYPE webhook_delivery_delay_seconds summary",
+    ] {
+        assert!(text.contains(line), "`{line}` not in:\n{text}");
+    }
+    // No secret of the seeded targets (`?token=demo-secret-token`) in any label.
+    assert!(!text.contains("demo-secret-token"));
+
+    stop.store(true, Ordering::SeqCst);
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 /// Issue 16, item 12: a client that never finishes its request head loses the connection
 /// (hyper's header-read timeout), and an unknown caller is answered 401 before the server
 /// reads any of the body it announced.

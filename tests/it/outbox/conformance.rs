@@ -1070,6 +1070,45 @@ pub async fn concurrent_claims_never_share_a_job(store: Arc<dyn Store>) {
     assert_eq!(seen.len(), 2000);
 }
 
+pub async fn backlog_counts_due_jobs_in_scope(store: Arc<dyn Store>) {
+    let now = T0.saturating_add(secs(100));
+    // Due at T0 and T0 + 70 s for acme, T0 + 10 s for globex; one of acme's not due yet.
+    let a0 = insert(&*store, job(1, "acme", T0)).await;
+    insert(&*store, job(2, "acme", T0.saturating_add(secs(70)))).await;
+    insert(&*store, job(3, "acme", T0.saturating_add(secs(500)))).await;
+    insert(&*store, job(4, "globex", T0.saturating_add(secs(10)))).await;
+    let all = store
+        .backlog(&Scope::AllTenants, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((all.at, all.due, all.oldest_due_at), (now, 3, Some(T0)));
+    assert_eq!(all.oldest_age(), secs(100));
+    let globex = store.backlog(&scope("globex"), now).await.unwrap().unwrap();
+    assert_eq!((globex.due, globex.oldest_age()), (1, secs(90)));
+    let none = store
+        .backlog(&scope("initech"), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (none.due, none.oldest_due_at, none.oldest_age()),
+        (0, None, secs(0))
+    );
+
+    // A claimed job under its lease is not due; once the lease lapses it is, since then.
+    let claimed = store.claim(&scope("acme"), T0, LEASE, 1).await.unwrap();
+    assert_eq!(claimed[0].job.id, a0.id);
+    let acme = store.backlog(&scope("acme"), now).await.unwrap().unwrap();
+    assert_eq!(
+        (acme.due, acme.oldest_due_at),
+        (2, Some(T0.saturating_add(LEASE)))
+    );
+    let early = T0.saturating_add(secs(50));
+    let acme = store.backlog(&scope("acme"), early).await.unwrap().unwrap();
+    assert_eq!((acme.due, acme.oldest_due_at), (0, None));
+}
+
 /// A live exchange's record: a final job with its attempts in one step, never claimed, listed
 /// and filtered by trigger, in its tenant only.
 pub async fn record_stores_a_final_job_with_its_attempts(store: Arc<dyn Store>) {
@@ -1171,6 +1210,7 @@ macro_rules! conformance_tests {
             recover_requeues_failed_jobs_in_the_window,
             target_health_gone_exhausted_delivered,
             claim_reports_the_tenants_disabled_targets,
+            backlog_counts_due_jobs_in_scope,
             record_stores_a_final_job_with_its_attempts,
             fair_claims_take_tenants_in_turn_within_their_caps,
             a_breaker_defers_its_targets_jobs_then_probes_once,

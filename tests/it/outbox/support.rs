@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use agent_webhooks::http::{self, HeaderMap, HeaderValue};
 use agent_webhooks::outbox::{
-    Attempt, AttemptQuery, BreakerState, Clock, Dispatcher, DispatcherBuilder, Job, JobId,
-    JobStatus, Lease, ManualClock, MemoryStore, NewJob, Observer, Outbox, RetryPlan, SeededRandom,
-    Store, Target, TargetRef, TargetResolver, TargetState, Timestamp, Transport, TransportError,
+    Attempt, AttemptQuery, Clock, Dispatcher, DispatcherBuilder, Job, JobId, JobStatus, Lease,
+    ManualClock, MemoryStore, NewJob, Observer, Outbox, RetryPlan, SeededRandom, Store, Target,
+    TargetRef, TargetResolver, TargetState, Timestamp, Transport, TransportError,
     TransportErrorKind, Unresolved,
 };
 use agent_webhooks::{Scope, Signer, TenantId, Verifier};
@@ -180,7 +180,7 @@ pub struct Recorder {
     pub finished: Mutex<Vec<Attempt>>,
     pub fenced: Mutex<Vec<Lease>>,
     pub disabled: Mutex<Vec<TargetState>>,
-    pub breakers: Mutex<Vec<BreakerState>>,
+    pub breakers: Mutex<Vec<BreakerSeen>>,
 }
 
 impl Observer for Recorder {
@@ -201,12 +201,21 @@ impl Observer for Recorder {
     fn target_disabled(&self, target: &TargetState) {
         self.disabled.lock().unwrap().push(target.clone());
     }
-    fn breaker_opened(&self, breaker: &BreakerState) {
-        self.breakers.lock().unwrap().push(breaker.clone());
+    fn breaker_changed(&self, change: &agent_webhooks::observe::BreakerChange<'_>) {
+        self.breakers.lock().unwrap().push(BreakerSeen {
+            failures: change.failures,
+            open_until: change.open_until,
+        });
     }
-    fn breaker_closed(&self, breaker: &BreakerState) {
-        self.breakers.lock().unwrap().push(breaker.clone());
-    }
+}
+
+/// What the observer was told of a breaker change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerSeen {
+    /// Consecutive failures when it changed.
+    pub failures: u32,
+    /// Until when it defers (`None`: closed).
+    pub open_until: Option<Timestamp>,
 }
 
 /// A memory store, an outbox and the parts of a dispatcher, on a manual clock at [`T0`].
