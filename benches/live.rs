@@ -26,7 +26,10 @@ use agent_webhooks::{Cascade, Envelope, Scope, Signer, TenantId};
 use criterion::{Criterion, criterion_group};
 use tokio::runtime::Runtime;
 
-#[allow(dead_code, reason = "this bench measures percentiles itself; it uses only is_bench_run")]
+#[allow(
+    dead_code,
+    reason = "this bench measures percentiles itself; it uses only is_bench_run"
+)]
 mod support;
 
 /// Exchanges per side in the interleaved p50/p99 run.
@@ -161,10 +164,13 @@ impl Bench {
     fn exchange(&self, requester: &Requester) -> Duration {
         self.rt.block_on(async {
             let start = Instant::now();
-            let request =
-                LiveRequest::new(self.tenant.clone(), self.envelope.clone(), self.cascade.clone())
-                    .unwrap()
-                    .signer(self.signer.clone());
+            let request = LiveRequest::new(
+                self.tenant.clone(),
+                self.envelope.clone(),
+                self.cascade.clone(),
+            )
+            .unwrap()
+            .signer(self.signer.clone());
             let outcome = requester.request(request).await;
             let took = start.elapsed();
             assert!(outcome.is_answered(), "{outcome:?}");

@@ -11,18 +11,18 @@ use std::time::{Duration, Instant};
 use agent_webhooks::event::ToolCall;
 use agent_webhooks::live::{LiveRequest, Requester};
 use agent_webhooks::logs::LogsApi;
-use agent_webhooks::tool::{FunctionTools, Turn};
-use agent_webhooks::transport::{Sleep, Spawn, Task, Timer};
 use agent_webhooks::outbox::{
     Attempt, AttemptQuery, CascadeTargets, Dispatcher, JobStatus, NewJob, Outbox, RetryPlan,
-    SqliteStore, Store, TargetRef, Transport, TransportError, TransportErrorKind,
+    SqliteStore, Store, TargetRef,
 };
+use agent_webhooks::tool::{FunctionTools, Turn};
+use agent_webhooks::transport::ReqwestTransport;
+use agent_webhooks::transport::{TokioSpawn, TokioTimer};
 use agent_webhooks::{
     AccessRole, AgentKind, Builtin, Call, CallStatus, Cascade, Envelope, Event, EventBody, Origin,
     Policy, Principal, Profile, Scope, Signer, StatusUpdate, TenantId, Timestamp, Vars,
     WebhookTool,
 };
-use async_trait::async_trait;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
@@ -31,70 +31,6 @@ const SEED_TOOL: &str = include_str!("data/lookup_customer.json");
 
 fn section(title: &str) {
     println!("\n== {title}");
-}
-
-/// A host's HTTP client, as small as it gets: hyper over a fresh loopback connection. A real
-/// runtime uses the guarded reqwest transport (`reqwest` feature) instead.
-#[derive(Debug)]
-struct LoopbackClient;
-
-#[async_trait]
-impl Transport for LoopbackClient {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Duration,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        let failed = |kind, e: &dyn std::fmt::Display| TransportError::new(kind, e.to_string());
-        let exchange = async {
-            let authority = request
-                .uri()
-                .authority()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            let stream = tokio::net::TcpStream::connect(authority.as_str())
-                .await
-                .map_err(|e| failed(TransportErrorKind::Connect, &e))?;
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| failed(TransportErrorKind::Connect, &e))?;
-            tokio::spawn(conn);
-            let (parts, body) = request.into_parts();
-            let response = sender
-                .send_request(http::Request::from_parts(
-                    parts,
-                    Full::new(Bytes::from(body)),
-                ))
-                .await
-                .map_err(|e| failed(TransportErrorKind::Other, &e))?;
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map_err(|e| failed(TransportErrorKind::Other, &e))?;
-            Ok(http::Response::from_parts(parts, body.to_bytes().to_vec()))
-        };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| failed(TransportErrorKind::Timeout, &"no answer in time"))?
-    }
-}
-
-/// The boundary's deadlines on tokio's clock (the crate's own `TokioTimer` and `TokioSpawn`
-/// come with its `tokio` feature; the demo runs with the default features).
-#[derive(Debug)]
-struct Tokio;
-
-impl Timer for Tokio {
-    fn sleep(&self, duration: Duration) -> Sleep {
-        Box::pin(tokio::time::sleep(duration))
-    }
-}
-
-impl Spawn for Tokio {
-    fn spawn(&self, task: Task) {
-        drop(tokio::spawn(task));
-    }
 }
 
 /// A server on 127.0.0.1 answering request events: `/phone` an assistant, `/tools` function
@@ -108,23 +44,33 @@ async fn start_server() -> String {
                 return;
             };
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|req: http::Request<Incoming>| async move {
-                    let path = req.uri().path().to_owned();
-                    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                    let message: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                    let answer = match path.as_str() {
-                        "/phone" => serde_json::json!({"assistantId": "asst_support"}),
-                        "/tools" => {
-                            let id = &message["message"]["toolCallList"][0]["id"];
-                            serde_json::json!({"results": [{"toolCallId": id, "result": "Order 42 ships tomorrow."}]})
-                        }
-                        _ => {
-                            tokio::time::sleep(Duration::from_secs(5)).await;
-                            serde_json::json!({"assistantId": "too_late"})
-                        }
-                    };
-                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(answer.to_string()))))
-                });
+                let service = hyper::service::service_fn(
+                    |req: http::Request<Incoming>| async move {
+                        let path = req.uri().path().to_owned();
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let message: serde_json::Value =
+                            serde_json::from_slice(&body).unwrap_or_default();
+                        let answer = match path.as_str() {
+                            "/phone" => serde_json::json!({"assistantId": "asst_support"}),
+                            "/tools" => {
+                                let id = &message["message"]["toolCallList"][0]["id"];
+                                serde_json::json!({"results": [{"toolCallId": id, "result": "Order 42 ships tomorrow."}]})
+                            }
+                            _ => {
+                                tokio::time::sleep(Duration::from_secs(5)).await;
+                                serde_json::json!({"assistantId": "too_late"})
+                            }
+                        };
+                        Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(
+                            answer.to_string(),
+                        ))))
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
@@ -288,7 +234,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .dangerous()
         .allow_loopback()
         .build()?;
-    let dispatcher = Dispatcher::builder(store.clone(), Arc::new(LoopbackClient), targets.clone())
+    // The crate's guarded transport, under the same development policy: it checks every
+    // resolved address and redirect hop too.
+    let transport = ReqwestTransport::builder(dev.clone()).build()?;
+    let dispatcher = Dispatcher::builder(store.clone(), Arc::new(transport), targets.clone())
         .url_check(Arc::new(dev))
         .plan(
             RetryPlan::builder()
@@ -428,15 +377,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .dangerous()
         .allow_loopback()
         .build()?;
-    let requester = Requester::builder(Arc::new(LoopbackClient), Arc::new(Tokio))
+    let live_transport = Arc::new(ReqwestTransport::builder(dev.clone()).build()?);
+    let requester = Requester::builder(live_transport.clone(), Arc::new(TokioTimer))
         .url_check(Arc::new(dev.clone()))
         .store(store.clone())
-        .spawn(Arc::new(Tokio))
+        .spawn(Arc::new(TokioSpawn))
         .build();
-    let signer: Arc<Signer> = Arc::new(Signer::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse()?));
-    let phone = Cascade::from_json(&format!(r#"{{"phoneNumber": {{"server": {{"url": "{server}/phone"}}}}}}"#))?;
-    let ringing = Envelope::parse(br#"{"message": {"type": "assistant-request", "call": {"id": "call_live_1"},
-        "phoneNumber": {"fallbackDestination": {"type": "number", "number": "+15550001111"}}}}"#)?;
+    let signer: Arc<Signer> = Arc::new(Signer::new(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse()?,
+    ));
+    let phone = Cascade::from_json(&format!(
+        r#"{{"phoneNumber": {{"server": {{"url": "{server}/phone"}}}}}}"#
+    ))?;
+    let ringing = Envelope::parse(
+        br#"{"message": {"type": "assistant-request", "call": {"id": "call_live_1"},
+        "phoneNumber": {"fallbackDestination": {"type": "number", "number": "+15550001111"}}}}"#,
+    )?;
     let outcome = requester
         .request(LiveRequest::new(acme.clone(), ringing.clone(), phone)?.signer(signer.clone()))
         .await;
@@ -445,8 +401,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("the assistant-request should have been answered".into());
     }
     // A function tool with its own server, in one turn with the model's other calls.
-    let assistant = Cascade::from_json(&format!(r#"{{"assistant": {{"server": {{"url": "{server}/assistant"}}}}}}"#))?;
-    let runner = agent_webhooks::ToolRunner::new(dev, Arc::new(LoopbackClient));
+    let assistant = Cascade::from_json(&format!(
+        r#"{{"assistant": {{"server": {{"url": "{server}/assistant"}}}}}}"#
+    ))?;
+    let runner = agent_webhooks::ToolRunner::new(dev, live_transport);
     let turn = Turn::new(acme.clone())
         .function(
             ToolCall::new("tc_1", "order_status", r#"{"order": 42}"#),
@@ -455,12 +413,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .functions(FunctionTools::new(requester.clone(), assistant).signer(signer.clone()));
     let results = runner.respond_turn(turn).await;
-    println!("  function tool     -> {}", serde_json::to_string(&results)?);
+    println!(
+        "  function tool     -> {}",
+        serde_json::to_string(&results)?
+    );
     if results.results[0].result.as_deref() != Some("Order 42 ships tomorrow.") {
         return Err("the function tool should have been answered by its server".into());
     }
     // A slow server: cut at the host's deadline, the phone number's fallback instead.
-    let slow = Cascade::from_json(&format!(r#"{{"phoneNumber": {{"server": {{"url": "{server}/slow"}}}}}}"#))?;
+    let slow = Cascade::from_json(&format!(
+        r#"{{"phoneNumber": {{"server": {{"url": "{server}/slow"}}}}}}"#
+    ))?;
     let outcome = requester
         .request(
             LiveRequest::new(acme.clone(), ringing, slow)?
@@ -476,7 +439,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = serde_json::Value::Null;
     for _ in 0..200 {
         let r = api
-            .handle(&acme_admin, &call("GET", "/logs/webhooks?kind=live".to_owned())?)
+            .handle(
+                &acme_admin,
+                &call("GET", "/logs/webhooks?kind=live".to_owned())?,
+            )
             .await;
         rows = serde_json::from_slice(r.body())?;
         if rows["items"].as_array().map_or(0, Vec::len) >= 3 {
@@ -492,15 +458,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             item["event_type"].as_str().unwrap_or("?"),
             item["status"].as_str().unwrap_or("?"),
             item["level"].as_str().unwrap_or("-"),
-            item["status_code"].as_u64().map_or("-".to_owned(), |c| c.to_string()),
+            item["status_code"]
+                .as_u64()
+                .map_or("-".to_owned(), |c| c.to_string()),
             item["error"].as_str().unwrap_or(""),
         );
     }
     if items.len() < 3 {
-        return Err(format!("three live exchanges should be in the logs, found {}", items.len()).into());
+        return Err(format!(
+            "three live exchanges should be in the logs, found {}",
+            items.len()
+        )
+        .into());
     }
     let r = api
-        .handle(&acme_user, &call("GET", "/logs/webhooks?kind=live".to_owned())?)
+        .handle(
+            &acme_user,
+            &call("GET", "/logs/webhooks?kind=live".to_owned())?,
+        )
         .await;
     let as_user: serde_json::Value = serde_json::from_slice(r.body())?;
     println!(
@@ -508,7 +483,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         as_user["items"][0]["response_body_hidden"]
     );
     let r = api
-        .handle(&globex_admin, &call("GET", "/logs/webhooks?kind=live".to_owned())?)
+        .handle(
+            &globex_admin,
+            &call("GET", "/logs/webhooks?kind=live".to_owned())?,
+        )
         .await;
     let other: serde_json::Value = serde_json::from_slice(r.body())?;
     println!(

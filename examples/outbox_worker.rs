@@ -9,22 +9,21 @@
 //! ```
 //!
 //! With `--exit-when-done` it stops (finishing what it claimed) once no job is pending or in
-//! flight. Its transport is a minimal HTTP/1.1 client that only ever connects to loopback
-//! addresses: enough for the tests, not a production transport.
+//! flight. It sends through the crate's guarded transport with a development policy that opens
+//! loopback only (the tests' receivers); a production worker builds the same with
+//! `Policy::default()` or `Policy::from_env()`.
 
-use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_webhooks::http;
 use agent_webhooks::outbox::{
     Dispatcher, Job, JobQuery, JobStatus, PostgresStore, Shutdown, SqliteStore, Store, Target,
-    TargetResolver, Transport, TransportError, TransportErrorKind, Unresolved,
+    TargetResolver, Unresolved,
 };
+use agent_webhooks::transport::ReqwestTransport;
 use agent_webhooks::{Policy, Scope};
 use async_trait::async_trait;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const HELP: &str = "usage: outbox_worker --store sqlite:PATH|postgres:URL [--schema NAME] \
 --target http://127.0.0.1:PORT/PATH [--concurrency N] [--timeout-ms MS] [--lease-ms MS] \
@@ -91,78 +90,6 @@ impl TargetResolver for OneTarget {
     }
 }
 
-/// POSTs to loopback addresses only, one connection per request.
-#[derive(Debug)]
-struct LoopbackHttp;
-
-fn transport_error(kind: TransportErrorKind, e: impl std::fmt::Display) -> TransportError {
-    TransportError::new(kind, e.to_string())
-}
-
-#[async_trait]
-impl Transport for LoopbackHttp {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-        timeout: Duration,
-    ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        let uri = request.uri();
-        let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
-        let ip: IpAddr = host
-            .parse()
-            .ok()
-            .filter(IpAddr::is_loopback)
-            .ok_or_else(|| {
-                transport_error(TransportErrorKind::Refused, "not a loopback address")
-            })?;
-        let port = uri.port_u16().unwrap_or(80);
-        let mut head = format!(
-            "POST {} HTTP/1.1\r\nhost: {}\r\n",
-            uri.path_and_query().map_or("/", |p| p.as_str()),
-            uri.authority().map_or(host, |a| a.as_str())
-        );
-        for (name, value) in request.headers() {
-            let value = value
-                .to_str()
-                .map_err(|e| transport_error(TransportErrorKind::Other, e))?;
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        head.push_str(&format!(
-            "content-length: {}\r\nconnection: close\r\n\r\n",
-            request.body().len()
-        ));
-        let exchange = async {
-            let mut stream = tokio::net::TcpStream::connect((ip, port))
-                .await
-                .map_err(|e| transport_error(TransportErrorKind::Connect, e))?;
-            stream
-                .write_all(head.as_bytes())
-                .await
-                .and(stream.write_all(request.body()).await)
-                .map_err(|e| transport_error(TransportErrorKind::Connect, e))?;
-            let mut reply = Vec::new();
-            stream
-                .take(64 * 1024)
-                .read_to_end(&mut reply)
-                .await
-                .map_err(|e| transport_error(TransportErrorKind::Connect, e))?;
-            Ok::<_, TransportError>(reply)
-        };
-        let reply = tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| transport_error(TransportErrorKind::Timeout, "no response in time"))??;
-        let status = std::str::from_utf8(&reply)
-            .ok()
-            .and_then(|r| r.split(' ').nth(1))
-            .and_then(|s| s.parse::<u16>().ok())
-            .and_then(|s| http::StatusCode::from_u16(s).ok())
-            .ok_or_else(|| transport_error(TransportErrorKind::Other, "not an HTTP response"))?;
-        let mut response = http::Response::new(Vec::new());
-        *response.status_mut() = status;
-        Ok(response)
-    }
-}
-
 async fn open_store(args: &Args) -> Result<Arc<dyn Store>, String> {
     if let Some(path) = args.store.strip_prefix("sqlite:") {
         let store = SqliteStore::open(path).await.map_err(|e| e.to_string())?;
@@ -204,9 +131,12 @@ async fn run(args: Args) -> Result<(), String> {
         .allow_loopback()
         .build()
         .map_err(|e| e.to_string())?;
+    let transport = ReqwestTransport::builder(guard.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
     let dispatcher = Dispatcher::builder(
         store.clone(),
-        Arc::new(LoopbackHttp),
+        Arc::new(transport),
         Arc::new(OneTarget(target)),
     )
     .url_check(Arc::new(guard))

@@ -63,22 +63,26 @@
 //!
 //! # Features
 //!
-//! Only `sqlite` is on by default, so a runtime that turns nothing on still has a durable outbox.
+//! `sqlite` and `reqwest` are on by default, so a runtime that turns nothing on still has a
+//! durable outbox and the guarded transport.
 //! With `default-features = false` the crate does no IO and pulls in no database or async
 //! runtime: bring any [`outbox::Transport`] and [`outbox::Store`].
 //!
-//! - `reqwest`: [`transport::ReqwestTransport`], the guarded HTTP transport on reqwest (rustls,
+//! - `reqwest` (default): `transport::ReqwestTransport`, the guarded HTTP transport on reqwest (rustls,
 //!   tokio): every URL, every resolved address and every redirect hop is checked with the
 //!   guard, no proxy, bodies read up to a limit.
 //! - `tokio`: `transport::TokioTimer`, the [`transport::Timer`] on tokio's clock with which the
 //!   boundary enforces its own deadlines (on with `reqwest` and `postgres`).
-//! - `sqlite` (default): [`outbox::SqliteStore`], the durable embedded store: one SQLite file (compiled
+//! - `sqlite` (default): `outbox::SqliteStore`, the durable embedded store: one SQLite file (compiled
 //!   in), WAL mode, versioned migrations, claims in `BEGIN IMMEDIATE`, its own thread so no
 //!   executor is blocked.
-//! - `postgres`: [`outbox::PostgresStore`], the store for several runtime instances on one
+//! - `postgres`: `outbox::PostgresStore`, the store for several runtime instances on one
 //!   PostgreSQL: `FOR UPDATE SKIP LOCKED` claims, fenced leases, versioned migrations;
-//!   re-exports [`deadpool_postgres`] (and through it `tokio_postgres`) for
-//!   [`PostgresStore::from_pool`](outbox::PostgresStore::from_pool); needs a tokio runtime.
+//!   re-exports `deadpool_postgres` (and through it `tokio_postgres`) for
+//!   `PostgresStore::from_pool`; needs a tokio runtime.
+//!
+//! Items that need a feature carry its badge in the API docs (built with `--cfg docsrs`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -97,10 +101,12 @@ pub mod transport;
 mod vars;
 
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use deadpool_postgres;
 pub use http;
 pub use ipnet;
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use reqwest;
 pub use url;
 
@@ -109,8 +115,8 @@ pub use url;
 pub use cascade::{Cascade, CascadeError, Level};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{
-    Call, CallStatus, Envelope, Event, EventBody, EventError, EventType, Profile, StatusUpdate,
-    Timestamp,
+    Call, CallStatus, Customer, Envelope, Event, EventBody, EventError, EventType, Profile,
+    StatusUpdate, Timestamp,
 };
 pub use guard::{Origin, Policy, PolicyError, Rejection};
 pub use sign::{SignError, Signer, SigningSecret, Verifier, VerifyError};

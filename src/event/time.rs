@@ -21,7 +21,11 @@ pub enum TimestampStyle {
     EpochMillis,
 }
 
-/// An event's instant, to the millisecond, with the style it is written in.
+/// An event's instant, to the millisecond, with the style it is written in: a timestamp as it
+/// appears on the wire. Its sibling [`outbox::Timestamp`](crate::outbox::Timestamp) is a clock
+/// reading (no style); both use the same method names (`from_unix_millis`, `as_unix_millis`,
+/// `from_unix_seconds`, `as_unix_seconds`, `to_system_time`) and convert into each other
+/// (`From` one way, `TryFrom` the other: this one stops at year 9999).
 ///
 /// Parsing accepts both styles (and RFC 3339 with any fraction or a numeric offset) and
 /// remembers the style it saw, so an event parsed and serialized again keeps its spelling.
@@ -89,10 +93,35 @@ impl Timestamp {
         Timestamp { style, ..self }
     }
 
-    /// Milliseconds since the Unix epoch.
+    /// Milliseconds since the Unix epoch (the same as [`Timestamp::as_unix_millis`]).
     #[must_use]
     pub fn unix_millis(self) -> u64 {
         self.millis
+    }
+
+    /// Milliseconds since the Unix epoch: the name [`outbox::Timestamp`](crate::outbox::Timestamp)
+    /// uses too.
+    #[must_use]
+    pub fn as_unix_millis(self) -> u64 {
+        self.millis
+    }
+
+    /// Whole seconds since the Unix epoch.
+    #[must_use]
+    pub fn as_unix_seconds(self) -> u64 {
+        self.millis / 1000
+    }
+
+    /// The instant `seconds` after the Unix epoch, in the default (RFC 3339) style.
+    ///
+    /// # Errors
+    /// [`TimestampError::OutOfRange`] after year 9999.
+    pub fn from_unix_seconds(seconds: u64) -> Result<Self, TimestampError> {
+        Self::from_unix_millis(
+            seconds
+                .checked_mul(1000)
+                .ok_or(TimestampError::OutOfRange)?,
+        )
     }
 
     /// The style it is written in.
@@ -158,6 +187,21 @@ fn split_offset(text: &str) -> Option<(&str, i64)> {
         &text[..text.len() - 6],
         sign * (hours * 3600 + minutes * 60),
     ))
+}
+
+impl From<Timestamp> for crate::outbox::Timestamp {
+    fn from(t: Timestamp) -> Self {
+        crate::outbox::Timestamp::from_unix_millis(t.millis)
+    }
+}
+
+impl TryFrom<crate::outbox::Timestamp> for Timestamp {
+    type Error = TimestampError;
+
+    /// The clock reading as an event timestamp in the default style.
+    fn try_from(t: crate::outbox::Timestamp) -> Result<Self, TimestampError> {
+        Timestamp::from_unix_millis(t.as_unix_millis())
+    }
 }
 
 impl fmt::Display for Timestamp {

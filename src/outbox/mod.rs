@@ -81,7 +81,7 @@ pub use enqueue::{
     DEFAULT_IDEMPOTENCY_WINDOW, MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Outbox,
 };
 pub use error::{OutboxError, PlanError};
-pub use io::{Clock, ManualClock, Random, SeededRandom, SystemClock};
+pub use io::{Clock, ManualClock, OsRandom, Random, SeededRandom, SystemClock};
 pub(crate) use model::stored_body;
 pub use model::{
     Attempt, AttemptId, AttemptQuery, AttemptStatus, Cursor, DEFAULT_PAGE_LIMIT, Job, JobId,
@@ -94,11 +94,13 @@ pub use plan::{
 };
 pub use store::MemoryStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
     Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
     TargetEvent, TargetState,
 };
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::{PostgresStore, PostgresStoreBuilder};
 pub use target::{CascadeTargets, Sign, Target, TargetResolver, Unresolved, UrlCheck};

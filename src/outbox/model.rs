@@ -8,9 +8,11 @@ use std::time::Duration;
 use crate::outbox::error::OutboxError;
 use crate::tenant::TenantId;
 
-/// A point in time: milliseconds since the Unix epoch, UTC.
+/// A point in time: milliseconds since the Unix epoch, UTC (a clock reading).
 ///
 /// The outbox never reads the system clock itself; times come from a [`Clock`](super::Clock).
+/// Its sibling [`event::Timestamp`](crate::event::Timestamp) is the same instant as written in
+/// an event (with its style); both share their method names and convert into each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(u64);
 
@@ -53,6 +55,12 @@ impl Timestamp {
     #[must_use]
     pub fn duration_since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+
+    /// The instant as a `SystemTime`.
+    #[must_use]
+    pub fn to_system_time(self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + Duration::from_millis(self.0)
     }
 }
 
@@ -108,6 +116,9 @@ macro_rules! id_type {
 
             /// A fresh id from the creation time and 64 random bits:
             #[doc = concat!("`", $prefix, "` then 28 hex digits.")]
+            /// Ids sort by creation time (to the millisecond); the random bits must come from
+            /// an unpredictable source ([`OsRandom`](crate::outbox::OsRandom), the default of
+            /// the outbox and dispatcher), or ids leak how many were made between two of them.
             #[must_use]
             pub fn generate(now: Timestamp, random: u64) -> Self {
                 Self(generate($prefix, now, random))

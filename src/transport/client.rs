@@ -55,9 +55,11 @@ pub enum TransportBuildError {
 /// - **Redirects are not followed** by default (a 3xx is returned as the response, which the
 ///   outbox counts as a failed attempt). With [`ReqwestTransportBuilder::redirects`] (at most
 ///   [`MAX_REDIRECTS`]) each hop is checked with [`Policy::check_redirect`] under the first
-///   URL's origin, and the sensitive headers are dropped once a hop leaves the first URL's
-///   origin. 301/302 turn a POST into a GET and 303 any method but HEAD (without body);
-///   307/308 keep method and body.
+///   URL's origin, and once a hop leaves the first URL's origin every header whose name is
+///   sensitive or whose value is marked sensitive (a tenant secret, under any name) is dropped
+///   ([`RedirectHop::headers_to_drop`](crate::guard::RedirectHop::headers_to_drop)).
+///   301/302 turn a POST into a GET and 303 any method but HEAD (without body); 307/308 keep
+///   method and body.
 /// - **Bodies are read up to a limit** ([`DEFAULT_BODY_LIMIT`]), chunk by chunk; reading stops
 ///   at the limit and the response carries [`BodyTruncated`].
 /// - **The timeout of each send bounds the whole exchange**: connect, every hop and the body.

@@ -3,7 +3,7 @@
 //! them, the [`Timer`] the boundary enforces its deadlines with, and with feature `reqwest` the
 //! guarded implementation.
 //!
-//! [`ReqwestTransport`] (feature `reqwest`) implements [`Transport`] and is what the dispatcher
+//! `ReqwestTransport` (feature `reqwest`) implements [`Transport`] and is what the dispatcher
 //! and the tool runner ([`ToolRunner`](crate::ToolRunner)) send through. Checking a URL once
 //! is not enough to keep requests inside the [`Policy`](crate::Policy): DNS can answer
 //! differently at connect time, reqwest's resolver never sees IP-literal hosts, and redirects
@@ -12,10 +12,10 @@
 //! | where | check |
 //! |---|---|
 //! | before sending | [`Policy::check_url`](crate::Policy::check_url) on the request's URL (IP literals included) |
-//! | at connect | [`GuardedResolver`]: every address DNS answers, strict ([`Policy::check_resolved`](crate::Policy::check_resolved)'s rule) |
+//! | at connect | `GuardedResolver`: every address DNS answers, strict ([`Policy::check_resolved`](crate::Policy::check_resolved)'s rule) |
 //! | proxies | none: `no_proxy()`, environment proxies ignored |
 //! | redirects | not followed by default; when enabled, each hop through [`Policy::check_redirect`](crate::Policy::check_redirect), sensitive headers dropped off the first origin |
-//! | response | body read up to a limit ([`BodyTruncated`] marks a cut), the whole exchange bounded by the send's timeout |
+//! | response | body read up to a limit (`BodyTruncated` marks a cut), the whole exchange bounded by the send's timeout |
 
 use std::fmt;
 use std::time::Duration;
@@ -32,18 +32,22 @@ mod timer;
 
 pub use send::{Exchange, ExchangeResult, Refusal, SendStep, USER_AGENT_VALUE};
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use spawn::TokioSpawn;
 pub use spawn::{Spawn, Task};
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use timer::TokioTimer;
 pub use timer::{Elapsed, ManualTimer, NeverTimer, Sleep, Timer, within};
 
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use client::{
     DEFAULT_BODY_LIMIT, DEFAULT_CONNECT_TIMEOUT, MAX_REDIRECTS, ReqwestTransport,
     ReqwestTransportBuilder, TransportBuildError,
 };
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use resolve::{DnsResolver, GuardedResolver, ResolveError, SystemResolver};
 
 /// The HTTP client the dispatcher sends through, brought by the host.

@@ -508,3 +508,18 @@ proptest! {
         let _ = digits.parse::<Timestamp>();
     }
 }
+
+#[test]
+fn the_two_timestamps_share_names_and_convert() {
+    use agent_webhooks::outbox;
+    let wire = agent_webhooks::Timestamp::from_unix_seconds(1_780_185_600).unwrap();
+    let clock = outbox::Timestamp::from_unix_seconds(1_780_185_600);
+    assert_eq!(wire.as_unix_millis(), clock.as_unix_millis());
+    assert_eq!(wire.as_unix_seconds(), clock.as_unix_seconds());
+    assert_eq!(wire.to_system_time(), clock.to_system_time());
+    assert_eq!(outbox::Timestamp::from(wire), clock);
+    assert_eq!(agent_webhooks::Timestamp::try_from(clock).unwrap(), wire);
+    let far = outbox::Timestamp::from_unix_millis(u64::MAX);
+    assert!(agent_webhooks::Timestamp::try_from(far).is_err());
+    assert!(agent_webhooks::Timestamp::from_unix_seconds(u64::MAX).is_err());
+}

@@ -6,6 +6,7 @@ mod guard;
 mod live;
 mod logs;
 mod outbox;
+mod security;
 mod send;
 mod sign;
 mod stores;

@@ -297,6 +297,72 @@ async fn a_cross_origin_redirect_drops_sensitive_headers() {
     assert_eq!(landed.header("x-api-key"), Some("k_1"));
 }
 
+/// Issue 16, item 1: a tool header carrying a tenant secret under a name the list does not
+/// know (`X-Partner-Account`), and a literal credential, never reach a second origin, on a
+/// 302 or a 307, between two ports of 127.0.0.1 or from 127.0.0.1 to [::1].
+#[tokio::test]
+async fn secret_bearing_headers_never_cross_origins_on_redirects() {
+    let tool = WebhookTool::from_value(serde_json::json!({"name": "t", "config": {
+        "url": "{URL}",
+        "method": "POST",
+        "headers": {"X-Partner-Account": "{{secrets.partner}}", "X-Call-Id": "{{call_sid}}",
+                    "Authorization": "Bearer sk_literal_1", "X-Tenant-Label": "acme-{{secrets.label}}"},
+        "body": {"ok": true}}}))
+    .unwrap();
+    for landing_bind in ["127.0.0.1:0", "[::1]:0"] {
+        for status in [302, 307] {
+            let b = Server::start(landing_bind, |_| Reply::text(200, "b")).await;
+            let to = b.url("/landing");
+            let a = Server::start("127.0.0.1:0", move |seen| {
+                if seen.path == "/same" {
+                    Reply::redirect(status, "/moved")
+                } else if seen.path == "/moved" {
+                    Reply::text(200, "a")
+                } else {
+                    Reply::redirect(status, &to)
+                }
+            })
+            .await;
+            let t = ReqwestTransport::builder(dev())
+                .redirects(2)
+                .build()
+                .unwrap();
+            let vars = Vars::new()
+                .with(Builtin::CallSid, "CA1")
+                .with_secret("partner", "acct_77_secret")
+                .with_secret("label", "lbl_secret");
+            let send = |path: &str| {
+                let mut config = tool.clone();
+                config.config.url = a.url(path);
+                let prepared = config
+                    .compile(AgentKind::Chat)
+                    .unwrap()
+                    .prepare(&vars, &dev())
+                    .unwrap();
+                t.send(prepared.into_request(), WAIT)
+            };
+            let response = send("/cross").await.unwrap();
+            assert_eq!(response.body(), b"b", "{landing_bind} {status}");
+            let landed = b.seen().pop().unwrap();
+            assert_eq!(landed.header("x-call-id"), Some("CA1"), "{status}");
+            for name in ["x-partner-account", "x-tenant-label", "authorization"] {
+                assert_eq!(landed.header(name), None, "{landing_bind} {status}: {name}");
+            }
+            let everything = format!("{:?} {:?}", landed.headers, landed.body);
+            for secret in ["acct_77_secret", "lbl_secret", "sk_literal_1"] {
+                assert!(!everything.contains(secret), "{status}: {everything}");
+            }
+            // The same origin keeps them: the first origin is where the operator sends them.
+            let response = send("/same").await.unwrap();
+            assert_eq!(response.body(), b"a");
+            let landed = a.seen().pop().unwrap();
+            assert_eq!(landed.path, "/moved");
+            assert_eq!(landed.header("x-partner-account"), Some("acct_77_secret"));
+            assert_eq!(landed.header("authorization"), Some("Bearer sk_literal_1"));
+        }
+    }
+}
+
 #[tokio::test]
 async fn see_other_turns_a_post_into_a_get_and_hops_are_bounded() {
     let b = Server::start("127.0.0.1:0", |_| Reply::text(200, "b")).await;

@@ -16,6 +16,7 @@ pub(crate) const JOB_COLS: &str = "id, tenant_id, event_type, call_id, payload, 
      attempts, step, next_attempt_at, created_at, updated_at, idempotency_key";
 
 /// How many columns [`JOB_COLS`] names.
+#[cfg(any(test, feature = "postgres"))]
 pub(crate) const JOB_COL_COUNT: usize = 13;
 
 /// The attempt columns, in the order [`attempt_from_row`] reads them.

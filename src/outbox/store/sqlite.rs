@@ -114,7 +114,7 @@ fn commit(conn: &mut Connection, group: &mut Vec<Answer>) {
 ///   file migrated by a newer build.
 /// - Writes and claims run in `BEGIN IMMEDIATE` transactions, so several processes may share
 ///   the file (each waits up to 10 s for the write lock); one process is the intended use,
-///   [`PostgresStore`](super::PostgresStore) is for many. Writes that arrive together share
+///   `PostgresStore` (feature `postgres`) is for many. Writes that arrive together share
 ///   one transaction, and so one fsync (group commit), each in a savepoint of its own (an
 ///   error undoes only its own changes); every write is answered only after its
 ///   transaction is committed.

@@ -92,7 +92,7 @@ fn worker_path() -> PathBuf {
     assert!(
         path.exists(),
         "{} is missing: `cargo test --all-features` builds it, or run \
-         `cargo build --example outbox_worker --features sqlite,postgres`",
+         `cargo build --example outbox_worker --all-features`",
         path.display()
     );
     path
