@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use agent_webhooks::http;
 use agent_webhooks::outbox::{
     Attempt, AttemptId, AttemptStatus, Dispatcher, Finish, Job, JobId, JobStatus, MemoryStore,
-    NewJob, Next, Outbox, SeededRandom, Store, Target, TargetRef, TargetResolver, Timestamp,
-    Transport, TransportError, Trigger, Unresolved,
+    NewJob, Next, Outbox, PayloadState, SeededRandom, Store, Target, TargetRef, TargetResolver,
+    Timestamp, Transport, TransportError, Trigger, Unresolved,
 };
 use agent_webhooks::{Scope, Signer, TenantId};
 use async_trait::async_trait;
@@ -60,6 +60,7 @@ fn job(n: u64, tenant: &TenantId, target: &TargetRef, payload: &Arc<[u8]>) -> Jo
         created_at: at,
         updated_at: at,
         idempotency_key: None,
+        payload_state: PayloadState::Kept,
     }
 }
 

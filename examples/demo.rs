@@ -152,11 +152,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with(Builtin::AgentId, "agt_support");
     let prepared = compiled.prepare(&vars, &production)?;
     println!("{}", serde_json::to_string_pretty(&prepared.to_json())?);
-    let hostile = vars.clone().with(Builtin::CallerPhone, "../admin?x=1#y");
+    let odd = vars.clone().with(Builtin::CallerPhone, "+1 555;x=1?y#z");
     println!(
-        "a hostile caller id stays in its segment: {}",
-        compiled.prepare(&hostile, &production)?.url()
+        "an odd caller id stays in its segment: {}",
+        compiled.prepare(&odd, &production)?.url()
     );
+    for traversal in ["../admin", "..;jsessionid=1", ""] {
+        let hostile = vars.clone().with(Builtin::CallerPhone, traversal);
+        match compiled.prepare(&hostile, &production) {
+            Ok(p) => return Err(format!("{traversal:?} must not render: {}", p.url()).into()),
+            Err(e) => println!("refused {traversal:?}: {e}"),
+        }
+    }
 
     section("2. The same tool for a chat agent: refused at compile time, not mid-call");
     match tool.compile(AgentKind::Chat) {
@@ -377,7 +384,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .dangerous()
         .allow_loopback()
         .build()?;
-    let live_transport = Arc::new(ReqwestTransport::builder(dev.clone()).build()?);
+    let live_transport: Arc<ReqwestTransport> =
+        Arc::new(ReqwestTransport::builder(dev.clone()).build()?);
     let requester = Requester::builder(live_transport.clone(), Arc::new(TokioTimer))
         .url_check(Arc::new(dev.clone()))
         .store(store.clone())
@@ -404,7 +412,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let assistant = Cascade::from_json(&format!(
         r#"{{"assistant": {{"server": {{"url": "{server}/assistant"}}}}}}"#
     ))?;
-    let runner = agent_webhooks::ToolRunner::new(dev, live_transport);
+    let runner = agent_webhooks::ToolRunner::new(dev, live_transport.clone());
     let turn = Turn::new(acme.clone())
         .function(
             ToolCall::new("tc_1", "order_status", r#"{"order": 42}"#),

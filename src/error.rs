@@ -3,10 +3,13 @@
 use std::fmt;
 
 use crate::cascade::{CascadeError, NoTarget};
+use crate::credential::CredentialError;
+use crate::directory::DirectoryError;
 use crate::event::{EventError, ResponseError, TimestampError, UnknownProfile};
 use crate::guard::{PolicyError, Rejection};
 use crate::live::NotARequest;
 use crate::outbox::{OutboxError, PlanError, Unresolved};
+use crate::runtime::RuntimeError;
 use crate::sign::{SignError, VerifyError};
 use crate::template::{RenderError, TemplateError};
 use crate::tenant::{AccessDenied, InvalidPrincipal, UnknownAction, UnknownRole};
@@ -146,6 +149,12 @@ families! {
     SendRefused(Refusal), as_send_refusal, "The send step's refusal, if this is one.";
     /// A deadline passed before the work finished.
     Deadline(Elapsed), as_elapsed, "The passed deadline, if this is one.";
+    /// A server credential could not be read or applied.
+    Credential(CredentialError), as_credential, "The credential error, if this is one.";
+    /// The host's directory could not answer.
+    Directory(DirectoryError), as_directory, "The directory error, if this is one.";
+    /// A runtime could not be built (no directory, no transport).
+    Runtime(RuntimeError), as_runtime, "The runtime-building error, if this is one.";
 }
 
 impl fmt::Debug for Error {

@@ -51,6 +51,13 @@
 //!   for `assistant-request`), parses the typed answer or gives a stable failure reason and the
 //!   event's fallback, and records the exchange in the same store after answering.
 //!
+//! A [`runtime::Runtime`] holds the parts in one place with one guard policy: jobs carry
+//! their call's surfaces ([`directory::Route`]) and find their current server through the
+//! host's [`directory::Directory`] at every attempt (so a restart loses no route), servers'
+//! `credentialId`s resolve per tenant ([`credential`]: bearer, Vapi's HMAC, OAuth2 client
+//! credentials), and [`sign::Scheme`] signs as Vapi, ElevenLabs, Retell or Bland do for
+//! receivers written for those platforms.
+//!
 //! Everything left of the transport and the store is pure ([`template`], [`guard`],
 //! [`cascade`], [`event`], [`sign`], retry scheduling): data in, data out, time and randomness
 //! passed in. IO sits behind two small traits, [`outbox::Transport`] and [`outbox::Store`], with
@@ -87,12 +94,15 @@
 #![deny(missing_docs)]
 
 pub mod cascade;
+pub mod credential;
+pub mod directory;
 mod error;
 pub mod event;
 pub mod guard;
 pub mod live;
 pub mod logs;
 pub mod outbox;
+pub mod runtime;
 pub mod sign;
 pub mod template;
 pub mod tenant;

@@ -50,6 +50,28 @@ COMMANDS:
         exit 0 when one `v1` entry matches one secret and TS is within 300 s of --now
         (default: this machine's clock); exit 1 with the reason otherwise.
 
+    sign --scheme standard|vapi-hmac|vapi-signature|elevenlabs|retell|bland --secret S
+         [--timestamp TS] [--id ID]
+        Reads the body from stdin (byte-exact) and prints the headers to send, as one JSON
+        object with lowercase header names:
+          standard        {\"webhook-signature\": \"v1,...\"} (S is whsec_<base64>; --id needed)
+          vapi-hmac       {\"x-signature\": hex HMAC-SHA256 of TS.BODY, \"x-timestamp\": TS}
+                          (Vapi's HMAC credential with its defaults)
+          vapi-signature  {\"x-vapi-signature\": \"sha256=\" + hex HMAC-SHA256 of BODY}
+          elevenlabs      {\"elevenlabs-signature\": \"t=TS,v0=\" + hex HMAC-SHA256 of TS.BODY}
+          retell          {\"x-retell-signature\": \"v=TS,d=\" + hex HMAC-SHA256 of BODY + TS}
+          bland           {\"x-webhook-signature\": hex HMAC-SHA256 of BODY}
+        S is the secret's text for every scheme but standard. TS is Unix seconds, except
+        for retell (Unix milliseconds, as Retell sends); default: this machine's clock.
+
+    verify --scheme ... --secret S [--timestamp TS] [--id ID] --signature V [--now TS]
+        Reads the body from stdin and checks V, the scheme's signature header value (for
+        standard: `webhook-signature`, with --id and --timestamp; for vapi-hmac: `x-signature`,
+        with --timestamp for `x-timestamp`; for elevenlabs and retell the whole header, its
+        timestamp inside). --now is in the scheme's unit (default: this machine's clock).
+        Exit 0 when it matches and the timestamp is within the scheme's tolerance
+        (standard and vapi-hmac 300 s, elevenlabs 30 min, retell 5 min); exit 1 otherwise.
+
     events [--profile default|vapi]
         Prints one sample envelope {\"message\": {...}} per event type, one JSON per line.
         The default profile writes timestamps as RFC 3339 (2026-05-31T00:00:00.000Z), the

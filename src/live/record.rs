@@ -102,6 +102,7 @@ impl Record {
                 created_at: started,
                 updated_at: started,
                 idempotency_key: None,
+                payload_state: crate::outbox::PayloadState::Kept,
             },
             trigger,
             tries: Vec::new(),

@@ -25,8 +25,14 @@
 //! | 404 | `not_found` | an unknown id **or another tenant's id** (never 403: no existence leak), an unknown route |
 //! | 405 | `method_not_allowed` | a known route with another method (`Allow` says which) |
 //! | 409 | `not_requeueable` | retrying a job that is pending, in flight or succeeded |
+//! | 409 | `payload_removed` | replaying or retrying a job whose payload the tenant's data policy redacted, dropped or expired |
 //! | 409 | `replay_refused` | the job's current target is disabled, unresolved, refused or unsigned (the refused attempt is recorded) |
 //! | 500 | `store_failed` | the store failed (no detail is shown) |
+//!
+//! Every job says what its tenant's data policy did to its payload: `payload_state` (`kept`,
+//! `redacted`, `dropped`, `expired`) and, when it is not `kept`, a `payload_note` saying why;
+//! with [`LogsApi::with_data_policies`] also the policy in force (`data_policy`: privacy mode,
+//! redacted paths, job and payload retention in seconds).
 //!
 //! What is never shown, in every view (payloads, URLs, errors, response bodies): header values
 //! (none are stored); in every URL anywhere in a view, its user info, query values
@@ -85,7 +91,9 @@ use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use crate::outbox::{AttemptId, AttemptQuery, Dispatcher, JobId, Outbox, OutboxError, Page, Store};
+use crate::outbox::{
+    AttemptId, AttemptQuery, DataPolicies, Dispatcher, JobId, Outbox, OutboxError, Page, Store,
+};
 use crate::tenant::{AccessDenied, Action, Principal, Scope, TenantId, authorize};
 
 pub use query::MAX_LOGS_LIMIT;
@@ -107,6 +115,7 @@ pub struct LogsApi {
     outbox: Outbox,
     dispatcher: Arc<Dispatcher>,
     secrets: Option<Arc<dyn SecretValues>>,
+    policies: Option<DataPolicies>,
 }
 
 /// Where the logs API reads a tenant's secret values, to take them out of every view (a
@@ -267,6 +276,7 @@ impl LogsApi {
             outbox,
             dispatcher,
             secrets: None,
+            policies: None,
         }
     }
 
@@ -277,6 +287,21 @@ impl LogsApi {
     pub fn with_secrets(mut self, secrets: Arc<dyn SecretValues>) -> Self {
         self.secrets = Some(secrets);
         self
+    }
+
+    /// Shows, with every job, the data policy that applies to its tenant (`data_policy`:
+    /// privacy mode, redacted paths, job and payload retention), the one the host's
+    /// [`Lifecycle`](crate::outbox::Lifecycle) applies. Without it jobs still say what
+    /// happened to their payload (`payload_state`, `payload_note`).
+    #[must_use]
+    pub fn with_data_policies(mut self, policies: DataPolicies) -> Self {
+        self.policies = Some(policies);
+        self
+    }
+
+    fn job_view<'a>(&self, job: &'a crate::outbox::Job, visible: &Visibility) -> JobView<'a> {
+        let policy = self.policies.as_ref().map(|p| p.for_tenant(&job.tenant));
+        JobView::new(job, visible).with_policy(policy)
     }
 
     /// The store.
@@ -362,7 +387,7 @@ impl LogsApi {
                     .filter(|j| {
                         authorize(principal, Action::ViewWebhookLogs, &j.tenant).is_allowed()
                     })
-                    .map(|j| JobView::new(j, &self.visibility(principal, &j.tenant)))
+                    .map(|j| self.job_view(j, &self.visibility(principal, &j.tenant)))
                     .collect();
                 ok(&page_body("jobs", items, &page))
             }
@@ -412,7 +437,7 @@ impl LogsApi {
                     .iter()
                     .map(|a| AttemptView::new(a, &visible))
                     .collect();
-                return Ok(ok(&JobView::new(&job, &visible).with_attempts(views)));
+                return Ok(ok(&self.job_view(&job, &visible).with_attempts(views)));
             }
         }
         if let Ok(attempt_id) = AttemptId::new(id) {
@@ -459,6 +484,9 @@ impl LogsApi {
             }
             Err(e) => Err(match e.as_outbox() {
                 Some(OutboxError::NotFound { what, .. }) => Failure::not_found(what),
+                Some(e @ OutboxError::PayloadRemoved { .. }) => {
+                    Failure::new(StatusCode::CONFLICT, "payload_removed", e.to_string())
+                }
                 Some(
                     refused @ (OutboxError::TargetDisabled { .. }
                     | OutboxError::NoTarget { .. }
@@ -502,12 +530,15 @@ impl LogsApi {
         match self.outbox.requeue(&own, &job_id).await {
             Ok(job) => {
                 let visible = self.visibility(principal, &job.tenant);
-                Ok(ok(&JobView::new(&job, &visible)))
+                Ok(ok(&self.job_view(&job, &visible)))
             }
             Err(e) => Err(match e.as_outbox() {
                 Some(OutboxError::NotFound { .. }) => Failure::not_found("job"),
                 Some(e @ OutboxError::NotRequeueable { .. }) => {
                     Failure::new(StatusCode::CONFLICT, "not_requeueable", e.to_string())
+                }
+                Some(e @ OutboxError::PayloadRemoved { .. }) => {
+                    Failure::new(StatusCode::CONFLICT, "payload_removed", e.to_string())
                 }
                 Some(other) => Failure::store(other),
                 None => Failure::new(

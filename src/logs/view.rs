@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::guard::is_sensitive_header;
-use crate::outbox::{Attempt, Job, Timestamp};
+use crate::outbox::{Attempt, DataPolicy, Job, PayloadState, Timestamp};
 use crate::template::MAX_JSON_DEPTH;
 
 /// What replaces a secret in a response.
@@ -326,8 +326,58 @@ pub(crate) struct JobView<'a> {
     payload_bytes: usize,
     /// The payload as JSON with credentials redacted; `null` when it is not JSON or hidden.
     payload: Option<Value>,
+    /// `kept`, `redacted`, `dropped` or `expired`: what the data policy did to the payload.
+    payload_state: &'static str,
+    /// Why the payload is gone or changed, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload_note: Option<&'static str>,
+    /// The data policy that applies to the job's tenant now, when the API knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_policy: Option<PolicyView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recent_attempts: Option<Vec<AttemptView<'a>>>,
+}
+
+/// A tenant's data policy as the logs show it.
+#[derive(Serialize)]
+pub(crate) struct PolicyView {
+    privacy: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    redacted_paths: Vec<String>,
+    /// Seconds a finished job is kept; `null`: forever.
+    job_retention_seconds: Option<u64>,
+    /// Seconds a finished job's payload is kept; `null`: as long as the job.
+    payload_retention_seconds: Option<u64>,
+}
+
+impl PolicyView {
+    pub(crate) fn new(p: &DataPolicy) -> Self {
+        PolicyView {
+            privacy: p.privacy.as_str(),
+            redacted_paths: p.privacy.paths().iter().map(ToString::to_string).collect(),
+            job_retention_seconds: p.retention.jobs.map(|d| d.as_secs()),
+            payload_retention_seconds: p.retention.payloads.map(|d| d.as_secs()),
+        }
+    }
+}
+
+/// Why a payload is not what was enqueued.
+fn payload_note(state: PayloadState) -> Option<&'static str> {
+    match state {
+        PayloadState::Redacted => Some(
+            "redacted once the job was final: the tenant's privacy mode `redact` replaced its \
+             listed paths; replay and retry are refused",
+        ),
+        PayloadState::Dropped => Some(
+            "dropped once the job was final: the tenant's privacy mode is `metadata-only`; \
+             replay and retry are refused",
+        ),
+        PayloadState::Expired => Some(
+            "expired: the tenant's payload retention passed; the job and its attempts stay \
+             listed without bodies; replay and retry are refused",
+        ),
+        _ => None,
+    }
 }
 
 impl<'a> JobView<'a> {
@@ -355,8 +405,16 @@ impl<'a> JobView<'a> {
             idempotency_key: job.idempotency_key.as_deref(),
             payload_bytes: job.payload.len(),
             payload,
+            payload_state: job.payload_state.as_str(),
+            payload_note: payload_note(job.payload_state),
+            data_policy: None,
             recent_attempts: None,
         }
+    }
+
+    pub(crate) fn with_policy(mut self, policy: Option<&DataPolicy>) -> Self {
+        self.data_policy = policy.map(PolicyView::new);
+        self
     }
 
     pub(crate) fn with_attempts(mut self, attempts: Vec<AttemptView<'a>>) -> Self {

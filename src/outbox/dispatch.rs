@@ -14,7 +14,9 @@ use crate::error::Result;
 use crate::guard::Policy;
 use crate::outbox::error::{OutboxError, PlanError};
 use crate::outbox::io::{Clock, OsRandom, Random, SystemClock};
-use crate::outbox::model::{Attempt, AttemptId, AttemptStatus, Job, JobId, Trigger};
+use crate::outbox::model::{
+    Attempt, AttemptId, AttemptStatus, Job, JobId, MAX_RESPONSE_BODY, PayloadState, Trigger,
+};
 use crate::outbox::plan::{Decision, RetryPlan};
 use crate::outbox::store::{Claimed, Finish, Lease, Next, Store, TargetEvent, TargetState};
 use crate::outbox::target::{Target, TargetResolver, Unresolved, UrlCheck};
@@ -143,6 +145,7 @@ pub struct Dispatcher {
     concurrency: usize,
     poll_interval: Duration,
     auto_disable_after: Option<Duration>,
+    max_response_body: usize,
 }
 
 /// Builds a [`Dispatcher`]; settings are checked by [`DispatcherBuilder::build`].
@@ -218,6 +221,14 @@ impl DispatcherBuilder {
         self.d.auto_disable_after = Some(period);
         self
     }
+    /// The most bytes of each response body an attempt keeps (default
+    /// [`MAX_RESPONSE_BODY`], 20,000); longer bodies are cut and flagged
+    /// ([`Attempt::response_truncated`]). 0 keeps none: a body is whatever the receiver
+    /// answered, personal data and echoed credentials included.
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.d.max_response_body = bytes;
+        self
+    }
 
     /// The dispatcher.
     ///
@@ -282,6 +293,7 @@ impl Dispatcher {
                 auto_disable_after: None,
                 step: SendStep::new(transport),
                 timer: None,
+                max_response_body: MAX_RESPONSE_BODY,
             },
         }
     }
@@ -391,7 +403,8 @@ impl Dispatcher {
     /// [`OutboxError::NotFound`] when the attempt or its job is not in `scope`;
     /// [`OutboxError::TargetDisabled`], [`OutboxError::NoTarget`] or
     /// [`OutboxError::TargetRefused`] when nothing could be sent (the refused attempt is
-    /// recorded).
+    /// recorded); [`OutboxError::PayloadRemoved`] when the tenant's data policy took the
+    /// payload out (redacted, dropped or expired; nothing is sent or recorded).
     pub async fn replay(&self, scope: &Scope, attempt: &AttemptId) -> Result<Attempt> {
         let original = self
             .store
@@ -403,6 +416,13 @@ impl Dispatcher {
             .job(scope, &original.job_id)
             .await?
             .ok_or_else(|| OutboxError::not_found("job", &original.job_id))?;
+        if job.payload_state != PayloadState::Kept {
+            return Err(OutboxError::PayloadRemoved {
+                job: job.id,
+                state: job.payload_state,
+            }
+            .into());
+        }
         let id = AttemptId::generate(self.clock.now(), self.random.next_u64());
         self.observer.attempt_started(&job, &id, Trigger::Manual);
         let (mut record, sent, _) = self.send(&job, id, Trigger::Manual, None).await?;
@@ -579,7 +599,7 @@ impl Dispatcher {
             .await;
         let (ended, latency) = (exchange.ended_at, exchange.latency);
         let retry_after = exchange.retry_after();
-        let (body, cut) = exchange.stored_body();
+        let (body, cut) = exchange.stored_body_up_to(self.max_response_body);
         let sent = match exchange.result {
             ExchangeResult::Refused(refusal) => {
                 let e = match refusal {

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::event::Envelope;
 use crate::outbox::error::OutboxError;
 use crate::outbox::io::{Clock, OsRandom, Random, SystemClock};
-use crate::outbox::model::{Job, JobId, JobStatus, TargetRef, Timestamp, check_text};
+use crate::outbox::model::{Job, JobId, JobStatus, PayloadState, TargetRef, Timestamp, check_text};
 use crate::outbox::store::{Inserted, Recovered, Store};
 use crate::tenant::{Scope, TenantId};
 
@@ -205,6 +205,7 @@ impl Outbox {
             created_at: now,
             updated_at: now,
             idempotency_key: new.idempotency_key,
+            payload_state: PayloadState::Kept,
         };
         Ok(self
             .store
@@ -216,6 +217,7 @@ impl Outbox {
     ///
     /// # Errors
     /// [`OutboxError::NotRequeueable`] for a pending, in-flight or succeeded job;
+    /// [`OutboxError::PayloadRemoved`] when its tenant's data policy took its payload out;
     /// [`OutboxError::NotFound`] when it is not in `scope`.
     pub async fn requeue(&self, scope: &Scope, id: &JobId) -> Result<Job> {
         Ok(self.store.requeue(scope, id, self.clock.now()).await?)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::guard::Rejection;
-use crate::outbox::model::{JobId, JobStatus};
+use crate::outbox::model::{JobId, JobStatus, PayloadState};
 use crate::sign::SignError;
 use crate::tenant::TenantId;
 
@@ -97,6 +97,18 @@ pub enum OutboxError {
         /// The longest allowed.
         max: Duration,
     },
+    /// The job's payload was taken out by its tenant's data policy, so it cannot be sent
+    /// again (replay) or requeued: what would go out is not what was enqueued.
+    #[error(
+        "job `{job}` cannot be sent again: its payload {}",
+        payload_gone(*.state)
+    )]
+    PayloadRemoved {
+        /// The job.
+        job: JobId,
+        /// What the data policy did to the payload.
+        state: PayloadState,
+    },
     /// An input value is malformed.
     #[error("{what} is invalid: {problem}")]
     Invalid {
@@ -122,6 +134,19 @@ impl OutboxError {
             what,
             id: id.to_string(),
         }
+    }
+}
+
+fn payload_gone(state: PayloadState) -> &'static str {
+    match state {
+        PayloadState::Redacted => {
+            "was redacted by the tenant's privacy mode `redact` once the job was final"
+        }
+        PayloadState::Dropped => {
+            "was dropped by the tenant's privacy mode `metadata-only` once the job was final"
+        }
+        PayloadState::Expired => "expired under the tenant's payload retention",
+        PayloadState::Kept => "is kept",
     }
 }
 

@@ -13,6 +13,10 @@
 //!   excluded statuses stop, `Retry-After` on 429/503 is honoured up to a cap.
 //! - **Tenant scope on every store call** ([`Scope`](crate::Scope)): another tenant's job is
 //!   *not found*.
+//! - **Data lifecycle**: per-tenant retention of finished jobs and payloads, privacy modes
+//!   (`full`, `redact`, `metadata-only`) and erasure by call or tenant, applied by a
+//!   [`Lifecycle`] step the host schedules ([`DataPolicies`], [`Store::purge`],
+//!   [`Store::erase`]).
 //! - **Sans-IO core**: time ([`Clock`]), randomness ([`Random`]) and HTTP ([`Transport`]) come
 //!   in through small traits; [`ManualClock`] makes every schedule testable to the millisecond.
 //!
@@ -69,6 +73,7 @@ mod dispatch;
 mod enqueue;
 mod error;
 mod io;
+mod lifecycle;
 mod model;
 mod plan;
 mod store;
@@ -82,11 +87,16 @@ pub use enqueue::{
 };
 pub use error::{OutboxError, PlanError};
 pub use io::{Clock, ManualClock, OsRandom, Random, SeededRandom, SystemClock};
+pub use lifecycle::{
+    DEFAULT_JOB_RETENTION, DEFAULT_PAYLOAD_RETENTION, DEFAULT_PURGE_BATCH, DataPolicies,
+    DataPolicy, Erase, Erased, JsonPath, Lifecycle, PrivacyMode, Purge, Purged, REDACTED_VALUE,
+    Retention,
+};
 pub(crate) use model::stored_body;
 pub use model::{
     Attempt, AttemptId, AttemptQuery, AttemptStatus, Cursor, DEFAULT_PAGE_LIMIT, Job, JobId,
-    JobQuery, JobStatus, MAX_ID_LEN, MAX_PAGE_LIMIT, MAX_RESPONSE_BODY, Page, TargetRef, Timestamp,
-    Trigger,
+    JobQuery, JobStatus, MAX_ID_LEN, MAX_PAGE_LIMIT, MAX_RESPONSE_BODY, Page, PayloadState,
+    TargetRef, Timestamp, Trigger,
 };
 pub use plan::{
     DEFAULT_RETRY_AFTER_CAP, Decision, MAX_DELAY, MAX_RETRIES, RetryPlan, RetryPlanBuilder,

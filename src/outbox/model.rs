@@ -285,6 +285,22 @@ impl JobStatus {
 }
 
 str_enum!(
+    /// What is left of a job's payload: kept as enqueued, or taken out by the tenant's data
+    /// policy once the job was final (see [`Lifecycle`](super::Lifecycle)). Only a `kept`
+    /// payload can be replayed or requeued.
+    PayloadState, "payload state" {
+        /// The exact body enqueued.
+        Kept = "kept",
+        /// The privacy mode `redact` replaced the listed JSON paths with `"[redacted]"`.
+        Redacted = "redacted",
+        /// The privacy mode `metadata-only` dropped it once the job was final.
+        Dropped = "dropped",
+        /// The payload retention period passed; the job's row stays, the body is gone.
+        Expired = "expired",
+    }
+);
+
+str_enum!(
     /// How one attempt ended.
     AttemptStatus, "attempt status" {
         /// A 2xx response.
@@ -343,10 +359,15 @@ pub struct Job {
     pub updated_at: Timestamp,
     /// The idempotency key it was enqueued with, scoped to the tenant.
     pub idempotency_key: Option<String>,
+    /// Whether `payload` is the body enqueued, or what the data policy did to it (an empty
+    /// payload then, except for [`PayloadState::Redacted`]).
+    pub payload_state: PayloadState,
 }
 
-/// The longest stored response body, in bytes; longer bodies are cut (on a character boundary)
-/// and flagged with [`Attempt::response_truncated`].
+/// The default cap on a stored response body, in bytes (Svix keeps the first 20,000 too);
+/// longer bodies are cut (on a character boundary) and flagged with
+/// [`Attempt::response_truncated`]. A dispatcher can keep less or more
+/// ([`DispatcherBuilder::max_response_body`](super::DispatcherBuilder::max_response_body)).
 pub const MAX_RESPONSE_BODY: usize = 20_000;
 
 /// One try to deliver a job, successful or not: every attempt is a row.
@@ -380,9 +401,10 @@ pub struct Attempt {
     pub number: u32,
     /// When the job is tried next; `None` when this attempt was final (always for manual).
     pub next_attempt_at: Option<Timestamp>,
-    /// The response body, lossily UTF-8, at most [`MAX_RESPONSE_BODY`] bytes.
+    /// The response body, lossily UTF-8, at most the dispatcher's cap ([`MAX_RESPONSE_BODY`]
+    /// by default); emptied when the job's payload expires or is dropped.
     pub response_body: String,
-    /// Whether the response body was cut to [`MAX_RESPONSE_BODY`].
+    /// Whether the response body was cut to the cap.
     pub response_truncated: bool,
     /// When the attempt started.
     pub started_at: Timestamp,
@@ -390,13 +412,13 @@ pub struct Attempt {
     pub ended_at: Timestamp,
 }
 
-/// Cuts a response body to [`MAX_RESPONSE_BODY`] bytes on a character boundary, lossily UTF-8.
-pub(crate) fn stored_body(body: &[u8]) -> (String, bool) {
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_RESPONSE_BODY + 4)]);
-    if body.len() <= MAX_RESPONSE_BODY && text.len() <= MAX_RESPONSE_BODY {
+/// Cuts a response body to `max` bytes on a character boundary, lossily UTF-8.
+pub(crate) fn stored_body(body: &[u8], max: usize) -> (String, bool) {
+    let text = String::from_utf8_lossy(&body[..body.len().min(max.saturating_add(4))]);
+    if body.len() <= max && text.len() <= max {
         return (text.into_owned(), false);
     }
-    let mut end = MAX_RESPONSE_BODY.min(text.len());
+    let mut end = max.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -738,13 +760,17 @@ mod tests {
 
     #[test]
     fn response_bodies_are_cut_on_char_boundaries() {
-        let (b, cut) = stored_body(b"ok");
+        let (b, cut) = stored_body(b"ok", MAX_RESPONSE_BODY);
         assert_eq!((b.as_str(), cut), ("ok", false));
         let long = "\u{e9}".repeat(MAX_RESPONSE_BODY); // 2 bytes each
-        let (b, cut) = stored_body(long.as_bytes());
+        let (b, cut) = stored_body(long.as_bytes(), MAX_RESPONSE_BODY);
         assert!(cut);
         assert_eq!(b.len(), MAX_RESPONSE_BODY);
-        let (b, cut) = stored_body(&[0xff, b'a']);
+        let (b, cut) = stored_body("\u{e9}\u{e9}".as_bytes(), 3);
+        assert_eq!((b.as_str(), cut), ("\u{e9}", true));
+        let (b, cut) = stored_body(b"anything", 0);
+        assert_eq!((b.as_str(), cut), ("", true));
+        let (b, cut) = stored_body(&[0xff, b'a'], MAX_RESPONSE_BODY);
         assert_eq!((b.as_str(), cut), ("\u{fffd}a", false));
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use url::Url;
 
 use crate::guard::{Policy, PolicyError};
+use crate::outbox::DataPolicy;
 use crate::tenant::{Scope, TenantId};
 use crate::tool::WebhookTool;
 use crate::vars::Secret;
@@ -34,6 +35,7 @@ pub struct TenantConfig {
     secrets: BTreeMap<String, Secret>,
     webhook_targets: BTreeMap<String, Url>,
     allowed_hosts: BTreeSet<String>,
+    data_policy: Option<DataPolicy>,
 }
 
 impl TenantConfig {
@@ -66,6 +68,20 @@ impl TenantConfig {
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
         self.allowed_hosts.insert(host.into().to_ascii_lowercase());
         self
+    }
+
+    /// Sets this tenant's data policy (retention and privacy mode) instead of the runtime's
+    /// default; [`DataPolicies::from_configs`](crate::outbox::DataPolicies::from_configs)
+    /// collects them for the [`Lifecycle`](crate::outbox::Lifecycle).
+    pub fn with_data_policy(mut self, policy: DataPolicy) -> Self {
+        self.data_policy = Some(policy);
+        self
+    }
+
+    /// This tenant's own data policy, if it has one.
+    #[must_use]
+    pub fn data_policy(&self) -> Option<&DataPolicy> {
+        self.data_policy.as_ref()
     }
 
     /// A webhook tool by name.
@@ -142,6 +158,7 @@ impl fmt::Debug for TenantConfig {
                     .collect::<Vec<_>>(),
             )
             .field("allowed_hosts", &self.allowed_hosts)
+            .field("data_policy", &self.data_policy)
             .finish()
     }
 }

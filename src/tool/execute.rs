@@ -455,10 +455,9 @@ impl ToolRunner {
             status,
             result.status(),
             error,
-            outcome
-                .body
-                .as_deref()
-                .map_or((String::new(), false), stored_body),
+            outcome.body.as_deref().map_or((String::new(), false), |b| {
+                stored_body(b, crate::outbox::MAX_RESPONSE_BODY)
+            }),
             started,
             ended,
         );

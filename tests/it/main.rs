@@ -6,6 +6,9 @@ mod guard;
 mod live;
 mod logs;
 mod outbox;
+#[cfg(all(feature = "reqwest", feature = "sqlite"))]
+mod routing;
+mod schemes;
 mod security;
 mod send;
 mod sign;

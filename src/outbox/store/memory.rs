@@ -8,9 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::outbox::error::OutboxError;
+use crate::outbox::lifecycle::{Erase, Erased, PrivacyMode, Purge, Purged, privacy_change};
 use crate::outbox::model::Listed;
 use crate::outbox::model::{
-    Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
+    Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, JobStatus, Page, PayloadState,
+    Timestamp,
 };
 use crate::outbox::store::{
     Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
@@ -40,6 +42,9 @@ struct Inner {
     attempt_ids: HashMap<AttemptId, usize>,
     idempotency: HashMap<(TenantId, String), usize>,
     targets: HashMap<(TenantId, String), TargetState>,
+    /// Attempts deleted by the lifecycle or an erasure (their slots stay, emptied, so that
+    /// indexes stay valid).
+    gone_attempts: std::collections::HashSet<usize>,
 }
 
 struct Row {
@@ -48,6 +53,9 @@ struct Row {
     lease_until: Option<Timestamp>,
     /// This job's attempts, by index into `Inner::attempts`.
     attempts: Vec<usize>,
+    /// Deleted by the lifecycle or an erasure: unreachable by id, skipped by listings; the
+    /// slot stays (emptied) so that sequence numbers stay indexes.
+    gone: bool,
 }
 
 impl MemoryStore {
@@ -156,6 +164,72 @@ impl Inner {
         }
     }
 
+    /// Deletes a job and its attempts: its id, key and schedule go; its slot stays, emptied.
+    /// Answers how many attempts went.
+    fn delete_row(&mut self, seq: usize) -> u64 {
+        let row = &mut self.rows[seq];
+        row.gone = true;
+        row.job.payload = Vec::new().into();
+        let (id, tenant, key) = (
+            row.job.id.clone(),
+            row.job.tenant.clone(),
+            row.job.idempotency_key.take(),
+        );
+        if let Some(t) = row.job.next_attempt_at {
+            self.due.remove(&(t, seq));
+        }
+        if let Some(t) = row.lease_until.take() {
+            self.leases.remove(&(t, seq));
+        }
+        let attempts = std::mem::take(&mut row.attempts);
+        self.ids.remove(&id);
+        if let Some(key) = key {
+            if self.idempotency.get(&(tenant.clone(), key.clone())) == Some(&seq) {
+                self.idempotency.remove(&(tenant, key));
+            }
+        }
+        let n = attempts.len() as u64;
+        for i in attempts {
+            let a = &mut self.attempts[i];
+            self.attempt_ids.remove(&a.id);
+            a.response_body = String::new();
+            a.error = None;
+            a.url = None;
+            self.gone_attempts.insert(i);
+        }
+        n
+    }
+
+    /// Empties a job's payload (now in `state`), and its attempts' response bodies unless
+    /// only redacting.
+    fn strip_row(&mut self, seq: usize, payload: Vec<u8>, state: PayloadState) {
+        let row = &mut self.rows[seq];
+        row.job.payload = payload.into();
+        row.job.payload_state = state;
+        if state != PayloadState::Redacted {
+            for &i in &row.attempts {
+                self.attempts[i].response_body = String::new();
+            }
+        }
+    }
+
+    /// Up to `limit` live final jobs of `scope` but `exclude` that pass `also`, oldest first.
+    fn final_rows(
+        &self,
+        scope: &Scope,
+        exclude: &[TenantId],
+        limit: usize,
+        also: impl Fn(&Job) -> bool,
+    ) -> Vec<usize> {
+        (self.rows.iter().enumerate())
+            .filter(|(_, r)| !r.gone && r.job.status.is_final())
+            .filter(|(_, r)| scope.contains(&r.job.tenant) && !exclude.contains(&r.job.tenant))
+            .filter(|(_, r)| also(&r.job))
+            .map(|(seq, _)| seq)
+            .take(limit)
+            .collect()
+    }
+
     fn requeue_row(&mut self, seq: usize, now: Timestamp) {
         let job = &mut self.rows[seq].job;
         job.status = JobStatus::Pending;
@@ -202,6 +276,7 @@ impl Store for MemoryStore {
             }
         }
         job.status = JobStatus::Pending;
+        job.payload_state = PayloadState::Kept;
         let due = *job.next_attempt_at.get_or_insert(job.created_at);
         let seq = inner.rows.len();
         if let Some(key) = key {
@@ -214,6 +289,7 @@ impl Store for MemoryStore {
             fence: 0,
             lease_until: None,
             attempts: Vec::new(),
+            gone: false,
         });
         Ok(Inserted::new(job, true))
     }
@@ -369,6 +445,7 @@ impl Store for MemoryStore {
             fence: 0,
             lease_until: None,
             attempts: Vec::new(),
+            gone: false,
         });
         for attempt in attempts {
             inner.push_attempt(seq, attempt)?;
@@ -386,6 +463,25 @@ impl Store for MemoryStore {
     async fn jobs(&self, scope: &Scope, query: &JobQuery) -> Result<Page<Job>, OutboxError> {
         let after = query.cursor.as_ref().map(Cursor::job_id).transpose()?;
         let inner = self.lock();
+        if query.created_since.is_some() || query.created_until.is_some() {
+            // Within a time window: by creation time, then insertion (the SQL stores' order).
+            let after = match &after {
+                Some(id) => match inner.seq_in_scope(scope, id) {
+                    Some(seq) => Some((inner.rows[seq].job.created_at, seq)),
+                    None => return Ok(Page::new(Vec::new(), None)),
+                },
+                None => None,
+            };
+            let mut hits: Vec<(Timestamp, usize)> = (inner.rows.iter().enumerate())
+                .filter(|(_, r)| !r.gone && scope.contains(&r.job.tenant))
+                .filter(|(_, r)| query.matches(&r.job))
+                .map(|(seq, r)| (r.job.created_at, seq))
+                .filter(|k| after.is_none_or(|a| *k < a))
+                .collect();
+            hits.sort_unstable_by(|a, b| b.cmp(a));
+            let rows = hits.iter().map(|&(_, seq)| &inner.rows[seq].job);
+            return Ok(page(rows, query.limit_or_default()));
+        }
         // Before the cursor's job; a job the scope does not hold leaves nothing after it.
         let end = match &after {
             Some(id) => inner.seq_in_scope(scope, id).unwrap_or(0),
@@ -394,6 +490,7 @@ impl Store for MemoryStore {
         let candidates = inner.rows[..end]
             .iter()
             .rev()
+            .filter(|row| !row.gone)
             .map(|row| &row.job)
             .filter(|job| scope.contains(&job.tenant) && query.matches(job));
         Ok(page(candidates, query.limit_or_default()))
@@ -423,8 +520,28 @@ impl Store for MemoryStore {
                 .unwrap_or(0),
             None => attempts.len(),
         };
+        let gone = &inner.gone_attempts;
         let keep = |a: &&Attempt| scope.contains(&a.tenant) && query.matches(a);
         let limit = query.limit_or_default();
+        if query.started_since.is_some() || query.started_until.is_some() {
+            // Within a time window: by start time, then insertion (the SQL stores' order).
+            let after = match &after {
+                Some(id) => match (inner.attempt_ids.get(id).copied())
+                    .filter(|&i| scope.contains(&attempts[i].tenant))
+                {
+                    Some(i) => Some((attempts[i].started_at, i)),
+                    None => return Ok(Page::new(Vec::new(), None)),
+                },
+                None => None,
+            };
+            let mut hits: Vec<(Timestamp, usize)> = (attempts.iter().enumerate())
+                .filter(|(i, a)| !gone.contains(i) && keep(a))
+                .map(|(i, a)| (a.started_at, i))
+                .filter(|k| after.is_none_or(|a| *k < a))
+                .collect();
+            hits.sort_unstable_by(|a, b| b.cmp(a));
+            return Ok(page(hits.iter().map(|&(_, i)| &attempts[i]), limit));
+        }
         Ok(match &query.job_id {
             Some(job) => {
                 let of_job = inner
@@ -438,7 +555,13 @@ impl Store for MemoryStore {
                     .filter(keep);
                 page(candidates, limit)
             }
-            None => page(attempts[..end].iter().rev().filter(keep), limit),
+            None => page(
+                (attempts[..end].iter().enumerate().rev())
+                    .filter(|(i, _)| !gone.contains(i))
+                    .map(|(_, a)| a)
+                    .filter(keep),
+                limit,
+            ),
         })
     }
 
@@ -447,7 +570,14 @@ impl Store for MemoryStore {
         let Some(seq) = inner.seq_in_scope(scope, id) else {
             return Err(OutboxError::not_found("job", id));
         };
-        match inner.rows[seq].job.status {
+        let job = &inner.rows[seq].job;
+        if job.payload_state != PayloadState::Kept {
+            return Err(OutboxError::PayloadRemoved {
+                job: id.clone(),
+                state: job.payload_state,
+            });
+        }
+        match job.status {
             JobStatus::Failed | JobStatus::Skipped => {}
             status => {
                 return Err(OutboxError::NotRequeueable {
@@ -474,6 +604,8 @@ impl Store for MemoryStore {
         for (seq, row) in inner.rows.iter().enumerate() {
             let job = &row.job;
             if job.status == JobStatus::Failed
+                && !row.gone
+                && job.payload_state == PayloadState::Kept
                 && scope.contains(&job.tenant)
                 && job.created_at >= since
                 && job.created_at < until
@@ -527,5 +659,93 @@ impl Store for MemoryStore {
             }
             _ => Err(OutboxError::not_found("target", url)),
         }
+    }
+
+    async fn purge(&self, scope: &Scope, purge: &Purge) -> Result<Purged, OutboxError> {
+        let mut inner = self.lock();
+        let limit = purge.limit;
+        let mut done = Purged::default();
+        if let Some(t) = purge.delete_finished_before {
+            let seqs = inner.final_rows(scope, &purge.exclude, limit, |j| j.updated_at < t);
+            done.more |= seqs.len() >= limit;
+            for seq in seqs {
+                done.jobs += 1;
+                done.attempts += inner.delete_row(seq);
+            }
+        }
+        // Jobs this step deletes are not worth rewriting first.
+        let kept_on = |j: &Job| {
+            purge
+                .delete_finished_before
+                .is_none_or(|t| j.updated_at >= t)
+        };
+        let left = |j: &Job| {
+            kept_on(j) && matches!(j.payload_state, PayloadState::Kept | PayloadState::Redacted)
+        };
+        if let Some(t) = purge.expire_payloads_finished_before {
+            let seqs = inner.final_rows(scope, &purge.exclude, limit, |j| {
+                left(j) && j.updated_at < t
+            });
+            done.more |= seqs.len() >= limit;
+            for seq in seqs {
+                done.payloads_expired += 1;
+                inner.strip_row(seq, Vec::new(), PayloadState::Expired);
+            }
+        }
+        if purge.privacy != PrivacyMode::Full {
+            let seqs = inner.final_rows(scope, &purge.exclude, limit, |j| {
+                kept_on(j) && privacy_change(&purge.privacy, j.payload_state, &[]).is_some()
+            });
+            done.more |= seqs.len() >= limit;
+            for seq in seqs {
+                let job = &inner.rows[seq].job;
+                if let Some((payload, state)) =
+                    privacy_change(&purge.privacy, job.payload_state, &job.payload)
+                {
+                    if state == PayloadState::Dropped {
+                        done.payloads_dropped += 1;
+                    } else {
+                        done.payloads_redacted += 1;
+                    }
+                    inner.strip_row(seq, payload, state);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn erase(
+        &self,
+        scope: &Scope,
+        erase: &Erase,
+        limit: usize,
+    ) -> Result<Erased, OutboxError> {
+        let tenant = erase.tenant();
+        if !scope.contains(tenant) {
+            return Err(OutboxError::OutOfScope {
+                tenant: tenant.clone(),
+            });
+        }
+        let mut inner = self.lock();
+        let seqs: Vec<usize> = (inner.rows.iter().enumerate())
+            .filter(|(_, r)| !r.gone && &r.job.tenant == tenant)
+            .filter(|(_, r)| match erase {
+                Erase::Call { call_id, .. } => r.job.call_id.as_deref() == Some(call_id.as_str()),
+                _ => true,
+            })
+            .map(|(seq, _)| seq)
+            .take(limit)
+            .collect();
+        let more = seqs.len() >= limit;
+        let mut erased = Erased::new(seqs.len() as u64, 0, 0, more);
+        for seq in seqs {
+            erased.attempts += inner.delete_row(seq);
+        }
+        if matches!(erase, Erase::Tenant(_)) && !more {
+            let before = inner.targets.len();
+            inner.targets.retain(|(t, _), _| t != tenant);
+            erased.targets = (before - inner.targets.len()) as u64;
+        }
+        Ok(erased)
     }
 }

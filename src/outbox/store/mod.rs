@@ -23,6 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::outbox::error::OutboxError;
+use crate::outbox::lifecycle::{Erase, Erased, Purge, Purged};
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, Page, Timestamp,
 };
@@ -41,7 +42,9 @@ use crate::tenant::{Scope, TenantId};
 /// - **Fencing**: [`Store::finish`] records the attempt and the job's new state in one step,
 ///   and refuses with [`OutboxError::StaleLease`] when the job was re-claimed since.
 /// - **Listings** are newest first with a stable cursor: items inserted while paging never
-///   shift or repeat the pages that follow. A cursor names the last item shown (never a row
+///   shift or repeat the pages that follow. Newest by insertion; with a time window
+///   (`created_since`/`created_until` of jobs, `started_since`/`started_until` of attempts) by
+///   that time, then insertion: the same order unless a clock went back. A cursor names the last item shown (never a row
 ///   number, which would count other tenants' items); a cursor naming an item outside the
 ///   scope, or none, gives an empty page.
 #[async_trait]
@@ -180,6 +183,39 @@ pub trait Store: Send + Sync + fmt::Debug {
         tenant: &TenantId,
         url: &str,
     ) -> Result<(), OutboxError>;
+
+    /// One bounded data-lifecycle step over the tenants of `scope` but `purge.exclude`, in
+    /// this order, each change at most `purge.limit` rows: deletes final jobs that ended
+    /// before `delete_finished_before` with their attempts; empties the payloads (state
+    /// `expired`) and the attempts' response bodies of final jobs that ended before
+    /// `expire_payloads_finished_before`; applies `privacy` to final jobs
+    /// ([`PrivacyMode`](crate::outbox::PrivacyMode): `redact` rewrites kept payloads,
+    /// `metadata-only` empties payloads and response bodies).
+    ///
+    /// Contract: a pending or in-flight job is never touched, whatever its age (a job
+    /// requeued meanwhile is left alone); a job "ended" at its `updated_at`. Each change is
+    /// its own short write: claims and finishes never wait for a whole step, and several
+    /// instances may purge one store at once (each row is changed once). `more` says a
+    /// change hit its limit.
+    ///
+    /// # Errors
+    /// [`OutboxError::Backend`] when the store fails.
+    async fn purge(&self, scope: &Scope, purge: &Purge) -> Result<Purged, OutboxError>;
+
+    /// Erases up to `limit` jobs of one call or one tenant, in any state, with all their
+    /// attempts (and, for a tenant, its target-health rows), and answers what went; `more`
+    /// when the limit was hit (call again). An in-flight job is erased too: its finish then
+    /// finds no job ([`OutboxError::NotFound`]) and records nothing.
+    ///
+    /// # Errors
+    /// [`OutboxError::OutOfScope`] when the tenant is outside `scope`;
+    /// [`OutboxError::Backend`] when the store fails.
+    async fn erase(
+        &self,
+        scope: &Scope,
+        erase: &Erase,
+        limit: usize,
+    ) -> Result<Erased, OutboxError>;
 }
 
 /// Checks a [`Store::record`] call before any write.

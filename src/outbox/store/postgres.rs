@@ -14,12 +14,14 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
 use crate::outbox::error::OutboxError;
+use crate::outbox::lifecycle::{Erase, Erased, Purge, Purged, privacy_change};
 use crate::outbox::model::{
-    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
+    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, PayloadState,
+    Timestamp,
 };
 use crate::outbox::store::batch::{Batcher, Pending};
 use crate::outbox::store::sql::{
-    self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms,
+    self, ATTEMPT_COLS, JOB_COLS, JOB_INSERT_COLS, PurgeStep, RowRead, Sql, TargetRow, Val, int, ms,
 };
 use crate::outbox::store::{
     Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetEvent, TargetState,
@@ -538,6 +540,7 @@ impl PostgresStore {
     /// Queues a plain insert for the next multi-row `INSERT` and waits for its answer.
     async fn insert_batched(&self, mut job: Job) -> Result<Inserted, OutboxError> {
         job.status = JobStatus::Pending;
+        job.payload_state = PayloadState::Kept;
         job.next_attempt_at.get_or_insert(job.created_at);
         let store = self.clone();
         let start = move || {
@@ -772,10 +775,11 @@ impl PostgresStore {
 
 async fn insert_row(client: &impl GenericClient, mut job: Job) -> Result<Inserted, OutboxError> {
     job.status = JobStatus::Pending;
+    job.payload_state = PayloadState::Kept;
     let due = *job.next_attempt_at.get_or_insert(job.created_at);
     let stmt = client
         .prepare_cached(&format!(
-            "INSERT INTO outbox_jobs ({JOB_COLS}, due_at, fence) VALUES \
+            "INSERT INTO outbox_jobs ({JOB_INSERT_COLS}, due_at, fence) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $10, 0)"
         ))
         .await
@@ -831,7 +835,7 @@ async fn insert_rows(
     let updated: Vec<i64> = jobs.map(|j| ms(j.updated_at)).collect();
     let stmt = client
         .prepare_cached(&format!(
-            "INSERT INTO outbox_jobs ({JOB_COLS}, due_at, fence) \
+            "INSERT INTO outbox_jobs ({JOB_INSERT_COLS}, due_at, fence) \
              SELECT t.id, t.tenant_id, t.event_type, t.call_id, t.payload, t.target, 'pending', \
              t.attempts, t.step, t.due, t.created_at, t.updated_at, NULL, t.due, 0 \
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], \
@@ -1360,17 +1364,26 @@ impl Store for PostgresStore {
             .push(" WHERE ")
             .scope(scope)
             .bind(" AND id = {}", Val::Text(id.as_str().into()))
-            .push(" AND status IN ('failed', 'skipped')")
+            .push(" AND status IN ('failed', 'skipped') AND payload_state = 'kept'")
             .push(&format!(" RETURNING {JOB_COLS}"));
         let client = self.client().await?;
         if let Some(row) = query(&**client, &sql).await?.first() {
             return sql::job_from_row(row, 0);
         }
-        let mut find = Sql::new("SELECT status FROM outbox_jobs WHERE ");
+        let mut find = Sql::new("SELECT status, payload_state FROM outbox_jobs WHERE ");
         find.scope(scope)
             .bind(" AND id = {}", Val::Text(id.as_str().into()));
         match query(&**client, &find).await?.first() {
             None => Err(OutboxError::not_found("job", id)),
+            Some(row) if row.text(1)? != PayloadState::Kept.as_str() => {
+                Err(OutboxError::PayloadRemoved {
+                    job: id.clone(),
+                    state: row
+                        .text(1)?
+                        .parse()
+                        .map_err(|e: OutboxError| sql::corrupt(e.to_string()))?,
+                })
+            }
             Some(row) => Err(OutboxError::NotRequeueable {
                 job: id.clone(),
                 status: row
@@ -1391,7 +1404,7 @@ impl Store for PostgresStore {
     ) -> Result<Recovered, OutboxError> {
         let mut pick = Sql::new("SELECT seq, id FROM outbox_jobs WHERE ");
         pick.scope(scope)
-            .push(" AND status = 'failed'")
+            .push(" AND status = 'failed' AND payload_state = 'kept'")
             .bind(" AND created_at >= {}", Val::Int(ms(since)))
             .bind(" AND created_at < {}", Val::Int(ms(until)))
             .bind(
@@ -1477,5 +1490,169 @@ impl Store for PostgresStore {
             return Err(OutboxError::not_found("target", url));
         }
         Ok(())
+    }
+
+    async fn purge(&self, scope: &Scope, purge: &Purge) -> Result<Purged, OutboxError> {
+        let mut total = Purged::default();
+        for step in [PurgeStep::Delete, PurgeStep::Expire, PurgeStep::Privacy] {
+            if let Some(pick) = sql::purge_pick(scope, purge, step) {
+                total.add(self.purge_step(pick, purge, step).await?);
+            }
+        }
+        Ok(total)
+    }
+
+    async fn erase(
+        &self,
+        scope: &Scope,
+        erase: &Erase,
+        limit: usize,
+    ) -> Result<Erased, OutboxError> {
+        let tenant = erase.tenant();
+        if !scope.contains(tenant) {
+            return Err(OutboxError::OutOfScope {
+                tenant: tenant.clone(),
+            });
+        }
+        let limit = limit.max(1);
+        // Waits for a row a finish holds (never skips it): an erasure misses nothing.
+        let mut pick = sql::erase_pick(scope, erase, limit);
+        pick.push(" FOR UPDATE");
+        let client = self.client().await?;
+        let rows = query(&**client, &delete_picked(pick)).await?;
+        let (jobs, attempts) = picked_counts(&rows)?;
+        let more = jobs >= limit as u64;
+        let mut erased = Erased::new(jobs, attempts, 0, more);
+        if let (Erase::Tenant(tenant), false) = (erase, more) {
+            // Attempts always have their job; any left without one go with the tenant too.
+            erased.attempts += client
+                .execute(
+                    "DELETE FROM outbox_attempts WHERE tenant_id = $1",
+                    &[&tenant.as_str()],
+                )
+                .await
+                .map_err(backend)?;
+            erased.targets = client
+                .execute(
+                    "DELETE FROM outbox_targets WHERE tenant_id = $1",
+                    &[&tenant.as_str()],
+                )
+                .await
+                .map_err(backend)?;
+        }
+        Ok(erased)
+    }
+}
+
+/// One statement deleting the jobs `pick` selects (with their rows locked) and their
+/// attempts; answers `(jobs, attempts)`.
+fn delete_picked(mut pick: Sql) -> Sql {
+    let mut sql = Sql::new("WITH picked AS (");
+    sql.args = std::mem::take(&mut pick.args);
+    sql.push(&pick.text).push(
+        "), a AS (DELETE FROM outbox_attempts WHERE job_id IN (SELECT id FROM picked) \
+         RETURNING 1), j AS (DELETE FROM outbox_jobs WHERE seq IN (SELECT seq FROM picked) \
+         RETURNING 1) SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM a)",
+    );
+    sql
+}
+
+fn picked_counts(rows: &[Row]) -> Result<(u64, u64), OutboxError> {
+    let Some(row) = rows.first() else {
+        return Ok((0, 0));
+    };
+    let n = |i| row.int(i).map(|v| u64::try_from(v).unwrap_or(0));
+    Ok((n(0)?, n(1)?))
+}
+
+impl PostgresStore {
+    /// One lifecycle change in one statement or one short transaction. The picked rows are
+    /// locked `FOR UPDATE SKIP LOCKED`: instances purging at once take different rows, and a
+    /// row a finish or requeue holds is left for the next step.
+    async fn purge_step(
+        &self,
+        mut pick: Sql,
+        purge: &Purge,
+        step: PurgeStep,
+    ) -> Result<Purged, OutboxError> {
+        pick.push(" FOR UPDATE SKIP LOCKED");
+        let limit = purge.limit as u64;
+        match step {
+            PurgeStep::Delete => {
+                let client = self.client().await?;
+                let rows = query(&**client, &delete_picked(pick)).await?;
+                let (jobs, attempts) = picked_counts(&rows)?;
+                Ok(Purged::new((jobs, attempts), (0, 0, 0), jobs >= limit))
+            }
+            PurgeStep::Expire => {
+                let mut sql = Sql::new("WITH picked AS (");
+                sql.args = std::mem::take(&mut pick.args);
+                sql.push(&pick.text).push(
+                    "), j AS (UPDATE outbox_jobs SET payload = '\\x'::bytea, \
+                     payload_state = 'expired' WHERE seq IN (SELECT seq FROM picked) \
+                     RETURNING id), a AS (UPDATE outbox_attempts SET response_body = \
+                     '\\x'::bytea WHERE job_id IN (SELECT id FROM j) \
+                     AND length(response_body) > 0) SELECT count(*) FROM j",
+                );
+                let client = self.client().await?;
+                let rows = query(&**client, &sql).await?;
+                let (expired, _) = match rows.first() {
+                    Some(r) => (u64::try_from(r.int(0)?).unwrap_or(0), 0),
+                    None => (0, 0),
+                };
+                Ok(Purged::new((0, 0), (expired, 0, 0), expired >= limit))
+            }
+            PurgeStep::Privacy => {
+                let mut client = self.client().await?;
+                let tx = client.transaction().await.map_err(backend)?;
+                let rows = query(&*tx, &pick).await?;
+                let mut seqs = Vec::new();
+                let mut payloads = Vec::new();
+                let mut states = Vec::new();
+                let mut cleared = Vec::new();
+                let mut done = Purged::new((0, 0), (0, 0, 0), rows.len() as u64 >= limit);
+                for row in &rows {
+                    let state: PayloadState = row
+                        .text(3)?
+                        .parse()
+                        .map_err(|e: OutboxError| sql::corrupt(e.to_string()))?;
+                    let Some((payload, state)) =
+                        privacy_change(&purge.privacy, state, &row.bytes(2)?)
+                    else {
+                        continue;
+                    };
+                    if state == PayloadState::Dropped {
+                        done.payloads_dropped += 1;
+                        cleared.push(row.text(1)?);
+                    } else {
+                        done.payloads_redacted += 1;
+                    }
+                    seqs.push(row.int(0)?);
+                    payloads.push(payload);
+                    states.push(state.as_str());
+                }
+                if !seqs.is_empty() {
+                    tx.execute(
+                        "UPDATE outbox_jobs j SET payload = c.payload, payload_state = c.state \
+                         FROM unnest($1::bigint[], $2::bytea[], $3::text[]) \
+                         AS c(seq, payload, state) WHERE j.seq = c.seq",
+                        &[&seqs, &payloads, &states],
+                    )
+                    .await
+                    .map_err(backend)?;
+                }
+                if !cleared.is_empty() {
+                    tx.execute(
+                        "UPDATE outbox_attempts SET response_body = '\\x'::bytea \
+                         WHERE job_id = ANY($1::text[]) AND length(response_body) > 0",
+                        &[&cleared],
+                    )
+                    .await
+                    .map_err(backend)?;
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(done)
+            }
+        }
     }
 }

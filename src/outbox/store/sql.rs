@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::outbox::error::OutboxError;
+use crate::outbox::lifecycle::{Erase, Purge};
 use crate::outbox::model::JobStatus;
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptQuery, Cursor, Job, JobId, JobQuery, TargetRef, Timestamp,
@@ -13,11 +14,15 @@ use crate::tenant::{Scope, TenantId};
 
 /// The job columns, in the order [`job_from_row`] reads them (after any leading columns).
 pub(crate) const JOB_COLS: &str = "id, tenant_id, event_type, call_id, payload, target, status, \
-     attempts, step, next_attempt_at, created_at, updated_at, idempotency_key";
+     attempts, step, next_attempt_at, created_at, updated_at, idempotency_key, payload_state";
+
+/// The columns an insert writes: [`JOB_COLS`] but the payload state (`kept` by default).
+pub(crate) const JOB_INSERT_COLS: &str = "id, tenant_id, event_type, call_id, payload, target, \
+     status, attempts, step, next_attempt_at, created_at, updated_at, idempotency_key";
 
 /// How many columns [`JOB_COLS`] names.
 #[cfg(any(test, feature = "postgres"))]
-pub(crate) const JOB_COL_COUNT: usize = 13;
+pub(crate) const JOB_COL_COUNT: usize = 14;
 
 /// The attempt columns, in the order [`attempt_from_row`] reads them.
 pub(crate) const ATTEMPT_COLS: &str = "id, job_id, tenant_id, triggered_by, url, level, status, \
@@ -83,6 +88,7 @@ pub(crate) fn job_from_row(r: &dyn RowRead, at: usize) -> Result<Job, OutboxErro
         created_at: ts(r.int(at + 10)?),
         updated_at: ts(r.int(at + 11)?),
         idempotency_key: r.opt_text(at + 12)?,
+        payload_state: parsed(r.text(at + 13)?.parse(), "payload state")?,
     })
 }
 
@@ -185,15 +191,28 @@ pub(crate) fn jobs_query(scope: &Scope, q: &JobQuery) -> Result<(Sql, usize), Ou
     if let Some(t) = q.created_until {
         sql.bind(" AND created_at < {}", Val::Int(ms(t)));
     }
+    let windowed = q.created_since.is_some() || q.created_until.is_some();
+    let by = windowed.then_some("created_at");
     if let Some(id) = after {
-        after_item(&mut sql, "outbox_jobs", id.as_str(), scope);
+        after_item(&mut sql, "outbox_jobs", id.as_str(), scope, by);
     }
     let limit = q.limit_or_default();
     sql.bind(
-        " ORDER BY seq DESC LIMIT {}",
+        &format!(" ORDER BY {} LIMIT {{}}", order(by)),
         Val::Int(int(limit as u64 + 1)),
     );
     Ok((sql, limit))
+}
+
+/// A listing's order: newest first by insertion, or within a time window by that time, then
+/// insertion (the same order unless clocks went back). The window's index then hands rows
+/// over in order (a one-day window of a long history reads one page, never the whole day
+/// sorted, nor the rows after it).
+fn order(by: Option<&str>) -> String {
+    match by {
+        Some(time) => format!("{time} DESC, seq DESC"),
+        None => "seq DESC".to_owned(),
+    }
 }
 
 /// `SELECT seq, <ATTEMPT_COLS> ... LIMIT limit + 1` for an attempt listing, newest first.
@@ -224,12 +243,14 @@ pub(crate) fn attempts_query(scope: &Scope, q: &AttemptQuery) -> Result<(Sql, us
     if let Some(t) = q.started_until {
         sql.bind(" AND started_at < {}", Val::Int(ms(t)));
     }
+    let windowed = q.started_since.is_some() || q.started_until.is_some();
+    let by = windowed.then_some("started_at");
     if let Some(id) = after {
-        after_item(&mut sql, "outbox_attempts", id.as_str(), scope);
+        after_item(&mut sql, "outbox_attempts", id.as_str(), scope, by);
     }
     let limit = q.limit_or_default();
     sql.bind(
-        " ORDER BY seq DESC LIMIT {}",
+        &format!(" ORDER BY {} LIMIT {{}}", order(by)),
         Val::Int(int(limit as u64 + 1)),
     );
     Ok((sql, limit))
@@ -237,7 +258,19 @@ pub(crate) fn attempts_query(scope: &Scope, q: &AttemptQuery) -> Result<(Sql, us
 
 /// Rows older than the cursor's item: `seq <` its row, looked up by id within the scope (an
 /// id the scope does not hold, or none at all, leaves nothing after it).
-fn after_item(sql: &mut Sql, table: &str, id: &str, scope: &Scope) {
+/// Ordered by a time first (`by`), rows before the cursor's item in that order: a row value
+/// compared with the item's, `NULL` (nothing) when the scope does not hold it.
+fn after_item(sql: &mut Sql, table: &str, id: &str, scope: &Scope, by: Option<&str>) {
+    if let Some(time) = by {
+        sql.bind(
+            &format!(
+                " AND ({time}, seq) < (SELECT c.{time}, c.seq FROM {table} c WHERE c.id = {{}} AND "
+            ),
+            Val::Text(id.to_owned()),
+        );
+        sql.scope(scope).push(")");
+        return;
+    }
     sql.bind(
         &format!(" AND seq < COALESCE((SELECT c.seq FROM {table} c WHERE c.id = {{}} AND "),
         Val::Text(id.to_owned()),
@@ -399,6 +432,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         disabled_at BIGINT,
         PRIMARY KEY (tenant_id, url)
     );",
+    // 2 (issue 17, data lifecycle): what is left of a payload; the lifecycle's scans of
+    // final jobs (they have no due time) by end time; listings across tenants by status and
+    // by time window; one job's attempts by job and tenant (without statistics SQLite took
+    // the tenant's index for a tenant's `job_id = ?` and read all its attempts).
+    "ALTER TABLE outbox_jobs ADD COLUMN payload_state TEXT NOT NULL DEFAULT 'kept';
+    CREATE INDEX outbox_jobs_finished ON outbox_jobs (updated_at) WHERE due_at IS NULL;
+    CREATE INDEX outbox_jobs_payload_left ON outbox_jobs (updated_at)
+        WHERE due_at IS NULL AND payload_state IN ('kept', 'redacted');
+    CREATE INDEX outbox_jobs_status_all ON outbox_jobs (status, seq);
+    CREATE INDEX outbox_jobs_created_all ON outbox_jobs (created_at, seq);
+    CREATE INDEX outbox_attempts_status_all ON outbox_attempts (status, seq);
+    CREATE INDEX outbox_attempts_started_all ON outbox_attempts (started_at, seq);
+    DROP INDEX outbox_attempts_job;
+    CREATE INDEX outbox_attempts_job_tenant ON outbox_attempts (job_id, tenant_id, seq);",
 ];
 
 /// The schema version this build migrates to.
@@ -453,6 +500,91 @@ fn too_new(found: i64) -> OutboxError {
             MIGRATIONS.len()
         ),
     }
+}
+
+/// The final statuses: the only jobs the lifecycle touches.
+const FINAL: &str = "due_at IS NULL AND status IN ('succeeded', 'failed', 'skipped')";
+
+/// Which payloads a lifecycle change still has to touch.
+pub(crate) const PAYLOAD_LEFT: &str = "payload_state IN ('kept', 'redacted')";
+
+/// The scope's tenants but `exclude`.
+fn purge_scope(sql: &mut Sql, scope: &Scope, exclude: &[crate::tenant::TenantId]) {
+    sql.scope(scope);
+    if !exclude.is_empty() {
+        sql.push(" AND tenant_id NOT IN (");
+        for (i, t) in exclude.iter().enumerate() {
+            sql.push(if i == 0 { "" } else { ", " });
+            sql.bind("{}", Val::Text(t.as_str().to_owned()));
+        }
+        sql.push(")");
+    }
+}
+
+/// The lifecycle's three kinds of change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PurgeStep {
+    /// Delete final jobs that ended before the time, with their attempts.
+    Delete,
+    /// Empty the payloads of final jobs that ended before the time.
+    Expire,
+    /// Apply the privacy mode to final jobs.
+    Privacy,
+}
+
+/// `SELECT seq, id[, payload, payload_state] FROM outbox_jobs WHERE <final> AND ...
+/// LIMIT n` for one lifecycle change, or `None` when the purge asks nothing of it. The
+/// PostgreSQL store appends `FOR UPDATE SKIP LOCKED`.
+pub(crate) fn purge_pick(scope: &Scope, purge: &Purge, step: PurgeStep) -> Option<Sql> {
+    use crate::outbox::lifecycle::PrivacyMode;
+    let cols = match step {
+        PurgeStep::Privacy => "seq, id, payload, payload_state",
+        _ => "seq, id",
+    };
+    let mut sql = Sql::new(&format!(
+        "SELECT {cols} FROM outbox_jobs WHERE {FINAL} AND "
+    ));
+    purge_scope(&mut sql, scope, &purge.exclude);
+    if let (Some(t), false) = (purge.delete_finished_before, step == PurgeStep::Delete) {
+        // Jobs the same step deletes are not worth rewriting first.
+        sql.bind(" AND updated_at >= {}", Val::Int(ms(t)));
+    }
+    match step {
+        PurgeStep::Delete => {
+            let t = purge.delete_finished_before?;
+            sql.bind(" AND updated_at < {}", Val::Int(ms(t)));
+        }
+        PurgeStep::Expire => {
+            let t = purge.expire_payloads_finished_before?;
+            sql.push(&format!(" AND {PAYLOAD_LEFT}"))
+                .bind(" AND updated_at < {}", Val::Int(ms(t)));
+        }
+        PurgeStep::Privacy => match purge.privacy {
+            PrivacyMode::Redact(_) => {
+                sql.push(&format!(" AND {PAYLOAD_LEFT} AND payload_state = 'kept'"));
+            }
+            PrivacyMode::MetadataOnly => {
+                sql.push(&format!(" AND {PAYLOAD_LEFT}"));
+            }
+            _ => return None,
+        },
+    }
+    sql.bind(" LIMIT {}", Val::Int(int(purge.limit as u64)));
+    Some(sql)
+}
+
+/// `SELECT seq, id FROM outbox_jobs WHERE <the erasure's jobs> LIMIT n`, in any state.
+pub(crate) fn erase_pick(scope: &Scope, erase: &Erase, limit: usize) -> Sql {
+    let mut sql = Sql::new("SELECT seq, id FROM outbox_jobs WHERE ");
+    sql.scope(scope).bind(
+        " AND tenant_id = {}",
+        Val::Text(erase.tenant().as_str().into()),
+    );
+    if let Erase::Call { call_id, .. } = erase {
+        sql.bind(" AND call_id = {}", Val::Text(call_id.clone()));
+    }
+    sql.bind(" LIMIT {}", Val::Int(int(limit as u64)));
+    sql
 }
 
 /// The status and due time a job takes after [`Next`].

@@ -11,11 +11,13 @@ use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 
 use crate::outbox::error::OutboxError;
+use crate::outbox::lifecycle::{Erase, Erased, Purge, Purged, privacy_change};
 use crate::outbox::model::{
-    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, Timestamp,
+    Attempt, AttemptId, AttemptQuery, Job, JobId, JobQuery, JobStatus, Page, PayloadState,
+    Timestamp,
 };
 use crate::outbox::store::sql::{
-    self, ATTEMPT_COLS, JOB_COLS, RowRead, Sql, TargetRow, Val, int, ms,
+    self, ATTEMPT_COLS, JOB_COLS, JOB_INSERT_COLS, PurgeStep, RowRead, Sql, TargetRow, Val, int, ms,
 };
 use crate::outbox::store::{
     Claimed, Finish, Finished, Inserted, Lease, Recovered, Store, TargetState,
@@ -190,6 +192,19 @@ impl SqliteStore {
     /// The schema version this build migrates to.
     pub const SCHEMA_VERSION: u32 = sql::SCHEMA_VERSION;
 
+    /// Brings the planner's statistics up to date (`PRAGMA optimize`: it analyzes the tables
+    /// whose statistics are missing or stale, sampling at most 1000 rows per index, so it
+    /// takes milliseconds at any size). Runs on open and after every
+    /// [`Store::purge`] (the [`Lifecycle`](crate::outbox::Lifecycle) step the host
+    /// schedules); call it yourself on a schedule if you run no lifecycle step.
+    ///
+    /// # Errors
+    /// [`OutboxError::Backend`] when SQLite fails.
+    pub async fn optimize(&self) -> Result<(), OutboxError> {
+        self.write(|c| c.execute_batch(OPTIMIZE).map_err(backend))
+            .await
+    }
+
     /// Runs the read `f` on the store's thread and awaits its answer.
     async fn call<T, F>(&self, f: F) -> Result<T, OutboxError>
     where
@@ -243,8 +258,20 @@ fn open_connection(path: &Path) -> Result<Connection, OutboxError> {
     conn.execute_batch("PRAGMA synchronous = FULL")
         .map_err(backend)?;
     migrate(&mut conn)?;
+    // Planner statistics: SQLite never gathers them by itself, and without them a listing
+    // can pick the wrong index as history grows. `optimize` analyzes what needs it, each
+    // table read in at most `analysis_limit` rows per index (milliseconds, at any size);
+    // the lifecycle step runs it again ([`SqliteStore::optimize`]).
+    conn.execute_batch(OPTIMIZE_ON_OPEN).map_err(backend)?;
     Ok(conn)
 }
+
+/// `PRAGMA optimize` as SQLite advises on opening a long-lived connection: every table
+/// checked (0x10000), analyzed where statistics are missing or stale (0x02), sampled.
+/// `PRAGMA optimize` on a schedule: the tables this connection used, sampled.
+const OPTIMIZE: &str = "PRAGMA analysis_limit = 1000; PRAGMA optimize;";
+
+const OPTIMIZE_ON_OPEN: &str = "PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;";
 
 fn migrate(conn: &mut Connection) -> Result<(), OutboxError> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS outbox_schema (version INTEGER PRIMARY KEY)")
@@ -442,10 +469,11 @@ fn insert_job(
         }
     }
     job.status = JobStatus::Pending;
+    job.payload_state = PayloadState::Kept;
     let due = *job.next_attempt_at.get_or_insert(job.created_at);
     let result = tx
         .prepare_cached(&format!(
-            "INSERT INTO outbox_jobs ({JOB_COLS}, due_at, fence) VALUES \
+            "INSERT INTO outbox_jobs ({JOB_INSERT_COLS}, due_at, fence) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?10, 0)"
         ))
         .map_err(backend)?
@@ -629,6 +657,12 @@ fn requeue_job(
     let Some(job) = job_by_id(&tx, scope, id)? else {
         return Err(OutboxError::not_found("job", id));
     };
+    if job.payload_state != PayloadState::Kept {
+        return Err(OutboxError::PayloadRemoved {
+            job: id.clone(),
+            state: job.payload_state,
+        });
+    }
     if !matches!(job.status, JobStatus::Failed | JobStatus::Skipped) {
         return Err(OutboxError::NotRequeueable {
             job: id.clone(),
@@ -663,7 +697,7 @@ fn recover_jobs(
     let tx = conn.savepoint().map_err(backend)?;
     let mut pick = Sql::new("SELECT id FROM outbox_jobs WHERE ");
     pick.scope(scope)
-        .push(" AND status = 'failed'")
+        .push(" AND status = 'failed' AND payload_state = 'kept'")
         .bind(" AND created_at >= {}", Val::Int(ms(since)))
         .bind(" AND created_at < {}", Val::Int(ms(until)))
         .bind(" ORDER BY seq LIMIT {}", Val::Int(int(limit as u64 + 1)));
@@ -678,6 +712,128 @@ fn recover_jobs(
     }
     tx.commit().map_err(backend)?;
     Ok(Recovered::new(requeued, capped))
+}
+
+/// Deletes a job's attempts and then the job; answers how many attempts went.
+fn delete_job(conn: &Connection, seq: i64, id: &str) -> Result<u64, OutboxError> {
+    let attempts = conn
+        .prepare_cached("DELETE FROM outbox_attempts WHERE job_id = ?1")
+        .map_err(backend)?
+        .execute([id])
+        .map_err(backend)?;
+    conn.prepare_cached("DELETE FROM outbox_jobs WHERE seq = ?1")
+        .map_err(backend)?
+        .execute([seq])
+        .map_err(backend)?;
+    Ok(attempts as u64)
+}
+
+/// Sets a job's payload and its state; empties its attempts' response bodies unless the
+/// payload is only redacted.
+fn strip_job(
+    conn: &Connection,
+    seq: i64,
+    id: &str,
+    payload: &[u8],
+    state: PayloadState,
+) -> Result<(), OutboxError> {
+    conn.prepare_cached("UPDATE outbox_jobs SET payload = ?1, payload_state = ?2 WHERE seq = ?3")
+        .map_err(backend)?
+        .execute(params![payload, state.as_str(), seq])
+        .map_err(backend)?;
+    if state != PayloadState::Redacted {
+        conn.prepare_cached(
+            "UPDATE outbox_attempts SET response_body = x'' WHERE job_id = ?1 \
+             AND length(response_body) > 0",
+        )
+        .map_err(backend)?
+        .execute([id])
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// One lifecycle change, in its own savepoint of the group transaction.
+fn purge_step(
+    conn: &mut Connection,
+    scope: &Scope,
+    purge: &Purge,
+    step: PurgeStep,
+) -> Result<Purged, OutboxError> {
+    let Some(pick) = sql::purge_pick(scope, purge, step) else {
+        return Ok(Purged::default());
+    };
+    let tx = conn.savepoint().map_err(backend)?;
+    let mut done = Purged::default();
+    let mut picked = 0;
+    match step {
+        PurgeStep::Delete | PurgeStep::Expire => {
+            let rows = query_all(&tx, &pick, |r| Ok((r.int(0)?, r.text(1)?)))?;
+            picked = rows.len();
+            for (seq, id) in rows {
+                if step == PurgeStep::Delete {
+                    done.jobs += 1;
+                    done.attempts += delete_job(&tx, seq, &id)?;
+                } else {
+                    done.payloads_expired += 1;
+                    strip_job(&tx, seq, &id, &[], PayloadState::Expired)?;
+                }
+            }
+        }
+        PurgeStep::Privacy => {
+            let rows = query_all(&tx, &pick, |r| {
+                Ok((r.int(0)?, r.text(1)?, r.bytes(2)?, r.text(3)?))
+            })?;
+            for (seq, id, payload, state) in rows {
+                picked += 1;
+                let state: PayloadState = state
+                    .parse()
+                    .map_err(|e: OutboxError| sql::corrupt(e.to_string()))?;
+                if let Some((payload, state)) = privacy_change(&purge.privacy, state, &payload) {
+                    if state == PayloadState::Dropped {
+                        done.payloads_dropped += 1;
+                    } else {
+                        done.payloads_redacted += 1;
+                    }
+                    strip_job(&tx, seq, &id, &payload, state)?;
+                }
+            }
+        }
+    }
+    done.more = picked >= purge.limit;
+    tx.commit().map_err(backend)?;
+    Ok(done)
+}
+
+fn erase_jobs(
+    conn: &mut Connection,
+    scope: &Scope,
+    erase: &Erase,
+    limit: usize,
+) -> Result<Erased, OutboxError> {
+    let tx = conn.savepoint().map_err(backend)?;
+    let pick = sql::erase_pick(scope, erase, limit);
+    let rows = query_all(&tx, &pick, |r| Ok((r.int(0)?, r.text(1)?)))?;
+    let more = rows.len() >= limit;
+    let mut erased = Erased::new(rows.len() as u64, 0, 0, more);
+    for (seq, id) in rows {
+        erased.attempts += delete_job(&tx, seq, &id)?;
+    }
+    if let (Erase::Tenant(tenant), false) = (erase, more) {
+        // Attempts always have their job; any left without one go with the tenant too.
+        erased.attempts += tx
+            .prepare_cached("DELETE FROM outbox_attempts WHERE tenant_id = ?1")
+            .map_err(backend)?
+            .execute([tenant.as_str()])
+            .map_err(backend)? as u64;
+        erased.targets = tx
+            .prepare_cached("DELETE FROM outbox_targets WHERE tenant_id = ?1")
+            .map_err(backend)?
+            .execute([tenant.as_str()])
+            .map_err(backend)? as u64;
+    }
+    tx.commit().map_err(backend)?;
+    Ok(erased)
 }
 
 #[async_trait]
@@ -837,5 +993,148 @@ impl Store for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn purge(&self, scope: &Scope, purge: &Purge) -> Result<Purged, OutboxError> {
+        let mut total = Purged::default();
+        // Each change its own write: claims and finishes queued meanwhile go in between.
+        for step in [PurgeStep::Delete, PurgeStep::Expire, PurgeStep::Privacy] {
+            let (scope, purge) = (scope.clone(), purge.clone());
+            let done = self
+                .write(move |c| purge_step(c, &scope, &purge, step))
+                .await?;
+            total.add(done);
+        }
+        // The lifecycle step is the host's schedule: statistics follow the table's growth.
+        self.optimize().await?;
+        Ok(total)
+    }
+
+    async fn erase(
+        &self,
+        scope: &Scope,
+        erase: &Erase,
+        limit: usize,
+    ) -> Result<Erased, OutboxError> {
+        if !scope.contains(erase.tenant()) {
+            return Err(OutboxError::OutOfScope {
+                tenant: erase.tenant().clone(),
+            });
+        }
+        let (scope, erase) = (scope.clone(), erase.clone());
+        self.write(move |c| erase_jobs(c, &scope, &erase, limit.max(1)))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    //! The listings' query plans on a seeded table, without statistics and after
+    //! `PRAGMA optimize`/`ANALYZE`: each one walks an index in the listing's order, never
+    //! the whole table and never a sort.
+
+    use super::*;
+    use crate::outbox::model::{AttemptQuery, JobQuery, JobStatus};
+
+    const T0: i64 = 1_767_225_600_000;
+
+    /// `n` jobs of 20 tenants, 50,000 a day, one attempt each and a second for every other.
+    fn seed(conn: &Connection, n: i64) {
+        conn.execute(
+            "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < ?1 - 1) \
+             INSERT INTO outbox_jobs (id, tenant_id, event_type, call_id, payload, target, \
+             status, attempts, step, next_attempt_at, due_at, fence, created_at, updated_at) \
+             SELECT printf('msg_%012x', i), printf('t%02d', i % 20), 'end-of-call-report', \
+             printf('call_%d', i / 4), x'7b7d', 'assistant:a1', \
+             CASE WHEN i % 50 = 0 THEN 'failed' ELSE 'succeeded' END, 1 + i % 2, 1 + i % 2, \
+             NULL, NULL, 1, ?2 + i * 1728, ?2 + i * 1728 + 500 FROM k",
+            params![n, T0],
+        )
+        .unwrap();
+        conn.execute_batch(
+            "INSERT INTO outbox_attempts (id, job_id, tenant_id, triggered_by, url, level, \
+             status, status_code, error, latency_ms, event_type, number, next_attempt_at, \
+             response_body, response_truncated, started_at, ended_at) \
+             SELECT printf('atmpt_%012x_%d', j.seq, k.k), j.id, j.tenant_id, 'scheduled', \
+             'https://hooks.example.com/a', 'assistant', 'succeeded', 200, NULL, 12, \
+             j.event_type, k.k, NULL, x'6f6b', 0, j.created_at + k.k, j.created_at + k.k \
+             FROM outbox_jobs j JOIN (SELECT 1 AS k UNION ALL SELECT 2) k ON k.k <= j.attempts \
+             ORDER BY j.seq, k.k",
+        )
+        .unwrap();
+    }
+
+    fn plan(conn: &Connection, sql: &Sql) -> String {
+        let text = format!("EXPLAIN QUERY PLAN {}", sql.text.replace('$', "?"));
+        let mut stmt = conn.prepare(&text).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(&sql.args), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join(" | ")
+    }
+
+    /// The four listings the logs API serves most, as the store builds them.
+    fn listings() -> Vec<(&'static str, Sql, &'static str)> {
+        let tenant = Scope::tenant(TenantId::new("t07").unwrap());
+        let day = (T0 + 3_600_000, T0 + 25 * 3_600_000);
+        let window = JobQuery::new().created_between(ts(day.0), ts(day.1));
+        let pending = JobQuery::new().status(JobStatus::Pending);
+        let job = JobId::new("msg_000000000107").unwrap();
+        vec![
+            (
+                "a tenant's first page",
+                sql::jobs_query(&tenant, &JobQuery::new()).unwrap().0,
+                "outbox_jobs_tenant",
+            ),
+            (
+                "a super admin's one-day window",
+                sql::jobs_query(&Scope::AllTenants, &window).unwrap().0,
+                "outbox_jobs_created_all",
+            ),
+            (
+                "a cross-tenant status that matches nothing",
+                sql::jobs_query(&Scope::AllTenants, &pending).unwrap().0,
+                "outbox_jobs_status_all",
+            ),
+            (
+                "one job's attempts",
+                sql::attempts_query(&tenant, &AttemptQuery::new().job(job).limit(20))
+                    .unwrap()
+                    .0,
+                "outbox_attempts_job",
+            ),
+        ]
+    }
+
+    fn ts(ms: i64) -> Timestamp {
+        sql::ts(ms)
+    }
+
+    fn check(conn: &Connection, when: &str) {
+        for (what, sql, index) in listings() {
+            let plan = plan(conn, &sql);
+            assert!(
+                plan.contains(index)
+                    && !plan.contains("TEMP B-TREE")
+                    && !plan.contains("SCAN outbox"),
+                "{what} ({when}): {plan}"
+            );
+        }
+    }
+
+    #[test]
+    fn listings_walk_an_index_in_order_with_and_without_statistics() {
+        let mut conn = open_connection(Path::new(":memory:")).unwrap();
+        seed(&conn, 20_000);
+        check(&conn, "no statistics");
+        conn.execute_batch(OPTIMIZE_ON_OPEN).unwrap();
+        check(&conn, "after PRAGMA optimize");
+        conn.execute_batch("ANALYZE").unwrap();
+        check(&conn, "after a full ANALYZE");
+        let analyzed: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_stat1", [], |r| r.get(0))
+            .unwrap();
+        assert!(analyzed > 0);
+        let _ = &mut conn;
     }
 }

@@ -3,6 +3,7 @@
 
 mod fixture;
 mod isolation;
+mod lifecycle;
 mod live;
 mod routes;
 mod server;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use agent_webhooks::Scope;
 use agent_webhooks::outbox::{
     Attempt, AttemptId, AttemptQuery, AttemptStatus, Cursor, DisabledReason, Finish, Job, JobId,
-    JobQuery, JobStatus, Next, OutboxError, Store, TargetEvent, TargetRef, Timestamp, Trigger,
+    JobQuery, JobStatus, Next, OutboxError, PayloadState, Store, TargetEvent, TargetRef, Timestamp,
+    Trigger,
 };
 
 use super::support::{T0, scope, tenant};
@@ -44,6 +45,7 @@ pub fn job(n: u64, tenant_name: &str, at: Timestamp) -> Job {
         created_at: at,
         updated_at: at,
         idempotency_key: None,
+        payload_state: PayloadState::Kept,
     }
 }
 

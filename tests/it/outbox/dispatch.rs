@@ -852,3 +852,37 @@ async fn the_default_url_check_is_the_guard_policy() {
     );
     assert_eq!(transport.count(), 0);
 }
+
+#[tokio::test]
+async fn response_bodies_are_capped_by_the_dispatcher_setting() {
+    let rig = Rig::new();
+    let transport = Arc::new(Scripted::new(&rig.clock, Reply::Status(200)).then([
+        Reply::Body(500, b"hello world".to_vec()),
+        Reply::Body(200, b"ok".to_vec()),
+    ]));
+    let d = rig
+        .dispatcher(transport.clone())
+        .max_response_body(5)
+        .build()
+        .unwrap();
+    let job = rig.enqueue("acme", "status-update", "assistant:a1").await;
+    rig.drive(&d, &job.id, 5).await;
+    let attempts = rig.attempts(&job.id).await;
+    let kept: Vec<(&str, bool)> = (attempts.iter())
+        .map(|a| (a.response_body.as_str(), a.response_truncated))
+        .collect();
+    assert_eq!(kept, vec![("hello", true), ("ok", false)]);
+    // 0 keeps no body at all.
+    let none = rig
+        .dispatcher(Arc::new(Scripted::new(
+            &rig.clock,
+            Reply::Body(200, b"x".to_vec()),
+        )))
+        .max_response_body(0)
+        .build()
+        .unwrap();
+    let job = rig.enqueue("acme", "status-update", "assistant:a1").await;
+    rig.drive(&none, &job.id, 2).await;
+    let a = &rig.attempts(&job.id).await[0];
+    assert_eq!((a.response_body.as_str(), a.response_truncated), ("", true));
+}

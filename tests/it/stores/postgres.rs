@@ -17,6 +17,13 @@ mod conformance {
     });
 }
 
+mod lifecycle {
+    crate::lifecycle_conformance_tests!(match crate::stores::pg::store().await {
+        Some(store) => store,
+        None => return,
+    });
+}
+
 async fn raw_client(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -207,8 +214,17 @@ async fn listing_filters_and_claims_have_indexes() {
             "{col}"
         );
     }
-    assert!(has("outbox_attempts", "job_id, seq)"));
+    assert!(has("outbox_attempts", "job_id, tenant_id, seq)"));
     assert!(has("outbox_attempts", "tenant_id, started_at)"));
+    // Across tenants (a super admin): by status, by time window; the lifecycle's scans.
+    assert!(has("outbox_jobs", "status, seq)"));
+    assert!(has("outbox_jobs", "created_at, seq)"));
+    assert!(has("outbox_attempts", "status, seq)"));
+    assert!(has("outbox_attempts", "started_at, seq)"));
+    assert!(
+        has("outbox_jobs", "updated_at) WHERE (due_at IS NULL)"),
+        "{defs:#?}"
+    );
     client
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await

@@ -17,6 +17,14 @@ mod conformance {
     ));
 }
 
+mod lifecycle {
+    crate::lifecycle_conformance_tests!(std::sync::Arc::new(
+        agent_webhooks::outbox::SqliteStore::open(":memory:")
+            .await
+            .unwrap()
+    ));
+}
+
 fn temp_path(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("aw-sqlite-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
