@@ -8,6 +8,7 @@ use crate::directory::DirectoryError;
 use crate::event::{EventError, ResponseError, TimestampError, UnknownProfile};
 use crate::guard::{PolicyError, Rejection};
 use crate::import::{ImportError, UnknownPlatform, UnmappedVariable};
+use crate::live::NotARequest;
 use crate::outbox::{OutboxError, PlanError, Unresolved};
 use crate::runtime::RuntimeError;
 use crate::sign::{SignError, VerifyError};
@@ -16,6 +17,7 @@ use crate::tenant::{AccessDenied, InvalidPrincipal, UnknownAction, UnknownRole};
 use crate::tool::ConfigError;
 use crate::tool::{ExtractError, ResponseMapError};
 use crate::transport::TransportError;
+use crate::transport::{Elapsed, Refusal};
 #[cfg(feature = "reqwest")]
 use crate::transport::{ResolveError, TransportBuildError};
 use crate::vars::UnknownAgentKind;
@@ -143,6 +145,12 @@ families! {
     AgentKind(UnknownAgentKind), as_agent_kind, "The unknown-agent-kind error, if this is one.";
     /// An envelope profile name is unknown.
     Profile(UnknownProfile), as_profile, "The unknown-profile error, if this is one.";
+    /// An event sent on the live path expects no answer (send it through the outbox).
+    NotARequest(NotARequest), as_not_a_request, "The not-a-request error, if this is one.";
+    /// The send step sent nothing: the guard, an invalid URL or signing refused it.
+    SendRefused(Refusal), as_send_refusal, "The send step's refusal, if this is one.";
+    /// A deadline passed before the work finished.
+    Deadline(Elapsed), as_elapsed, "The passed deadline, if this is one.";
     /// A server credential could not be read or applied.
     Credential(CredentialError), as_credential, "The credential error, if this is one.";
     /// The host's directory could not answer.

@@ -1530,7 +1530,7 @@ impl Store for PostgresStore {
         let tx = client.transaction().await.map_err(backend)?;
         let stmt = tx
             .prepare_cached(&format!(
-                "INSERT INTO outbox_jobs ({JOB_COLS}, due_at, fence) VALUES \
+                "INSERT INTO outbox_jobs ({JOB_INSERT_COLS}, due_at, fence) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12, NULL, 0)"
             ))
             .await

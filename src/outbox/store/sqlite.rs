@@ -567,7 +567,7 @@ fn record_job(conn: &mut Connection, job: &Job, attempts: &[Attempt]) -> Result<
     let tx = conn.savepoint().map_err(backend)?;
     let result = tx
         .prepare_cached(&format!(
-            "INSERT INTO outbox_jobs ({JOB_COLS}, due_at, fence) VALUES \
+            "INSERT INTO outbox_jobs ({JOB_INSERT_COLS}, due_at, fence) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, NULL, 0)"
         ))
         .map_err(backend)?
