@@ -143,6 +143,46 @@ fn main() {
             url[0] / url[1],
             url[2] / url[0]
         );
+        // Issue 16: a path value with dots, `;` and `%` takes the judged path (decoded, cut at
+        // `;`, every rendered segment checked) instead of the plain fast path.
+        let judged = UrlTemplate::compile(
+            "https://api.example.com/customers/{{args.who}}/orders",
+            AgentKind::Chat,
+        )
+        .unwrap();
+        let plain_vars = Vars::new().with_arg("who", "ann-lee-example-com");
+        let dotted_vars = Vars::new().with_arg("who", "ann.lee;v=1@example.com%");
+        let path = support::compare(
+            "URL render, one path value: plain vs judged (dots, `;`, `%`)",
+            vec![
+                (
+                    "ours, plain value (fast path)",
+                    Box::new(|| {
+                        black_box(judged.render(black_box(&plain_vars)).unwrap());
+                    }),
+                ),
+                (
+                    "ours, value with dots, ; and % (judged)",
+                    Box::new(|| {
+                        black_box(judged.render(black_box(&dotted_vars)).unwrap());
+                    }),
+                ),
+                (
+                    "format! with the plain value (floor)",
+                    Box::new(|| {
+                        black_box(format!(
+                            "https://api.example.com/customers/{}/orders",
+                            black_box("ann-lee-example-com")
+                        ));
+                    }),
+                ),
+            ],
+        );
+        println!(
+            "  judged / plain = {:.2}x; plain / format! = {:.2}x",
+            path[1] / path[0],
+            path[0] / path[2]
+        );
         let body = support::compare(
             "JSON body render, 10 leaves, 6 slots",
             vec![

@@ -8,18 +8,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use agent_webhooks::event::ToolCall;
+use agent_webhooks::live::{LiveRequest, Requester};
 use agent_webhooks::logs::LogsApi;
 use agent_webhooks::outbox::{
     Attempt, AttemptQuery, CascadeTargets, Dispatcher, JobStatus, NewJob, Outbox, RetryPlan,
     SqliteStore, Store, TargetRef,
 };
+use agent_webhooks::tool::{FunctionTools, Turn};
 use agent_webhooks::transport::ReqwestTransport;
+use agent_webhooks::transport::{TokioSpawn, TokioTimer};
 use agent_webhooks::{
     AccessRole, AgentKind, Builtin, Call, CallStatus, Cascade, Envelope, Event, EventBody, Origin,
     Policy, Principal, Profile, Scope, Signer, StatusUpdate, TenantId, Timestamp, Vars,
     WebhookTool,
 };
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 
@@ -27,6 +31,53 @@ const SEED_TOOL: &str = include_str!("data/lookup_customer.json");
 
 fn section(title: &str) {
     println!("\n== {title}");
+}
+
+/// A server on 127.0.0.1 answering request events: `/phone` an assistant, `/tools` function
+/// tool results, `/slow` nothing for 5 s.
+async fn start_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    |req: http::Request<Incoming>| async move {
+                        let path = req.uri().path().to_owned();
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let message: serde_json::Value =
+                            serde_json::from_slice(&body).unwrap_or_default();
+                        let answer = match path.as_str() {
+                            "/phone" => serde_json::json!({"assistantId": "asst_support"}),
+                            "/tools" => {
+                                let id = &message["message"]["toolCallList"][0]["id"];
+                                serde_json::json!({"results": [{"toolCallId": id, "result": "Order 42 ships tomorrow."}]})
+                            }
+                            _ => {
+                                tokio::time::sleep(Duration::from_secs(5)).await;
+                                serde_json::json!({"assistantId": "too_late"})
+                            }
+                        };
+                        Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(
+                            answer.to_string(),
+                        ))))
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
 }
 
 /// A receiver on 127.0.0.1 that answers 503 twice, then 200.
@@ -101,11 +152,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with(Builtin::AgentId, "agt_support");
     let prepared = compiled.prepare(&vars, &production)?;
     println!("{}", serde_json::to_string_pretty(&prepared.to_json())?);
-    let hostile = vars.clone().with(Builtin::CallerPhone, "../admin?x=1#y");
+    let odd = vars.clone().with(Builtin::CallerPhone, "+1 555;x=1?y#z");
     println!(
-        "a hostile caller id stays in its segment: {}",
-        compiled.prepare(&hostile, &production)?.url()
+        "an odd caller id stays in its segment: {}",
+        compiled.prepare(&odd, &production)?.url()
     );
+    for traversal in ["../admin", "..;jsessionid=1", ""] {
+        let hostile = vars.clone().with(Builtin::CallerPhone, traversal);
+        match compiled.prepare(&hostile, &production) {
+            Ok(p) => return Err(format!("{traversal:?} must not render: {}", p.url()).into()),
+            Err(e) => println!("refused {traversal:?}: {e}"),
+        }
+    }
 
     section("2. The same tool for a chat agent: refused at compile time, not mid-call");
     match tool.compile(AgentKind::Chat) {
@@ -318,6 +376,131 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .attempts(&scope, &AttemptQuery::new().job(stored.id.clone()))
         .await?;
     print_attempts(&attempts.items);
+
+    section("8. Live requests: the caller waits, the boundary answers within the budget");
+    let server = start_server().await;
+    let dev = Policy::builder()
+        .development()
+        .dangerous()
+        .allow_loopback()
+        .build()?;
+    let live_transport: Arc<ReqwestTransport> =
+        Arc::new(ReqwestTransport::builder(dev.clone()).build()?);
+    let requester = Requester::builder(live_transport.clone(), Arc::new(TokioTimer))
+        .url_check(Arc::new(dev.clone()))
+        .store(store.clone())
+        .spawn(Arc::new(TokioSpawn))
+        .build();
+    let signer: Arc<Signer> = Arc::new(Signer::new(
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse()?,
+    ));
+    let phone = Cascade::from_json(&format!(
+        r#"{{"phoneNumber": {{"server": {{"url": "{server}/phone"}}}}}}"#
+    ))?;
+    let ringing = Envelope::parse(
+        br#"{"message": {"type": "assistant-request", "call": {"id": "call_live_1"},
+        "phoneNumber": {"fallbackDestination": {"type": "number", "number": "+15550001111"}}}}"#,
+    )?;
+    let outcome = requester
+        .request(LiveRequest::new(acme.clone(), ringing.clone(), phone)?.signer(signer.clone()))
+        .await;
+    println!("  assistant-request -> {}", outcome.to_json_line());
+    if !outcome.is_answered() {
+        return Err("the assistant-request should have been answered".into());
+    }
+    // A function tool with its own server, in one turn with the model's other calls.
+    let assistant = Cascade::from_json(&format!(
+        r#"{{"assistant": {{"server": {{"url": "{server}/assistant"}}}}}}"#
+    ))?;
+    let runner = agent_webhooks::ToolRunner::new(dev, live_transport.clone());
+    let turn = Turn::new(acme.clone())
+        .function(
+            ToolCall::new("tc_1", "order_status", r#"{"order": 42}"#),
+            serde_json::json!({"type": "function", "function": {"name": "order_status"},
+                "server": {"url": format!("{server}/tools")}}),
+        )
+        .functions(FunctionTools::new(requester.clone(), assistant).signer(signer.clone()));
+    let results = runner.respond_turn(turn).await;
+    println!(
+        "  function tool     -> {}",
+        serde_json::to_string(&results)?
+    );
+    if results.results[0].result.as_deref() != Some("Order 42 ships tomorrow.") {
+        return Err("the function tool should have been answered by its server".into());
+    }
+    // A slow server: cut at the host's deadline, the phone number's fallback instead.
+    let slow = Cascade::from_json(&format!(
+        r#"{{"phoneNumber": {{"server": {{"url": "{server}/slow"}}}}}}"#
+    ))?;
+    let outcome = requester
+        .request(
+            LiveRequest::new(acme.clone(), ringing, slow)?
+                .signer(signer)
+                .deadline(Duration::from_millis(500)),
+        )
+        .await;
+    println!("  slow server       -> {}", outcome.to_json_line());
+    if outcome.reason() != Some(agent_webhooks::live::Reason::Timeout) {
+        return Err("the slow server should have timed out".into());
+    }
+    // The records are written in the background; they show up in the logs.
+    let mut rows = serde_json::Value::Null;
+    for _ in 0..200 {
+        let r = api
+            .handle(
+                &acme_admin,
+                &call("GET", "/logs/webhooks?kind=live".to_owned())?,
+            )
+            .await;
+        rows = serde_json::from_slice(r.body())?;
+        if rows["items"].as_array().map_or(0, Vec::len) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    println!("  GET /logs/webhooks?kind=live as acme's client admin:");
+    let items = rows["items"].as_array().cloned().unwrap_or_default();
+    for item in &items {
+        println!(
+            "    {:<26} {:<9} {:<22} {:>4}  {}",
+            item["event_type"].as_str().unwrap_or("?"),
+            item["status"].as_str().unwrap_or("?"),
+            item["level"].as_str().unwrap_or("-"),
+            item["status_code"]
+                .as_u64()
+                .map_or("-".to_owned(), |c| c.to_string()),
+            item["error"].as_str().unwrap_or(""),
+        );
+    }
+    if items.len() < 3 {
+        return Err(format!(
+            "three live exchanges should be in the logs, found {}",
+            items.len()
+        )
+        .into());
+    }
+    let r = api
+        .handle(
+            &acme_user,
+            &call("GET", "/logs/webhooks?kind=live".to_owned())?,
+        )
+        .await;
+    let as_user: serde_json::Value = serde_json::from_slice(r.body())?;
+    println!(
+        "  the same listing as acme's user hides the bodies: response_body_hidden = {}",
+        as_user["items"][0]["response_body_hidden"]
+    );
+    let r = api
+        .handle(
+            &globex_admin,
+            &call("GET", "/logs/webhooks?kind=live".to_owned())?,
+        )
+        .await;
+    let other: serde_json::Value = serde_json::from_slice(r.body())?;
+    println!(
+        "  and globex's client admin sees {} of them",
+        other["items"].as_array().map_or(0, Vec::len)
+    );
 
     drop(api);
     drop(dispatcher);

@@ -3,9 +3,12 @@
 use std::fmt;
 
 use crate::cascade::{CascadeError, NoTarget};
+use crate::credential::CredentialError;
+use crate::directory::DirectoryError;
 use crate::event::{EventError, ResponseError, TimestampError, UnknownProfile};
 use crate::guard::{PolicyError, Rejection};
 use crate::outbox::{OutboxError, PlanError, Unresolved};
+use crate::runtime::RuntimeError;
 use crate::sign::{SignError, VerifyError};
 use crate::template::{RenderError, TemplateError};
 use crate::tenant::{AccessDenied, InvalidPrincipal, UnknownAction, UnknownRole};
@@ -138,6 +141,12 @@ families! {
     AgentKind(UnknownAgentKind), as_agent_kind, "The unknown-agent-kind error, if this is one.";
     /// An envelope profile name is unknown.
     Profile(UnknownProfile), as_profile, "The unknown-profile error, if this is one.";
+    /// A server credential could not be read or applied.
+    Credential(CredentialError), as_credential, "The credential error, if this is one.";
+    /// The host's directory could not answer.
+    Directory(DirectoryError), as_directory, "The directory error, if this is one.";
+    /// A runtime could not be built (no directory, no transport).
+    Runtime(RuntimeError), as_runtime, "The runtime-building error, if this is one.";
 }
 
 impl fmt::Debug for Error {

@@ -31,7 +31,8 @@
 //!
 //! # Design
 //!
-//! Two flows pass through one boundary:
+//! Three flows pass through one boundary, and leave through one send step
+//! ([`transport::SendStep`]: build, sign, guard, send under a deadline):
 //!
 //! - **Tool calls** (the model asks): a [`WebhookTool`] is compiled once per [`AgentKind`]
 //!   (handlebars syntax parsed once, every variable checked against what the kind has), then
@@ -45,6 +46,17 @@
 //!   as `webhook-id`), send, record the attempt, retry on the [`outbox::RetryPlan`]. Operators
 //!   list, inspect, replay and requeue through [`logs::LogsApi`], under the [`Scope`] of their
 //!   [`Principal`] ([`authorize`] decides every action in one table).
+//! - **Request events** (the caller waits): [`live::Requester`] sends `assistant-request`,
+//!   `tool-calls` and the other events that expect an answer within the call's budget (7.5 s
+//!   for `assistant-request`), parses the typed answer or gives a stable failure reason and the
+//!   event's fallback, and records the exchange in the same store after answering.
+//!
+//! A [`runtime::Runtime`] holds the parts in one place with one guard policy: jobs carry
+//! their call's surfaces ([`directory::Route`]) and find their current server through the
+//! host's [`directory::Directory`] at every attempt (so a restart loses no route), servers'
+//! `credentialId`s resolve per tenant ([`credential`]: bearer, Vapi's HMAC, OAuth2 client
+//! credentials), and [`sign::Scheme`] signs as Vapi, ElevenLabs, Retell or Bland do for
+//! receivers written for those platforms.
 //!
 //! Everything left of the transport and the store is pure ([`template`], [`guard`],
 //! [`cascade`], [`event`], [`sign`], retry scheduling): data in, data out, time and randomness
@@ -82,11 +94,15 @@
 #![deny(missing_docs)]
 
 pub mod cascade;
+pub mod credential;
+pub mod directory;
 mod error;
 pub mod event;
 pub mod guard;
+pub mod live;
 pub mod logs;
 pub mod outbox;
+pub mod runtime;
 pub mod sign;
 pub mod template;
 pub mod tenant;

@@ -33,8 +33,103 @@ const fn encode_table(extra: &[u8]) -> [bool; 256] {
 }
 
 /// Bytes percent-encoded in a URL path slot: everything that could end the segment, start the
-/// query or fragment (also `\`, a slash for http URLs), or be read as an escape (`%`).
-static PATH_SEGMENT: [bool; 256] = encode_table(b"\"#%/<>?[\\]^`{|}");
+/// query or fragment (also `\`, a slash for http URLs), be read as an escape (`%`), or start
+/// servlet path parameters (`;`).
+static PATH_SEGMENT: [bool; 256] = encode_table(b"\"#%/;<>?[\\]^`{|}");
+
+/// How many rounds of percent-decoding a path value is judged after: a proxy that decodes
+/// once, a framework that decodes again, and more.
+const DECODE_ROUNDS: usize = 4;
+
+/// `bytes` with every `%XX` escape decoded once.
+fn percent_decode_once(bytes: &[u8]) -> Vec<u8> {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// `bytes` percent-decoded until nothing changes, at most [`DECODE_ROUNDS`] times.
+fn percent_decode_all(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let mut current = Cow::Borrowed(bytes);
+    for _ in 0..DECODE_ROUNDS {
+        if !current.contains(&b'%') {
+            break;
+        }
+        let next = percent_decode_once(&current);
+        if next.as_slice() == current.as_ref() {
+            break;
+        }
+        current = Cow::Owned(next);
+    }
+    current
+}
+
+/// Characters that some server normalises into `/` or `\` (NFKC of the fullwidth and
+/// division forms).
+const SLASH_LIKE: &[char] = &['/', '\\', '\u{ff0f}', '\u{ff3c}', '\u{2215}', '\u{2044}'];
+
+/// Characters that some server normalises into `.` (NFKC of the fullwidth and leader forms).
+const DOT_LIKE: &[char] = &['.', '\u{ff0e}', '\u{2024}', '\u{fe52}'];
+
+/// What is wrong with one decoded path segment, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SegmentProblem {
+    /// Empty, also once its `;` path parameters are cut (`//`, `/;x/`).
+    Empty,
+    /// Holds `/` or `\\` (or a form that normalises to one) once decoded.
+    Separator,
+    /// Dots only once its path parameters and trailing spaces are cut (`..;x`, `.. `).
+    Dots,
+}
+
+/// Judges one path segment as the common server normalisations read it: percent-decoded
+/// repeatedly (proxies that decode `%2F`, frameworks that decode twice), cut at the first
+/// `;` (servlet path parameters, `..;jsessionid=x`), trailing spaces, tabs and NULs dropped
+/// (IIS and old Java), fullwidth dots and slashes as what NFKC makes of them.
+fn segment_problem(segment: &str) -> Option<SegmentProblem> {
+    let decoded = percent_decode_all(segment.as_bytes());
+    let decoded = String::from_utf8_lossy(&decoded);
+    if decoded.contains(SLASH_LIKE) {
+        return Some(SegmentProblem::Separator);
+    }
+    let head = decoded.split(';').next().unwrap_or("");
+    let head = head.trim_end_matches([' ', '\t', '\0']);
+    if head.is_empty() {
+        Some(SegmentProblem::Empty)
+    } else if head.chars().all(|c| DOT_LIKE.contains(&c)) {
+        Some(SegmentProblem::Dots)
+    } else {
+        None
+    }
+}
+
+/// Whether a path value can skip [`segment_problem`]: non-empty plain text with no byte any
+/// normalisation above acts on.
+fn is_plain_path_value(value: &str) -> bool {
+    !value.is_empty()
+        && value.bytes().all(|b| {
+            b.is_ascii() && !matches!(b, b'%' | b'.' | b';' | b'/' | b'\\' | b' ' | b'\t' | 0)
+        })
+}
 
 /// Bytes percent-encoded in a URL query slot: what could end the value or the pair (`&`, `;`,
 /// `=`, `#`), be decoded as a space (`+`) or as an escape (`%`).
@@ -76,7 +171,8 @@ fn encoded(value: &str, table: &[bool; 256]) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Place {
-    /// One URL path segment: percent-encoded so it stays one segment.
+    /// One URL path segment: percent-encoded so it stays one segment (see
+    /// [`UrlTemplate`] for what a path value may hold).
     UrlPath,
     /// A URL query key or value: percent-encoded so it stays inside the value.
     UrlQuery,
@@ -84,7 +180,8 @@ pub enum Place {
     HeaderValue,
     /// Part of a JSON string in the body: serialized by `serde_json`.
     JsonString,
-    /// A whole JSON leaf that is exactly one placeholder: takes the variable's JSON type.
+    /// A whole JSON leaf that is exactly one placeholder: takes the variable's JSON type; a
+    /// model-provided object or array only where the tool's parameters declare one.
     JsonValue,
 }
 
@@ -172,6 +269,55 @@ pub enum TemplateError {
         /// The key as written.
         key: String,
     },
+    /// The body template nests deeper than [`MAX_JSON_DEPTH`].
+    #[error("the body nests deeper than {limit} levels of arrays and objects")]
+    TooDeep {
+        /// The limit, [`MAX_JSON_DEPTH`].
+        limit: usize,
+    },
+}
+
+/// The deepest nesting of arrays and objects the crate renders, serializes or redacts:
+/// deeper JSON built by the host is a typed error ([`RenderError::TooDeep`],
+/// [`TemplateError::TooDeep`]) instead of a stack overflow. It is `serde_json`'s own parser
+/// limit, so every value parsed from JSON text fits.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// Drops a value without recursing: serde_json's own drop recurses once per level, which a
+/// host-built value thousands of levels deep turns into a stack overflow.
+pub(crate) fn drop_deep(value: Value) {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+}
+
+/// Whether `value` nests arrays and objects deeper than `limit` (a scalar is depth 0, `[]`
+/// depth 1). Iterative: deep input costs heap, never stack.
+pub(crate) fn exceeds_depth(value: &Value, limit: usize) -> bool {
+    let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
+    while let Some((v, depth)) = stack.pop() {
+        match v {
+            Value::Array(items) => {
+                if depth > limit {
+                    return true;
+                }
+                stack.extend(items.iter().map(|i| (i, depth + 1)));
+            }
+            Value::Object(map) => {
+                if depth > limit {
+                    return true;
+                }
+                stack.extend(map.values().map(|i| (i, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Why a compiled template could not be rendered for one call.
@@ -200,11 +346,50 @@ pub enum RenderError {
         /// The first offending byte.
         byte: u8,
     },
-    /// A path value would make a whole segment `.` or `..`, which would move up the path.
-    #[error("variable `{name}` would make a URL path segment `.` or `..`")]
+    /// A path value would make a segment `.` or `..` under some server's normalisation
+    /// (`..`, `%2e%2e`, `..;jsessionid=x`, `.;`, `.. `), which would move up the path.
+    #[error(
+        "variable `{name}` would make a URL path segment `.` or `..` (after percent-decoding \
+         or cutting `;` path parameters)"
+    )]
     DotSegment {
         /// The variable.
         name: String,
+    },
+    /// A path value is empty (also once `;` path parameters are cut): an empty segment
+    /// (`//`) routes elsewhere in some frameworks.
+    #[error("variable `{name}` is empty in the URL path, which would make an empty segment `//`")]
+    EmptyPathValue {
+        /// The variable.
+        name: String,
+    },
+    /// A path value holds `/` or `\` (also percent-encoded, or a fullwidth form): proxies
+    /// that decode `%2F` would read more than one segment.
+    #[error(
+        "variable `{name}` holds `/` or `\\` (also encoded): a URL path value must stay one \
+         segment; pass it in the query instead"
+    )]
+    PathSeparator {
+        /// The variable.
+        name: String,
+    },
+    /// A model-provided object or array in a whole-value body leaf whose argument the tool
+    /// does not declare as an object or array in its `parameters` schema.
+    #[error(
+        "variable `{name}` is an object or array, but the tool's parameters do not declare it \
+         as one: a model-provided value here must be a string, number, boolean or null"
+    )]
+    UndeclaredStructure {
+        /// The variable.
+        name: String,
+    },
+    /// A value nests deeper than [`MAX_JSON_DEPTH`] levels of arrays and objects.
+    #[error("variable `{name}` nests deeper than {limit} levels of arrays and objects")]
+    TooDeep {
+        /// The variable.
+        name: String,
+        /// The limit, [`MAX_JSON_DEPTH`].
+        limit: usize,
     },
     /// The rendered URL does not parse (a bug if it happens: slots cannot change the URL shape).
     #[error("rendered URL does not parse: {message}")]
@@ -295,8 +480,14 @@ impl Slot {
         }
     }
 
-    /// Writes the value as one JSON value (a whole leaf).
-    fn write_json(&self, vars: &Vars, out: &mut Vec<u8>) -> Result<(), RenderError> {
+    /// Writes the value as one JSON value (a whole leaf). A model-provided object or array
+    /// only when `structured` (the tool declares the argument as one).
+    fn write_json(
+        &self,
+        vars: &Vars,
+        out: &mut Vec<u8>,
+        structured: bool,
+    ) -> Result<(), RenderError> {
         let found: Option<&Value> = match &self.var {
             VarRef::Builtin(b) => {
                 if let Some(s) = vars.builtin(*b) {
@@ -310,10 +501,23 @@ impl Slot {
             VarRef::Secret(_) => return Err(self.missing()),
         };
         let value = match (found, &self.default) {
+            (Some(Value::Array(_) | Value::Object(_)), _) if !structured => {
+                return Err(RenderError::UndeclaredStructure {
+                    name: self.name.to_string(),
+                });
+            }
             (Some(v), _) => v,
             (None, Some(d)) => &d.json,
             (None, None) => return Err(self.missing()),
         };
+        if matches!(value, Value::Array(_) | Value::Object(_))
+            && exceeds_depth(value, MAX_JSON_DEPTH)
+        {
+            return Err(RenderError::TooDeep {
+                name: self.name.to_string(),
+                limit: MAX_JSON_DEPTH,
+            });
+        }
         serde_json::to_writer(out, value).expect("serializing a JSON value into a Vec cannot fail");
         Ok(())
     }
@@ -472,14 +676,37 @@ enum UrlSeg {
 /// A URL template: a fixed scheme, host and port, with slots in the path (each encoded as one
 /// path segment) and in the query (each encoded as one value).
 ///
+/// # What a path value may hold
+/// A value in the path must stay one segment, and not a dot segment, under every common
+/// server normalisation, not only under RFC 3986: proxies that decode `%2F`, frameworks that
+/// percent-decode twice, servlet containers that cut `;` path parameters (`..;jsessionid=x`
+/// is `..` to Tomcat and Jetty), IIS dropping trailing spaces, NFKC turning fullwidth `．`
+/// and `／` into `.` and `/`. So a path value, judged after up to four rounds of
+/// percent-decoding:
+/// - may not be empty, also once cut at its first `;` ([`RenderError::EmptyPathValue`]);
+/// - may not hold `/` or `\` in any form ([`RenderError::PathSeparator`]): a value that is a
+///   path of its own belongs in the query;
+/// - may not be dots only (`.`, `..`, `...`) once cut at its first `;` and stripped of
+///   trailing spaces, tabs and NULs ([`RenderError::DotSegment`]); a segment the value makes
+///   with the literal text around it is judged the same way.
+///
+/// Everything else passes and is percent-encoded: controls, space, non-ASCII, `"#%;<>?[\]^`
+/// and `` ` `` `{|}`, so `;` is never read as a path parameter and `%` never as an escape.
+///
 /// ```
-/// use agent_webhooks::{AgentKind, Builtin, Vars};
+/// use agent_webhooks::{AgentKind, Builtin, RenderError, Vars};
 /// use agent_webhooks::template::UrlTemplate;
 /// let t = UrlTemplate::compile("https://api.example.com/customers/{{caller_phone}}?q={{args.q}}",
 ///                              AgentKind::PhoneVoice).unwrap();
-/// let vars = Vars::new().with(Builtin::CallerPhone, "../admin").with_arg("q", "a=b&c");
+/// let vars = Vars::new().with(Builtin::CallerPhone, "+1 555;x").with_arg("q", "a=b&c");
 /// assert_eq!(t.render(&vars).unwrap(),
-///            "https://api.example.com/customers/..%2Fadmin?q=a%3Db%26c");
+///            "https://api.example.com/customers/+1%20555%3Bx?q=a%3Db%26c");
+/// for hostile in ["../admin", "..;", ".;jsessionid=1", "%2e%2e", ""] {
+///     let vars = Vars::new().with(Builtin::CallerPhone, hostile).with_arg("q", "");
+///     assert!(t.render(&vars).is_err(), "{hostile}");
+/// }
+/// let vars = Vars::new().with(Builtin::CallerPhone, "..;x").with_arg("q", "");
+/// assert!(matches!(t.render(&vars), Err(RenderError::DotSegment { .. })));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct UrlTemplate {
@@ -656,7 +883,21 @@ impl UrlTemplate {
                 UrlSeg::Lit(s) => out.push_str(s),
                 UrlSeg::Slot(slot, Place::UrlPath) => {
                     let value = slot.text(vars, Place::UrlPath)?;
-                    maybe_dot_segment |= value.is_empty() || value.contains('.');
+                    if !is_plain_path_value(&value) {
+                        let name = || slot.name.to_string();
+                        match segment_problem(&value) {
+                            Some(SegmentProblem::Empty) => {
+                                return Err(RenderError::EmptyPathValue { name: name() });
+                            }
+                            Some(SegmentProblem::Separator) => {
+                                return Err(RenderError::PathSeparator { name: name() });
+                            }
+                            Some(SegmentProblem::Dots) => {
+                                return Err(RenderError::DotSegment { name: name() });
+                            }
+                            None => maybe_dot_segment = true,
+                        }
+                    }
                     push_encoded(&mut out, &value, &PATH_SEGMENT);
                 }
                 UrlSeg::Slot(slot, place) => {
@@ -664,7 +905,7 @@ impl UrlTemplate {
                 }
             }
         }
-        // Only a path value that is empty or has a dot can complete a dot segment.
+        // A plain value cannot complete a dot segment with the literal text around it.
         if maybe_dot_segment {
             if let Some(name) = self.dot_segment_slot(&out) {
                 return Err(RenderError::DotSegment { name });
@@ -695,15 +936,15 @@ impl UrlTemplate {
         })
     }
 
-    /// Whether a path segment of `rendered` is `.` or `..`, also percent-encoded.
+    /// Whether a path segment of `rendered` reads as `.` or `..` under a common server
+    /// normalisation (percent-decoded, `;` path parameters cut, trailing spaces dropped).
     pub(crate) fn has_dot_segment(&self, rendered: &str) -> bool {
-        let path = &rendered[self.path_start.min(rendered.len())..];
+        let path = rendered
+            .get(self.path_start.min(rendered.len())..)
+            .unwrap_or("");
         let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
-        path.split(['/', '\\']).any(|seg| {
-            [".", "..", "%2e", ".%2e", "%2e.", "%2e%2e"]
-                .iter()
-                .any(|d| seg.eq_ignore_ascii_case(d))
-        })
+        path.split(['/', '\\'])
+            .any(|seg| segment_problem(seg) == Some(SegmentProblem::Dots))
     }
 
     /// The names of the variables this template uses, in order.
@@ -776,15 +1017,20 @@ enum BodyOp {
     Raw(Box<[u8]>),
     /// A string leaf with slots: rendered, then serialized as one JSON string.
     Str(Vec<Part>),
-    /// A leaf that is exactly one placeholder: the variable's own JSON value.
-    Value(Slot),
+    /// A leaf that is exactly one placeholder: the variable's own JSON value; `true` when a
+    /// model-provided object or array is allowed there (declared by the tool).
+    Value(Slot, bool),
 }
 
 /// A JSON body template compiled into a flat list of pre-serialized text and slots.
 ///
 /// String leaves are templates, rendered and then serialized by `serde_json`, so quotes,
 /// backslashes and control characters stay inside the string. A leaf that is exactly one
-/// placeholder takes the variable's JSON type. Object keys are literal.
+/// placeholder takes the variable's JSON type, with one rule for model-provided arguments: a
+/// string, number, boolean or null, never an object or array (`{"$gt": 0}`,
+/// `{"role": "admin"}`) unless the tool declares the argument as one in its `parameters`
+/// schema ([`RenderError::UndeclaredStructure`]). Object keys are literal. Nesting deeper than
+/// [`MAX_JSON_DEPTH`] is a [`TemplateError::TooDeep`] or [`RenderError::TooDeep`].
 ///
 /// ```
 /// use agent_webhooks::{AgentKind, Vars};
@@ -793,6 +1039,8 @@ enum BodyOp {
 /// let t = BodyTemplate::compile(&body, AgentKind::Chat).unwrap();
 /// let vars = Vars::new().with_arg("order", 42).with_arg("note", "\"quoted\"");
 /// assert_eq!(t.render(&vars).unwrap(), br#"{"note":"said: \"quoted\"","order":42}"#);
+/// let vars = Vars::new().with_arg("order", serde_json::json!({"$gt": 0})).with_arg("note", "");
+/// assert!(matches!(t.render(&vars), Err(agent_webhooks::RenderError::UndeclaredStructure { .. })));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct BodyTemplate {
@@ -800,9 +1048,13 @@ pub struct BodyTemplate {
     len_hint: usize,
 }
 
+/// The argument paths (`args.filter`, `args.order.items`) a tool declares as objects or arrays.
+pub(crate) type Structured = std::collections::BTreeSet<String>;
+
 struct BodyCompiler<'a> {
     kind: AgentKind,
     defaults: &'a Defaults,
+    structured: &'a Structured,
     ops: Vec<BodyOp>,
     raw: Vec<u8>,
 }
@@ -825,7 +1077,8 @@ impl BodyCompiler<'_> {
                     [Part::Lit(lit)] => write_json_str(&mut self.raw, lit),
                     [Part::Slot(slot)] => {
                         self.flush();
-                        self.ops.push(BodyOp::Value(slot.clone()));
+                        let structured = self.structured.contains(slot.name.as_ref());
+                        self.ops.push(BodyOp::Value(slot.clone(), structured));
                     }
                     _ => {
                         self.flush();
@@ -873,17 +1126,24 @@ impl BodyTemplate {
     /// A [`TemplateError`] for bad syntax, unknown or unavailable variables, secrets and
     /// placeholders in object keys.
     pub fn compile(body: &Value, kind: AgentKind) -> Result<Self, TemplateError> {
-        Self::compile_with(body, kind, &Defaults::new())
+        Self::compile_with(body, kind, &Defaults::new(), &Structured::new())
     }
 
     pub(crate) fn compile_with(
         body: &Value,
         kind: AgentKind,
         defaults: &Defaults,
+        structured: &Structured,
     ) -> Result<Self, TemplateError> {
+        if exceeds_depth(body, MAX_JSON_DEPTH) {
+            return Err(TemplateError::TooDeep {
+                limit: MAX_JSON_DEPTH,
+            });
+        }
         let mut c = BodyCompiler {
             kind,
             defaults,
+            structured,
             ops: Vec::new(),
             raw: Vec::new(),
         };
@@ -894,7 +1154,7 @@ impl BodyTemplate {
             .iter()
             .map(|op| match op {
                 BodyOp::Raw(r) => r.len(),
-                BodyOp::Str(_) | BodyOp::Value(_) => 32,
+                BodyOp::Str(_) | BodyOp::Value(..) => 32,
             })
             .sum();
         Ok(BodyTemplate {
@@ -906,7 +1166,7 @@ impl BodyTemplate {
     pub(crate) fn slots(&self) -> impl Iterator<Item = &Slot> {
         self.ops.iter().flat_map(|op| {
             let (one, many): (Option<&Slot>, &[Part]) = match op {
-                BodyOp::Value(s) => (Some(s), &[]),
+                BodyOp::Value(s, _) => (Some(s), &[]),
                 BodyOp::Str(parts) => (None, parts),
                 BodyOp::Raw(_) => (None, &[]),
             };
@@ -920,14 +1180,16 @@ impl BodyTemplate {
     /// Renders the body as JSON bytes.
     ///
     /// # Errors
-    /// A [`RenderError`] when a value is missing or an object lands inside a string.
+    /// A [`RenderError`] when a value is missing, an object lands inside a string, a
+    /// model-provided object or array lands in an undeclared whole-value leaf, or a value
+    /// nests deeper than [`MAX_JSON_DEPTH`].
     pub fn render(&self, vars: &Vars) -> Result<Vec<u8>, RenderError> {
         let mut out = Vec::with_capacity(self.len_hint);
         let mut scratch = String::new();
         for op in &self.ops {
             match op {
                 BodyOp::Raw(raw) => out.extend_from_slice(raw),
-                BodyOp::Value(slot) => slot.write_json(vars, &mut out)?,
+                BodyOp::Value(slot, structured) => slot.write_json(vars, &mut out, *structured)?,
                 BodyOp::Str(parts) => {
                     scratch.clear();
                     for part in parts {

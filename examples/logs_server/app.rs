@@ -18,7 +18,8 @@ use agent_webhooks::{Principal, Scope, TenantId};
 use async_trait::async_trait;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 /// Bearer API key to principal, from a JSON file:
@@ -39,7 +40,8 @@ impl Keys {
     }
 
     /// The principal of an `Authorization: Bearer KEY` header. Every key is compared in full
-    /// (no early exit), so timing says nothing about which keys exist.
+    /// with `subtle`'s constant-time equality and no early exit, so timing says nothing about
+    /// which keys exist.
     fn principal(&self, authorization: Option<&HeaderValue>) -> Option<&Principal> {
         let token = authorization?
             .to_str()
@@ -48,19 +50,12 @@ impl Keys {
             .trim();
         let mut found = None;
         for (key, principal) in &self.0 {
-            if constant_time_eq(key, token.as_bytes()) {
+            if bool::from(key.as_slice().ct_eq(token.as_bytes())) {
                 found = Some(principal);
             }
         }
         found
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The server's state: the keys and the API.
@@ -75,25 +70,33 @@ impl App {
         App { keys, api }
     }
 
+    /// The caller's principal, from the request head alone (before any body is read).
+    pub fn authenticate(&self, headers: &http::HeaderMap) -> Option<&Principal> {
+        self.keys
+            .principal(headers.get(http::header::AUTHORIZATION))
+    }
+
+    /// The 401 answer to a request without a known key.
+    pub fn unauthorized() -> http::Response<Vec<u8>> {
+        let body = br#"{"error":{"status":401,"code":"unauthorized","message":"send Authorization: Bearer <API key>"}}"#;
+        let mut response = http::Response::new(body.to_vec());
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer"),
+        );
+        response
+    }
+
     /// Authenticates, then lets the logs API answer.
     pub async fn respond(&self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-        let Some(principal) = self
-            .keys
-            .principal(request.headers().get(http::header::AUTHORIZATION))
-        else {
-            let body = br#"{"error":{"status":401,"code":"unauthorized","message":"send Authorization: Bearer <API key>"}}"#;
-            let mut response = http::Response::new(body.to_vec());
-            *response.status_mut() = StatusCode::UNAUTHORIZED;
-            let headers = response.headers_mut();
-            headers.insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            headers.insert(
-                http::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer"),
-            );
-            return response;
+        let Some(principal) = self.authenticate(request.headers()) else {
+            return Self::unauthorized();
         };
         self.api.handle(principal, &request).await
     }
@@ -102,8 +105,26 @@ impl App {
 /// The largest request body read (the API reads none; this bounds what a client can send).
 const MAX_BODY: usize = 64 * 1024;
 
-/// Serves `app` on `listener` until `stop` is set; one task per connection.
+/// How long a client may take to send a request's head (request line and headers): a
+/// slowloris client that never finishes them loses its connection.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` until `stop` is set; one task per connection, each request's
+/// head read within [`HEADER_READ_TIMEOUT`].
 pub async fn serve(listener: TcpListener, app: Arc<App>, stop: Arc<AtomicBool>) {
+    serve_with(listener, app, stop, HEADER_READ_TIMEOUT).await;
+}
+
+/// [`serve`] with another header-read timeout (tests use a short one).
+///
+/// Each request is authenticated from its head before any of its body is read: an unknown
+/// caller gets 401 at once and cannot make the server buffer a body.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Arc<App>,
+    stop: Arc<AtomicBool>,
+    header_read_timeout: Duration,
+) {
     while !stop.load(Ordering::SeqCst) {
         let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
         let Ok(Ok((stream, _))) = accepted else {
@@ -115,6 +136,11 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, stop: Arc<AtomicBool>) 
                 let app = app.clone();
                 async move {
                     let (parts, body) = req.into_parts();
+                    // Authenticate on the head alone; the body is read only for a known key.
+                    if app.authenticate(&parts.headers).is_none() {
+                        let response = App::unauthorized();
+                        return Ok::<_, Infallible>(response.map(|b| Full::new(Bytes::from(b))));
+                    }
                     let limited = http_body_util::Limited::new(body, MAX_BODY);
                     let response = match limited.collect().await {
                         Ok(collected) => {
@@ -134,6 +160,8 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, stop: Arc<AtomicBool>) 
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

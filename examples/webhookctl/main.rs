@@ -7,6 +7,7 @@ mod cascade;
 mod check_url;
 mod events;
 mod render;
+mod request;
 mod sign;
 
 use std::process::ExitCode;
@@ -49,6 +50,28 @@ COMMANDS:
         exit 0 when one `v1` entry matches one secret and TS is within 300 s of --now
         (default: this machine's clock); exit 1 with the reason otherwise.
 
+    sign --scheme standard|vapi-hmac|vapi-signature|elevenlabs|retell|bland --secret S
+         [--timestamp TS] [--id ID]
+        Reads the body from stdin (byte-exact) and prints the headers to send, as one JSON
+        object with lowercase header names:
+          standard        {\"webhook-signature\": \"v1,...\"} (S is whsec_<base64>; --id needed)
+          vapi-hmac       {\"x-signature\": hex HMAC-SHA256 of TS.BODY, \"x-timestamp\": TS}
+                          (Vapi's HMAC credential with its defaults)
+          vapi-signature  {\"x-vapi-signature\": \"sha256=\" + hex HMAC-SHA256 of BODY}
+          elevenlabs      {\"elevenlabs-signature\": \"t=TS,v0=\" + hex HMAC-SHA256 of TS.BODY}
+          retell          {\"x-retell-signature\": \"v=TS,d=\" + hex HMAC-SHA256 of BODY + TS}
+          bland           {\"x-webhook-signature\": hex HMAC-SHA256 of BODY}
+        S is the secret's text for every scheme but standard. TS is Unix seconds, except
+        for retell (Unix milliseconds, as Retell sends); default: this machine's clock.
+
+    verify --scheme ... --secret S [--timestamp TS] [--id ID] --signature V [--now TS]
+        Reads the body from stdin and checks V, the scheme's signature header value (for
+        standard: `webhook-signature`, with --id and --timestamp; for vapi-hmac: `x-signature`,
+        with --timestamp for `x-timestamp`; for elevenlabs and retell the whole header, its
+        timestamp inside). --now is in the scheme's unit (default: this machine's clock).
+        Exit 0 when it matches and the timestamp is within the scheme's tolerance
+        (standard and vapi-hmac 300 s, elevenlabs 30 min, retell 5 min); exit 1 otherwise.
+
     events [--profile default|vapi]
         Prints one sample envelope {\"message\": {...}} per event type, one JSON per line.
         The default profile writes timestamps as RFC 3339 (2026-05-31T00:00:00.000Z), the
@@ -60,6 +83,21 @@ COMMANDS:
         \"phoneNumber\": {\"server\", \"serverUrl\", \"serverUrlSecret\"}, \"account\": {\"server\"}}.
         Prints {\"url\": ..., \"level\": ...} for the server that takes events of TYPE, or
         the reason none does (not in serverMessages, no server configured) with exit 1.
+
+    request --cascade FILE --event FILE [--secret whsec_...] [--deadline-ms N] [--dev]
+        Sends the request event in the --event FILE (an envelope {\"message\": {...}},
+        Vapi-shaped) as the runtime would: the server the cascade FILE resolves for it (for
+        tool-calls the called tool's own server in toolWithToolCallList, else the cascade's
+        tool surface), signed with --secret (Standard Webhooks) if given, within the event's
+        budget (assistant-request 7.5 s, else the server's timeoutSeconds) or --deadline-ms if
+        shorter. Prints one JSON line:
+        {\"level\", \"url\", \"status\" (number or null), \"latency_ms\",
+         \"outcome\": \"answered\" | \"failed\", \"reason\" (null, no_target, refused, timeout,
+         connect_error, http_status, invalid_response, too_large), \"response\" (the typed answer
+         or null), \"fallback\" (what the runtime would do, or null)}
+        and exits 0 when answered, 1 when failed. --dev opens loopback only (a development
+        policy) for trying a local server; without it the production policy applies.
+        Sending needs the `reqwest` feature (cargo build --example webhookctl --features reqwest).
 
 Every command prints errors on stderr and exits 1; success exits 0.
 ";
@@ -82,6 +120,11 @@ fn main() -> ExitCode {
         "verify" => sign::verify(&rest),
         "events" => events::run(&rest),
         "cascade" => cascade::run(&rest),
+        "request" => match request::run(&rest) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         other => Err(format!("unknown command `{other}`; see webhookctl --help")),
     };
     match result {

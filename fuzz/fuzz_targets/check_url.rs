@@ -1,5 +1,5 @@
 //! `Policy::parse` / `check_url` / `check_resolved` / `check_redirect` never panic, on any input,
-//! and agree with each other.
+//! and agree with each other; cloud metadata addresses stay refused under every hatch.
 #![no_main]
 
 use std::net::IpAddr;
@@ -12,7 +12,10 @@ use libfuzzer_sys::fuzz_target;
 struct Policies {
     production: Policy,
     development: Policy,
+    /// Development with every hatch open, `0.0.0.0/0` and `::/0` included.
+    everything: Policy,
     rows: Vec<(IpNet, SpecialBlock)>,
+    metadata: Vec<IpAddr>,
 }
 
 /// The rows read the plain way: the longest containing prefix decides. The masked tables and
@@ -45,7 +48,31 @@ fn policies() -> &'static Policies {
             .allow_loopback()
             .build()
             .expect("valid policy"),
+        everything: Policy::builder()
+            .development()
+            .dangerous()
+            .allow_private_networks()
+            .dangerous()
+            .allow_loopback()
+            .dangerous()
+            .allow_network("0.0.0.0/0".parse().expect("net"))
+            .dangerous()
+            .allow_network("::/0".parse().expect("net"))
+            .build()
+            .expect("valid policy"),
         rows: SpecialBlock::all().map(|b| (b.prefix(), b)).collect(),
+        metadata: [
+            "169.254.169.254",
+            "100.100.100.200",
+            "168.63.129.16",
+            "fd00:ec2::254",
+            "fd20:ce::254",
+            "fd00:c1::a9fe:a9fe",
+            "::ffff:100.100.100.200",
+        ]
+        .iter()
+        .map(|a| a.parse().expect("address"))
+        .collect(),
     })
 }
 
@@ -61,6 +88,16 @@ fuzz_target!(|data: &[u8]| {
         let IpAddr::V6(v6) = a else { unreachable!() };
         let v4 = IpAddr::V4((v6.to_bits() as u32).into());
         assert_eq!(special_block(v4), reference(&p.rows, v4), "{v4}");
+        // Metadata stays refused under every hatch, a named network over it included.
+        for candidate in [a, v4] {
+            if p.metadata.contains(&candidate) {
+                assert!(p.development.check_ip(candidate).is_err(), "{candidate}");
+                assert!(p.everything.check_ip(candidate).is_err(), "{candidate}");
+            }
+        }
+    }
+    for m in &p.metadata {
+        assert!(p.everything.check_ip(*m).is_err(), "{m}");
     }
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -89,5 +126,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // The same bytes as a host.
-    let _ = p.production.parse(&format!("http://{text}/"), Origin::Operator);
+    let _ = p
+        .production
+        .parse(&format!("http://{text}/"), Origin::Operator);
 });

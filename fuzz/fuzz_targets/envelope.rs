@@ -9,6 +9,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(envelope) = Envelope::parse(data) {
         let bytes = envelope.to_vec();
         let again = Envelope::parse(&bytes).expect("our own output parses");
-        assert_eq!(again.to_vec(), bytes, "a second round trip is byte-identical");
+        assert_eq!(
+            again.to_vec(),
+            bytes,
+            "a second round trip is byte-identical"
+        );
     }
 });

@@ -475,6 +475,14 @@ impl Event {
     /// # Errors
     /// As [`Envelope::parse`].
     pub fn from_value(message: Value) -> Result<Self, EventError> {
+        // Typed fields are read by deserializing, which recurses: refuse host-built nesting
+        // that would exhaust the stack.
+        if crate::template::exceeds_depth(&message, crate::template::MAX_JSON_DEPTH) {
+            crate::template::drop_deep(message);
+            return Err(EventError::TooDeep {
+                limit: crate::template::MAX_JSON_DEPTH,
+            });
+        }
         let Value::Object(mut fields) = message else {
             return Err(EventError::NotEnvelope);
         };
@@ -603,6 +611,14 @@ pub enum EventError {
         path: String,
         /// What is wrong.
         message: String,
+    },
+    /// A host-built message nests arrays and objects deeper than
+    /// [`MAX_JSON_DEPTH`](crate::template::MAX_JSON_DEPTH) (JSON text never gets this deep:
+    /// the parser has the same limit).
+    #[error("event message nests deeper than {limit} levels of arrays and objects")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
     },
 }
 

@@ -582,6 +582,52 @@ pub fn special_block(addr: IpAddr) -> Option<SpecialBlock> {
     }
 }
 
+/// Cloud metadata service addresses. Every one sits inside a refused block (link-local,
+/// shared address space, unique-local, IETF protocol assignments, the Azure row) whose
+/// verdict reports it in production; these stay refused when a development hatch opens the
+/// block around them ([`Policy::check_ip`](super::Policy::check_ip)), including a named
+/// network.
+const METADATA_V4: &[[u8; 4]] = &[
+    // AWS, GCP, Azure, OCI, DigitalOcean, OpenStack, Hetzner instance metadata (IMDS).
+    [169, 254, 169, 254],
+    // AWS ECS task metadata and credentials (v2), and the EKS Pod Identity Agent.
+    [169, 254, 170, 2],
+    [169, 254, 170, 23],
+    // Tencent Cloud metadata (metadata.tencentyun.com).
+    [169, 254, 0, 23],
+    // Scaleway instance metadata.
+    [169, 254, 42, 42],
+    // Alibaba Cloud ECS metadata, inside shared address space 100.64.0.0/10.
+    [100, 100, 100, 200],
+    // Azure WireServer (also its own policy row).
+    [168, 63, 129, 16],
+    // Oracle Cloud (classic) metadata, inside 192.0.0.0/24 (cujanovic/SSRF-Testing).
+    [192, 0, 0, 192],
+];
+
+/// The IPv6 cloud metadata addresses, all inside unique-local `fc00::/7`.
+const METADATA_V6: &[[u16; 8]] = &[
+    // AWS IMDS over IPv6 (Nitro instances).
+    [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254],
+    // AWS EKS Pod Identity Agent over IPv6.
+    [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23],
+    // Google Cloud metadata server over IPv6.
+    [0xfd20, 0xce, 0, 0, 0, 0, 0, 0x254],
+    // Oracle Cloud metadata over IPv6 (169.254.169.254 in its low 32 bits).
+    [0xfd00, 0xc1, 0, 0, 0, 0, 0xa9fe, 0xa9fe],
+    // Scaleway instance metadata over IPv6.
+    [0xfd00, 0x42, 0, 0, 0, 0, 0, 0x42],
+];
+
+/// Whether `addr` (or the IPv4 address an IPv4-mapped or NAT64 address carries) is a cloud
+/// metadata service address, which no development hatch re-opens.
+pub(crate) fn is_metadata_address(addr: IpAddr) -> bool {
+    match effective(addr) {
+        IpAddr::V4(a) => METADATA_V4.contains(&a.octets()),
+        IpAddr::V6(a) => METADATA_V6.contains(&a.segments()),
+    }
+}
+
 /// The IPv4 address that decides `addr`: the address itself, or the IPv4 carried by an
 /// IPv4-mapped or well-known NAT64 address.
 pub(crate) fn effective(addr: IpAddr) -> IpAddr {
@@ -642,6 +688,26 @@ mod tests {
             .count();
         // 25 rows each; the IPv4 NAT64/DNS64 discovery row holds two /32s.
         assert_eq!((v4, v6), (26, 25));
+    }
+
+    #[test]
+    fn metadata_addresses_are_inside_refused_blocks() {
+        let all = METADATA_V4
+            .iter()
+            .map(|o| IpAddr::V4(Ipv4Addr::from(*o)))
+            .chain(METADATA_V6.iter().map(|s| {
+                IpAddr::V6(Ipv6Addr::new(
+                    s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7],
+                ))
+            }));
+        for addr in all {
+            assert!(special_block(addr).is_some(), "{addr}");
+            assert!(is_metadata_address(addr), "{addr}");
+        }
+        assert!(is_metadata_address(
+            "::ffff:100.100.100.200".parse().unwrap()
+        ));
+        assert!(!is_metadata_address("100.100.100.201".parse().unwrap()));
     }
 
     #[test]

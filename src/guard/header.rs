@@ -12,7 +12,15 @@ const SENSITIVE: &[&str] = &[
     "authorization",
     "cf-access-client-id",
     "cf-access-client-secret",
+    // Cloudflare Access: the signed identity JWT of the user (developers.cloudflare.com, "Validate JWTs").
+    "cf-access-jwt-assertion",
     "cf-access-token",
+    // Cloudflare: the client's address as Cloudflare saw it (developers.cloudflare.com, "HTTP request headers").
+    "cf-connecting-ip",
+    // Cloudflare: the client's IPv6 address (same page).
+    "cf-connecting-ipv6",
+    // de-facto client-IP header honoured by some frameworks (Rack, Symfony trusted headers).
+    "client-ip",
     "connection",
     "content-length",
     "cookie",
@@ -21,8 +29,12 @@ const SENSITIVE: &[&str] = &[
     "dd-application-key",
     "deploy-token",
     "expect",
+    // Fastly: the client's address (docs.fastly.com, "Fastly-Client-IP").
+    "fastly-client-ip",
     "fastly-key",
     "forwarded",
+    // Microsoft front ends: tells the origin the client used https (IIS/ARR, OWA).
+    "front-end-https",
     "host",
     "job-token",
     "keep-alive",
@@ -37,11 +49,15 @@ const SENSITIVE: &[&str] = &[
     "remote-user",
     "set-cookie",
     "set-cookie2",
+    // Apache mod_headers convention for the forwarded client certificate.
+    "ssl-client-cert",
     "stripe-signature",
     "svix-signature",
     "te",
     "trailer",
     "transfer-encoding",
+    // Akamai and Cloudflare Enterprise: the client's address (Akamai "True-Client-IP").
+    "true-client-ip",
     "upgrade",
     "via",
     "webhook-signature",
@@ -51,6 +67,12 @@ const SENSITIVE: &[&str] = &[
     "x-amz-security-token",
     "x-api-key",
     "x-apikey",
+    // Google App Engine: the client's address.
+    "x-appengine-user-ip",
+    // Azure App Service / IIS ARR: the client certificate forwarded to the app.
+    "x-arr-clientcert",
+    // Azure App Service / IIS ARR: says the client used TLS.
+    "x-arr-ssl",
     "x-auth-email",
     "x-auth-key",
     "x-auth-request-access-token",
@@ -60,10 +82,24 @@ const SENSITIVE: &[&str] = &[
     "x-auth-user",
     "x-aws-ec2-metadata-token",
     "x-aws-ec2-metadata-token-ttl-seconds",
+    // Azure Front Door: the client's address.
+    "x-azure-clientip",
+    // Azure Front Door: the socket peer's address.
+    "x-azure-socketip",
+    // client certificate forwarded by a TLS-terminating proxy (GCP load balancers' mTLS headers, Kong).
+    "x-client-cert",
+    // de-facto client-IP header (Rack, Symfony, many WAFs).
+    "x-client-ip",
+    // de-facto client-IP header (Rackspace, Rack's trusted headers).
+    "x-cluster-client-ip",
     "x-consul-token",
     "x-csrf-token",
+    // Envoy: the trusted client address (envoyproxy.io, "HTTP header manipulation").
+    "x-envoy-external-address",
     "x-figma-token",
     "x-forwarded-access-token",
+    // Envoy XFCC: the client certificate's identity (envoyproxy.io, "x-forwarded-client-cert").
+    "x-forwarded-client-cert",
     "x-forwarded-email",
     "x-forwarded-for",
     "x-forwarded-host",
@@ -78,12 +114,20 @@ const SENSITIVE: &[&str] = &[
     "x-goog-iap-jwt-assertion",
     "x-google-metadata-request",
     "x-hasura-admin-secret",
+    // shared-secret HMAC signature header of many webhook senders (the red-team list).
+    "x-hmac",
     "x-honeycomb-team",
+    // host override some proxies and frameworks honour (Symfony/Laravel trusted headers).
+    "x-host",
+    // host override (Microsoft ARR / OWASP host-header cheat sheet).
+    "x-http-host-override",
     "x-http-method",
     "x-http-method-override",
     "x-hub-signature",
     "x-hub-signature-256",
     "x-insert-key",
+    // WSO2 API Manager: the backend JWT carrying the caller's identity.
+    "x-jwt-assertion",
     "x-license-key",
     "x-method-override",
     "x-ms-token-aad-access-token",
@@ -91,11 +135,17 @@ const SENSITIVE: &[&str] = &[
     "x-ms-token-aad-refresh-token",
     "x-nomad-token",
     "x-original-url",
+    // Microsoft Exchange / mail gateways: the client's address.
+    "x-originating-ip",
     "x-postmark-server-token",
     "x-query-key",
     "x-rapidapi-key",
     "x-real-ip",
     "x-refresh-token",
+    // de-facto client-IP header (OWASP IP-spoofing header lists).
+    "x-remote-addr",
+    // de-facto client-IP header (OWASP IP-spoofing header lists).
+    "x-remote-ip",
     "x-remote-user",
     "x-rewrite-url",
     "x-sentry-auth",
@@ -103,15 +153,59 @@ const SENSITIVE: &[&str] = &[
     "x-session-token",
     "x-shopify-access-token",
     "x-slack-signature",
+    // nginx/HAProxy conventions: the client certificate (PEM) forwarded upstream.
+    "x-ssl-client-cert",
+    // nginx/HAProxy conventions: the client certificate's subject.
+    "x-ssl-client-dn",
+    // nginx/HAProxy conventions: the client certificate's verification result.
+    "x-ssl-client-verify",
     "x-subject-token",
     "x-twilio-signature",
+    // scheme override honoured by some WSGI servers (Werkzeug ProxyFix kin).
+    "x-url-scheme",
     "x-vault-token",
+    // Grafana auth proxy: the authenticated user.
+    "x-webauth-user",
     "x-xsrf-token",
     "xi-api-key",
 ];
 
 /// Prefixes whose every header is sensitive.
-const SENSITIVE_PREFIXES: &[&str] = &["proxy-", "sec-"];
+const SENSITIVE_PREFIXES: &[&str] = &[
+    // The Fetch standard's forbidden request headers (MDN, "Forbidden request header").
+    "proxy-",
+    "sec-",
+    // Cloudflare Access service tokens and identity (`Cf-Access-Jwt-Assertion`, `-Client-Id`).
+    "cf-access-",
+    // Authelia, Authentik and Traefik forward-auth: `Remote-User`, `Remote-Groups`,
+    // `Remote-Email`, `Remote-Name` (authelia.com, "Trusted Header SSO").
+    "remote-",
+    // Pomerium's identity headers (`X-Pomerium-Jwt-Assertion`, `X-Pomerium-Claim-*`).
+    "x-pomerium-",
+    // AWS ALB authentication: `X-Amzn-Oidc-Data`, `-Accesstoken`, `-Identity`
+    // (docs.aws.amazon.com, "Authenticate users using an Application Load Balancer").
+    "x-amzn-oidc-",
+    // Azure App Service authentication: `X-Ms-Client-Principal`, `-Name`, `-Id`, `-Idp`
+    // (learn.microsoft.com, "Work with user identities in Azure App Service").
+    "x-ms-client-principal",
+    // oauth2-proxy's identity headers (`X-Auth-Request-User`, `-Email`, `-Groups`,
+    // `-Preferred-Username`, `-Access-Token`).
+    "x-auth-request-",
+    // authentik's proxy-provider headers (`X-Authentik-Username`, `-Groups`, `-Jwt`).
+    "x-authentik-",
+    // Vouch Proxy's identity headers (`X-Vouch-User`, `X-Vouch-Idp-*`).
+    "x-vouch-",
+    // The `X-Forwarded-*` family set by proxies: client address, host, scheme, port, prefix,
+    // URI, server, client certificate, user, email, groups, preferred username (RFC 7239
+    // describes their standard form, `Forwarded`; oauth2-proxy, Traefik and nginx set the rest).
+    "x-forwarded-",
+    // Original-request overrides (`X-Original-URL`, `X-Original-URI`, `X-Original-Host`)
+    // that IIS URL Rewrite, nginx auth_request and Symfony honour.
+    "x-original-",
+    // Envoy's internal routing and trust headers (`X-Envoy-Internal`,
+    // `X-Envoy-Original-Path`, `X-Envoy-External-Address`).
+    "x-envoy-",
+];
 
 /// Substrings that mark a name as sensitive when no exact entry matched (the backstop).
 const SENSITIVE_SUBSTRINGS: &[&str] = &[
@@ -199,6 +293,26 @@ mod tests {
     #[test]
     fn backstop_and_exceptions() {
         for name in [
+            "X-Forwarded-Client-Cert",
+            "True-Client-IP",
+            "CF-Connecting-IP",
+            "Fastly-Client-IP",
+            "X-Originating-IP",
+            "X-Ms-Client-Principal-Name",
+            "X-Amzn-Oidc-Data",
+            "Cf-Access-Jwt-Assertion",
+            "X-Jwt-Assertion",
+            "X-Forwarded-Groups",
+            "X-Forwarded-Preferred-Username",
+            "Remote-Groups",
+            "Remote-Email",
+            "X-Original-URI",
+            "X-Forwarded-Uri",
+            "X-Forwarded-Prefix",
+            "X-Forwarded-Server",
+            "X-Host",
+            "X-Hmac",
+            "X-Envoy-Original-Path",
             "X-Custom-Auth",
             "x-acme-secret",
             "X-Partner-Key",

@@ -43,4 +43,4 @@ pub use policy::{
     ENV_ALLOWED_NETWORKS, ENV_ALLOWED_PORTS, ENV_MODE, Mode, Origin, Policy, PolicyBuilder,
     RedirectHop,
 };
-pub use rejection::{Hatch, PolicyError, Rejection};
+pub use rejection::{Hatch, PolicyError, Rejection, TenantRejection};

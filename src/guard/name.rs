@@ -77,24 +77,90 @@ pub(crate) fn check_name(name: &str) -> Option<(Rejection, Opens)> {
         .map(|rule| (Rejection::LocalName { rule }, Opens::Private))
 }
 
-/// One entry of the host allowlist, normalised.
+/// Which hosts an allowlist entry admits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum HostPattern {
+pub(crate) enum HostMatch {
     /// The host exactly (lower case, no trailing dot; IPv6 in brackets).
     Exact(String),
     /// Any name under the domain: holds `.example.com` for `*.example.com`.
     Under(String),
 }
 
+/// One entry of the host allowlist, normalised: the hosts, the scheme and the port it admits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HostPattern {
+    pub(crate) host: HostMatch,
+    /// `true` for https (the default), `false` for http.
+    https: bool,
+    /// The port (default: the scheme's, 443 or 80).
+    port: u16,
+}
+
+/// Whether `domain` (lower case, no trailing dot) is itself a public suffix: on the Public
+/// Suffix List (ICANN or private section: `com`, `co.uk`, `github.io`) or a single label its
+/// implicit `*` rule makes one (an unknown top-level domain).
+fn is_public_suffix(domain: &str) -> bool {
+    use psl::Psl;
+    psl::List
+        .suffix(domain.as_bytes())
+        .is_none_or(|s| s.as_bytes().len() == domain.len())
+}
+
 impl HostPattern {
-    /// Parses an allowlist entry: `api.example.com`, `*.example.com`, `203.0.113.7`,
-    /// `[2001:db8::1]` (IDNs are converted to punycode, as the URL parser does).
+    /// Parses an allowlist entry `[scheme://]host[:port]`: `api.example.com`,
+    /// `https://api.example.com:8443`, `http://*.example.com`, `203.0.113.7`,
+    /// `[2001:db8::1]:8443` (IDNs are converted to punycode, as the URL parser does). The
+    /// scheme defaults to `https` and the port to the scheme's (443, or 80 for `http`).
     pub(crate) fn parse(entry: &str) -> Result<Self, PolicyError> {
         let bad = |problem| PolicyError::AllowedHost {
             entry: entry.to_owned(),
             problem,
         };
-        let text = strip_dots(entry.trim());
+        let mut text = entry.trim();
+        let https = match text.split_once("://") {
+            Some((scheme, rest)) => {
+                text = rest;
+                if scheme.eq_ignore_ascii_case("https") {
+                    true
+                } else if scheme.eq_ignore_ascii_case("http") {
+                    false
+                } else {
+                    return Err(bad("the scheme may only be http or https"));
+                }
+            }
+            None => true,
+        };
+        if text.contains(['/', '?', '#', '@']) {
+            return Err(bad(
+                "an entry is `[scheme://]host[:port]`, without path or user",
+            ));
+        }
+        // Split off the port: after `]` for a bracketed IPv6, after the only `:` otherwise
+        // (a bare IPv6 has several and takes no port).
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let close = rest.find(']').ok_or_else(|| bad("unclosed `[`"))?;
+            let after = &rest[close + 1..];
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if after.is_empty() => None,
+                None => return Err(bad("text after the IPv6 address")),
+            };
+            (&text[..close + 2], port)
+        } else if text.matches(':').count() == 1 {
+            let (h, p) = text.split_once(':').unwrap_or((text, ""));
+            (h, Some(p))
+        } else {
+            (text, None)
+        };
+        let port = match port {
+            Some(p) => match p.parse::<u16>() {
+                Ok(0) | Err(_) => return Err(bad("the port must be 1 to 65535")),
+                Ok(p) => p,
+            },
+            None if https => 443,
+            None => 80,
+        };
+        let text = strip_dots(host);
         if text.is_empty() {
             return Err(bad("empty host"));
         }
@@ -113,29 +179,43 @@ impl HostPattern {
             rest
         };
         let host = url::Host::parse(rest).map_err(|_| bad("not a host name or IP address"))?;
-        match host {
+        let host = match host {
             url::Host::Domain(d) => {
                 let d = strip_dots(&d).to_ascii_lowercase();
                 if d.is_empty() {
-                    Err(bad("empty host"))
+                    return Err(bad("empty host"));
                 } else if wildcard {
-                    Ok(HostPattern::Under(format!(".{d}")))
+                    if is_public_suffix(&d) {
+                        return Err(bad("a wildcard over a public suffix (`*.com`, `*.co.uk`, \
+                             `*.github.io`) admits every site under it: name the domain"));
+                    }
+                    HostMatch::Under(format!(".{d}"))
                 } else {
-                    Ok(HostPattern::Exact(d))
+                    HostMatch::Exact(d)
                 }
             }
-            _ if wildcard => Err(bad("a wildcard needs a domain, not an IP address")),
-            ip => Ok(HostPattern::Exact(ip.to_string())),
-        }
+            _ if wildcard => return Err(bad("a wildcard needs a domain, not an IP address")),
+            ip => HostMatch::Exact(ip.to_string()),
+        };
+        Ok(HostPattern { host, https, port })
     }
 
-    /// Whether the pattern admits `host`: the host serialisation of an http(s) URL, trailing
-    /// dots stripped. The URL parser has already lower-cased it (and converted IDNs to
-    /// punycode), so bytes compare exactly.
-    pub(crate) fn matches(&self, host: &str) -> bool {
-        match self {
-            HostPattern::Exact(h) => host == h,
-            HostPattern::Under(suffix) => {
+    /// Whether the pattern admits a URL with this scheme, host and port (`port` is the URL's
+    /// port or its scheme's default). `host` is the host serialisation of an http(s) URL,
+    /// trailing dots stripped: the URL parser has already lower-cased it (and converted IDNs
+    /// to punycode), so bytes compare exactly.
+    pub(crate) fn matches(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        let https = match scheme {
+            "https" => true,
+            "http" => false,
+            _ => return false,
+        };
+        if https != self.https || port != Some(self.port) {
+            return false;
+        }
+        match &self.host {
+            HostMatch::Exact(h) => host == h,
+            HostMatch::Under(suffix) => {
                 host.len() > suffix.len() && host.ends_with(suffix.as_str())
             }
         }
@@ -179,16 +259,40 @@ mod tests {
     #[test]
     fn patterns() {
         let p = HostPattern::parse("*.Example.COM.").unwrap();
-        assert_eq!(p, HostPattern::Under(".example.com".into()));
-        assert!(p.matches("a.example.com"));
-        assert!(p.matches("a.b.example.com"));
-        assert!(!p.matches("example.com"));
-        assert!(!p.matches("badexample.com"));
+        assert_eq!(p.host, HostMatch::Under(".example.com".into()));
+        assert!(p.matches("https", "a.example.com", Some(443)));
+        assert!(p.matches("https", "a.b.example.com", Some(443)));
+        assert!(!p.matches("https", "example.com", Some(443)));
+        assert!(!p.matches("https", "badexample.com", Some(443)));
+        assert!(!p.matches("http", "a.example.com", Some(80)));
+        assert!(!p.matches("https", "a.example.com", Some(8443)));
         let p = HostPattern::parse("2001:db8::1").unwrap();
-        assert_eq!(p, HostPattern::Exact("[2001:db8::1]".into()));
-        assert!(HostPattern::parse("*.10.0.0.1").is_err());
-        assert!(HostPattern::parse("a.*.com").is_err());
-        assert!(HostPattern::parse(" ").is_err());
-        assert!(HostPattern::parse("exa mple.com").is_err());
+        assert_eq!(p.host, HostMatch::Exact("[2001:db8::1]".into()));
+        let p = HostPattern::parse("http://[2001:db8::1]:8080").unwrap();
+        assert!(p.matches("http", "[2001:db8::1]", Some(8080)));
+        let p = HostPattern::parse("HTTP://api.example.com").unwrap();
+        assert!(p.matches("http", "api.example.com", Some(80)));
+        assert!(!p.matches("https", "api.example.com", Some(443)));
+        let p = HostPattern::parse("api.example.com:8443").unwrap();
+        assert!(p.matches("https", "api.example.com", Some(8443)));
+        for bad in [
+            "*.10.0.0.1",
+            "a.*.com",
+            " ",
+            "exa mple.com",
+            "ftp://a.com",
+            "a.com:0",
+            "a.com:99999",
+            "https://a.com/x",
+            "u@a.com",
+            "*.com",
+            "*.co.uk",
+            "*.github.io",
+            "*.COM.",
+            "*.unknowntld",
+        ] {
+            assert!(HostPattern::parse(bad).is_err(), "{bad}");
+        }
+        assert!(HostPattern::parse("*.example.co.uk").is_ok());
     }
 }

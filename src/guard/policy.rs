@@ -7,7 +7,7 @@ use http::header::HeaderName;
 use ipnet::IpNet;
 use url::{Host, Url};
 
-use super::address::{Opens, effective, special_block};
+use super::address::{Opens, effective, is_metadata_address, special_block};
 use super::header::is_sensitive_header;
 use super::name::{HostPattern, check_name, strip_dots};
 use super::rejection::{Hatch, PolicyError, Rejection};
@@ -50,9 +50,10 @@ pub enum Mode {
 ///   `metadata.google.internal`; case and trailing dots are ignored. Other names pass and are
 ///   judged again on their resolved addresses ([`Policy::check_resolved`]).
 /// - **Ports**: port 0 is refused; an optional port allowlist ([`PolicyBuilder::allowed_ports`]).
-/// - **Origin**: a [`Origin::Model`] URL must also match the host allowlist (exact hosts and
-///   `*.example.com` wildcards; a wildcard does not match the bare domain). An empty allowlist
-///   refuses every model-provided URL.
+/// - **Origin**: a [`Origin::Model`] URL must also match the allowlist in scheme, host and
+///   port (exact hosts and `*.example.com` wildcards, https and 443 unless the entry names
+///   others; a wildcard does not match the bare domain, and may not cover a public suffix). An
+///   empty allowlist refuses every model-provided URL.
 ///
 /// ```
 /// use agent_webhooks::guard::{Origin, Policy, Rejection};
@@ -140,7 +141,7 @@ impl Policy {
     /// | variable | value | default |
     /// |---|---|---|
     /// | `AGENT_WEBHOOKS_GUARD_MODE` | `production` or `development` | `production` |
-    /// | `TOOL_API_REQUEST_ALLOWED_HOSTS` | comma-separated hosts and `*.domain` wildcards allowed for model-provided URLs | empty: every model-provided URL is refused |
+    /// | `TOOL_API_REQUEST_ALLOWED_HOSTS` | comma-separated `[scheme://]host[:port]` entries (hosts and `*.domain` wildcards; https and 443 by default) allowed for model-provided URLs | empty: every model-provided URL is refused |
     /// | `AGENT_WEBHOOKS_GUARD_ALLOWED_PORTS` | comma-separated ports | any port but 0 |
     /// | `AGENT_WEBHOOKS_GUARD_ALLOW_PRIVATE_NETWORKS` | `true`/`false` (development only) | `false` |
     /// | `AGENT_WEBHOOKS_GUARD_ALLOW_LOOPBACK` | `true`/`false` (development only) | `false` |
@@ -302,51 +303,61 @@ impl Policy {
                 }
             }
         }
+        match (url.port(), &self.allowed_ports) {
+            (Some(0), _) => return Err(Rejection::Port { port: 0 }),
+            // Without an allowlist any other port is fine, and so is none (the scheme's default).
+            (_, None) => {}
+            (port, Some(allowed)) => {
+                let port = port.or_else(|| url.port_or_known_default()).unwrap_or(0);
+                if port == 0 || !allowed.contains(&port) {
+                    return Err(Rejection::Port { port });
+                }
+            }
+        }
         if origin == Origin::Model {
             let host = match host {
                 Some(Host::Domain(d)) => strip_dots(d),
                 _ => url.host_str().unwrap_or(""),
             };
-            if !self.allowed_hosts.iter().any(|p| p.matches(host)) {
+            let port = url.port_or_known_default();
+            if !self
+                .allowed_hosts
+                .iter()
+                .any(|p| p.matches(url.scheme(), host, port))
+            {
                 return Err(Rejection::HostNotAllowed);
             }
         }
-        match (url.port(), &self.allowed_ports) {
-            (Some(0), _) => Err(Rejection::Port { port: 0 }),
-            // Without an allowlist any other port is fine, and so is none (the scheme's default).
-            (_, None) => Ok(()),
-            (port, Some(allowed)) => {
-                let port = port.or_else(|| url.port_or_known_default()).unwrap_or(0);
-                if port != 0 && allowed.contains(&port) {
-                    Ok(())
-                } else {
-                    Err(Rejection::Port { port })
-                }
-            }
-        }
+        Ok(())
     }
 
     /// Checks one address: a URL's IP literal, an address DNS returned, or a transport's peer.
     ///
+    /// Cloud metadata addresses (`169.254.169.254`, `fd00:ec2::254`, `fd20:ce::254`,
+    /// `fd00:c1::a9fe:a9fe`, `100.100.100.200`, `168.63.129.16` and their kin) stay refused
+    /// under every hatch, a named network included.
+    ///
     /// # Errors
     /// [`Rejection::SpecialAddress`] if the address is in a refused block that no escape
-    /// hatch of this policy re-opens.
+    /// hatch of this policy re-opens; [`Rejection::MetadataAddress`] for a cloud metadata
+    /// address inside a block a hatch opens.
     pub fn check_ip(&self, addr: IpAddr) -> Result<(), Rejection> {
         let Some(block) = special_block(addr) else {
             return Ok(());
         };
-        if self.opens(block.opens()) {
-            return Ok(());
-        }
-        if !self.networks.is_empty() {
-            let eff = effective(addr);
-            if self
+        let eff = effective(addr);
+        let hatch_opens = self.opens(block.opens())
+            || self
                 .networks
                 .iter()
-                .any(|n| n.contains(&addr) || n.contains(&eff))
-            {
-                return Ok(());
+                .any(|n| n.contains(&addr) || n.contains(&eff));
+        if hatch_opens {
+            // Cloud metadata sits inside blocks the hatches open (`fd00:ec2::254` in
+            // unique-local, `100.100.100.200` in shared address space): never re-opened.
+            if is_metadata_address(addr) {
+                return Err(Rejection::MetadataAddress { address: addr });
             }
+            return Ok(());
         }
         Err(Rejection::SpecialAddress {
             address: addr,
@@ -394,7 +405,10 @@ impl Policy {
     /// let mut headers = HeaderMap::new();
     /// headers.insert("authorization", "Bearer x".parse()?);
     /// headers.insert("x-call-id", "CA1".parse()?);
-    /// assert_eq!(hop.strip_headers(&mut headers), ["authorization"]);
+    /// let mut account = agent_webhooks::http::HeaderValue::from_static("acct_secret");
+    /// account.set_sensitive(true); // a value that carries a secret, under any name
+    /// headers.insert("x-partner-account", account);
+    /// assert_eq!(hop.strip_headers(&mut headers), ["authorization", "x-partner-account"]);
     /// assert_eq!(headers.len(), 1);
     ///
     /// let next = first.join("http://169.254.169.254/")?;
@@ -442,19 +456,26 @@ impl RedirectHop {
         self.cross_origin
     }
 
-    /// The headers of `headers` to drop before following the hop: every sensitive one
-    /// ([`is_sensitive_header`](super::is_sensitive_header)) on a cross-origin hop, none on a
-    /// same-origin hop.
+    /// The headers of `headers` to drop before following the hop: on a cross-origin hop, every
+    /// header whose name is sensitive ([`is_sensitive_header`](super::is_sensitive_header)) and
+    /// every header with a value marked sensitive ([`HeaderValue::is_sensitive`], which
+    /// [`CompiledTool::prepare`](crate::tool::CompiledTool::prepare) sets on every value that
+    /// carries a tenant secret, whatever the header's name); none on a same-origin hop.
+    ///
+    /// [`HeaderValue::is_sensitive`]: http::HeaderValue::is_sensitive
     #[must_use]
     pub fn headers_to_drop(&self, headers: &HeaderMap) -> Vec<HeaderName> {
         if !self.cross_origin {
             return Vec::new();
         }
-        headers
-            .keys()
-            .filter(|name| is_sensitive_header(name.as_str()))
-            .cloned()
-            .collect()
+        let mut drop: Vec<HeaderName> = Vec::new();
+        for (name, value) in headers {
+            if (value.is_sensitive() || is_sensitive_header(name.as_str())) && !drop.contains(name)
+            {
+                drop.push(name.clone());
+            }
+        }
+        drop
     }
 
     /// Removes [`RedirectHop::headers_to_drop`] from `headers` and returns their names.
@@ -479,9 +500,33 @@ impl PolicyBuilder {
         self.mode(Mode::Development)
     }
 
-    /// Adds an entry to the host allowlist for model-provided URLs: a host (`api.example.com`,
-    /// `203.0.113.7`, `[2001:db8::1]`) or a wildcard `*.example.com`, which matches names under
-    /// the domain but not the domain itself. Case and trailing dots are ignored.
+    /// Adds an entry to the allowlist for model-provided URLs, `[scheme://]host[:port]`: a
+    /// host (`api.example.com`, `203.0.113.7`, `[2001:db8::1]`) or a wildcard
+    /// `*.example.com`, which matches names under the domain but not the domain itself, with
+    /// an optional scheme (`http` or `https`, default `https`) and port (default the
+    /// scheme's: 443, or 80 for `http`). A model-provided URL must match an entry's scheme,
+    /// host and port. Case and trailing dots are ignored.
+    ///
+    /// A wildcard over a public suffix (`*.com`, `*.co.uk`, `*.github.io`, or an unknown
+    /// top-level domain), judged by the Public Suffix List, is a
+    /// [`PolicyError::AllowedHost`] at build time.
+    ///
+    /// ```
+    /// use agent_webhooks::guard::{Origin, Policy, PolicyError, Rejection};
+    /// let policy = Policy::builder()
+    ///     .allow_host("api.example.com")
+    ///     .allow_host("http://legacy.example.com:8080")
+    ///     .build()?;
+    /// assert!(policy.parse("https://api.example.com/v1", Origin::Model).is_ok());
+    /// assert_eq!(policy.parse("http://api.example.com/v1", Origin::Model), Err(Rejection::HostNotAllowed));
+    /// assert_eq!(policy.parse("https://api.example.com:8443/", Origin::Model), Err(Rejection::HostNotAllowed));
+    /// assert!(policy.parse("http://legacy.example.com:8080/", Origin::Model).is_ok());
+    /// assert!(matches!(
+    ///     Policy::builder().allow_host("*.co.uk").build(),
+    ///     Err(PolicyError::AllowedHost { .. })
+    /// ));
+    /// # Ok::<(), PolicyError>(())
+    /// ```
     pub fn allow_host(mut self, host: impl Into<String>) -> Self {
         self.hosts.push(host.into());
         self
@@ -564,7 +609,9 @@ impl PolicyBuilder {
 impl DangerousPolicyBuilder {
     /// Opens private networks: RFC 1918, shared address space (100.64.0.0/10), unique-local
     /// IPv6 (`fc00::/7`), and names under `.internal`, `.local`, `.localdomain`, `.home.arpa`.
-    /// Loopback, link-local and metadata stay refused.
+    /// Loopback, link-local and cloud metadata stay refused, also the metadata addresses
+    /// inside the opened blocks (`100.100.100.200`, `fd00:ec2::254`, `fd20:ce::254`,
+    /// `fd00:c1::a9fe:a9fe`): [`Rejection::MetadataAddress`].
     pub fn allow_private_networks(mut self) -> PolicyBuilder {
         self.inner.private_networks = true;
         self.inner
@@ -578,7 +625,8 @@ impl DangerousPolicyBuilder {
     }
 
     /// Opens one named network, such as a staging network `10.20.0.0/16`: addresses in it are
-    /// allowed whatever block they are in.
+    /// allowed whatever block they are in, except cloud metadata addresses
+    /// ([`Rejection::MetadataAddress`]), which no hatch opens.
     pub fn allow_network(mut self, net: IpNet) -> PolicyBuilder {
         self.inner.networks.push(net);
         self.inner

@@ -64,6 +64,12 @@ pub enum Rejection {
         /// The name that matched, e.g. `"metadata.google.internal"`.
         name: &'static str,
     },
+    /// A cloud metadata service address (`fd00:ec2::254`, `100.100.100.200`, ...) inside a
+    /// block a development hatch opens: no hatch opens metadata.
+    MetadataAddress {
+        /// The refused address, as written or resolved.
+        address: IpAddr,
+    },
     /// A model-provided URL whose host is not in the host allowlist.
     HostNotAllowed,
     /// [`Policy::check_resolved`](super::Policy::check_resolved) was given no address.
@@ -73,7 +79,7 @@ pub enum Rejection {
 impl Rejection {
     /// A short stable code for counting refusals: `parse`, `scheme`, `credentials`,
     /// `missing-host`, `port`, `special-address`, `local-name`, `metadata-name`,
-    /// `host-not-allowed`, `no-address`.
+    /// `metadata-address`, `host-not-allowed`, `no-address`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
@@ -85,8 +91,62 @@ impl Rejection {
             Rejection::SpecialAddress { .. } => "special-address",
             Rejection::LocalName { .. } => "local-name",
             Rejection::MetadataName { .. } => "metadata-name",
+            Rejection::MetadataAddress { .. } => "metadata-address",
             Rejection::HostNotAllowed => "host-not-allowed",
             Rejection::NoAddress => "no-address",
+        }
+    }
+}
+
+impl Rejection {
+    /// The refusal as a tenant may read it: the class of refusal without the address DNS
+    /// returned or the URL carried, so a tenant cannot map the runtime's internal network
+    /// through its refusals. The runtime's own operators read [`Rejection`]'s Display, which
+    /// names the address and its block.
+    ///
+    /// ```
+    /// use agent_webhooks::guard::{Origin, Policy};
+    /// let policy = Policy::default();
+    /// let url = policy.parse("https://hooks.example.com/", Origin::Operator)?;
+    /// let err = policy.check_resolved(&url, &["10.20.30.40".parse()?]).unwrap_err();
+    /// assert!(err.to_string().contains("10.20.30.40"));
+    /// let shown = err.for_tenant().to_string();
+    /// assert_eq!(shown, "the address the name resolved to is in a Private-Use block, \
+    ///                    which is not globally reachable");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn for_tenant(&self) -> TenantRejection {
+        TenantRejection(*self)
+    }
+}
+
+/// A [`Rejection`] as a tenant sees it ([`Rejection::for_tenant`]): the class, never an
+/// address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantRejection(Rejection);
+
+impl TenantRejection {
+    /// The rejection's stable code ([`Rejection::code`]).
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.0.code()
+    }
+}
+
+impl fmt::Display for TenantRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Rejection::SpecialAddress { block, .. } => write!(
+                f,
+                "the address the name resolved to is in a {} block, which is not globally \
+                 reachable",
+                block.name()
+            ),
+            Rejection::MetadataAddress { .. } => {
+                f.write_str("the address the name resolved to is a cloud metadata service")
+            }
+            other => fmt::Display::fmt(&other, f),
         }
     }
 }
@@ -118,6 +178,10 @@ impl fmt::Display for Rejection {
             Rejection::MetadataName { name } => {
                 write!(f, "host name `{name}` is a cloud metadata service")
             }
+            Rejection::MetadataAddress { address } => write!(
+                f,
+                "address {address} is a cloud metadata service, which no development hatch opens"
+            ),
             Rejection::HostNotAllowed => f.write_str(
                 "host is not in the allowlist for model-provided URLs \
                  (TOOL_API_REQUEST_ALLOWED_HOSTS)",

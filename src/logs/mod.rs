@@ -8,7 +8,8 @@
 //! | `POST /logs/webhooks/:id/replay` | [`Action::ReplayWebhook`] | sends the attempt's job again to its *current* target; the new manual attempt |
 //! | `POST /logs/webhooks/jobs/:id/retry` | [`Action::RetryWebhook`] | requeues a failed or skipped job; the job |
 //!
-//! Listing filters: `kind` (`jobs`, `attempts`), `status`, `event_type`, `call_id` (jobs),
+//! Listing filters: `kind` (`jobs`, `attempts`; `live`: the attempts of live request exchanges,
+//! [`crate::live`]; `tool`: the attempts of webhook tool calls), `status`, `event_type`, `call_id` (jobs),
 //! `job_id` (attempts), `since` / `until` (RFC 3339 or epoch milliseconds; creation time of
 //! jobs, start time of attempts), `cursor` (the previous page's `next_cursor`), `limit` (1 to
 //! [`MAX_LOGS_LIMIT`], default 50) and `tenant` (a super admin narrowing to one tenant).
@@ -33,9 +34,16 @@
 //! with [`LogsApi::with_data_policies`] also the policy in force (`data_policy`: privacy mode,
 //! redacted paths, job and payload retention in seconds).
 //!
-//! What is never shown: secret values (none are stored with jobs), header values (none are
-//! stored), URL user info and query values (`?token=redacted`), and in payloads the value of
-//! every key that names a credential (`secret`, `apiKey`, `Authorization`, ...). A
+//! What is never shown, in every view (payloads, URLs, errors, response bodies): header values
+//! (none are stored); in every URL anywhere in a view, its user info, query values
+//! (`?token=redacted`, pre-signed signatures), fragment and the secret part of its path
+//! (capability URLs such as Slack's `hooks.slack.com/services/...`, Discord's, and
+//! token-like segments); in payloads the value of every key that names a credential
+//! (`secret`, `apiKey`, `Authorization`, `password`, ...) whatever its type; the tenant's
+//! secret values wherever they appear, given a source ([`LogsApi::with_secrets`]). Tenants
+//! (anyone but the runtime's operators, who may manage the guard's allowlist) see refusals
+//! by class, with IP addresses masked (`[address]`): the runtime's internal DNS answers stay
+//! its own. A
 //! [`AccessRole::User`](crate::AccessRole::User) sees attempts without their response bodies
 //! (`response_body: null`, `response_body_hidden: true`): a body is whatever the customer's
 //! endpoint answered, including stack traces and echoed credentials
@@ -86,7 +94,7 @@ use serde::Serialize;
 use crate::outbox::{
     AttemptId, AttemptQuery, DataPolicies, Dispatcher, JobId, Outbox, OutboxError, Page, Store,
 };
-use crate::tenant::{AccessDenied, Action, Principal, Scope, authorize};
+use crate::tenant::{AccessDenied, Action, Principal, Scope, TenantId, authorize};
 
 pub use query::MAX_LOGS_LIMIT;
 use query::{BadFilter, Listing};
@@ -107,6 +115,25 @@ pub struct LogsApi {
     outbox: Outbox,
     dispatcher: Arc<Dispatcher>,
     policies: Option<DataPolicies>,
+    secrets: Option<Arc<dyn SecretValues>>,
+}
+
+/// Where the logs API reads a tenant's secret values, to take them out of every view (a
+/// receiver that echoes a key back, a payload that quotes it). [`TenantConfigs`] is one;
+/// a host that keeps secrets elsewhere implements it over its store.
+///
+/// [`TenantConfigs`]: crate::tenant::TenantConfigs
+pub trait SecretValues: Send + Sync + std::fmt::Debug {
+    /// The secret values of `tenant` (never another tenant's).
+    fn secret_values(&self, tenant: &TenantId) -> Vec<String>;
+}
+
+impl SecretValues for crate::tenant::TenantConfigs {
+    fn secret_values(&self, tenant: &TenantId) -> Vec<String> {
+        self.get(&Scope::tenant(tenant.clone()), tenant)
+            .map(|c| c.secret_values().map(|s| s.expose().to_owned()).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// An answer that is not a success.
@@ -249,7 +276,17 @@ impl LogsApi {
             outbox,
             dispatcher,
             policies: None,
+            secrets: None,
         }
+    }
+
+    /// Takes each tenant's secret values (read from `secrets` per item shown) out of every
+    /// payload, URL, error and response body of that tenant's items, wherever they appear.
+    /// Values shorter than 6 characters are not replaced (they would blank ordinary text).
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretValues>) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// Shows, with every job, the data policy that applies to its tenant (`data_policy`:
@@ -262,7 +299,7 @@ impl LogsApi {
         self
     }
 
-    fn job_view<'a>(&self, job: &'a crate::outbox::Job, visible: Visibility) -> JobView<'a> {
+    fn job_view<'a>(&self, job: &'a crate::outbox::Job, visible: &Visibility) -> JobView<'a> {
         let policy = self.policies.as_ref().map(|p| p.for_tenant(&job.tenant));
         JobView::new(job, visible).with_policy(policy)
     }
@@ -301,10 +338,21 @@ impl LogsApi {
         result.unwrap_or_else(|f| failure(&f))
     }
 
-    fn visibility(principal: &Principal, tenant: &crate::TenantId) -> Visibility {
+    fn visibility(&self, principal: &Principal, tenant: &TenantId) -> Visibility {
+        let secrets: Arc<[String]> = match &self.secrets {
+            Some(source) => source
+                .secret_values(tenant)
+                .into_iter()
+                .filter(|s| s.len() >= view::MIN_SECRET_LEN)
+                .collect(),
+            None => Arc::from(Vec::new()),
+        };
         Visibility {
             payload: authorize(principal, Action::ViewConversations, tenant).is_allowed(),
             response_body: authorize(principal, Action::ViewResponseBodies, tenant).is_allowed(),
+            // Whoever may widen the guard's egress runs the runtime: it sees refused addresses.
+            addresses: authorize(principal, Action::ManageAllowlist, tenant).is_allowed(),
+            secrets,
         }
     }
 
@@ -339,7 +387,7 @@ impl LogsApi {
                     .filter(|j| {
                         authorize(principal, Action::ViewWebhookLogs, &j.tenant).is_allowed()
                     })
-                    .map(|j| self.job_view(j, Self::visibility(principal, &j.tenant)))
+                    .map(|j| self.job_view(j, &self.visibility(principal, &j.tenant)))
                     .collect();
                 ok(&page_body("jobs", items, &page))
             }
@@ -351,7 +399,7 @@ impl LogsApi {
                     .filter(|a| {
                         authorize(principal, Action::ViewWebhookLogs, &a.tenant).is_allowed()
                     })
-                    .map(|a| AttemptView::new(a, Self::visibility(principal, &a.tenant)))
+                    .map(|a| AttemptView::new(a, &self.visibility(principal, &a.tenant)))
                     .collect();
                 ok(&page_body("attempts", items, &page))
             }
@@ -383,13 +431,13 @@ impl LogsApi {
                     )
                     .await
                     .map_err(|e| Failure::store(&e))?;
-                let visible = Self::visibility(principal, &job.tenant);
+                let visible = self.visibility(principal, &job.tenant);
                 let views = attempts
                     .items
                     .iter()
-                    .map(|a| AttemptView::new(a, visible))
+                    .map(|a| AttemptView::new(a, &visible))
                     .collect();
-                return Ok(ok(&self.job_view(&job, visible).with_attempts(views)));
+                return Ok(ok(&self.job_view(&job, &visible).with_attempts(views)));
             }
         }
         if let Ok(attempt_id) = AttemptId::new(id) {
@@ -401,8 +449,8 @@ impl LogsApi {
                 authorize(principal, Action::ViewWebhookLogs, &attempt.tenant)
                     .into_result()
                     .map_err(|d| Failure::denied(&d, "item"))?;
-                let visible = Self::visibility(principal, &attempt.tenant);
-                return Ok(ok(&AttemptView::new(&attempt, visible)));
+                let visible = self.visibility(principal, &attempt.tenant);
+                return Ok(ok(&AttemptView::new(&attempt, &visible)));
             }
         }
         Err(Failure::not_found("item"))
@@ -431,8 +479,8 @@ impl LogsApi {
         let own = Scope::tenant(original.tenant.clone());
         match self.dispatcher.replay(&own, &attempt_id).await {
             Ok(attempt) => {
-                let visible = Self::visibility(principal, &attempt.tenant);
-                Ok(ok(&AttemptView::new(&attempt, visible)))
+                let visible = self.visibility(principal, &attempt.tenant);
+                Ok(ok(&AttemptView::new(&attempt, &visible)))
             }
             Err(e) => Err(match e.as_outbox() {
                 Some(OutboxError::NotFound { what, .. }) => Failure::not_found(what),
@@ -447,7 +495,8 @@ impl LogsApi {
                 ) => Failure::new(
                     StatusCode::CONFLICT,
                     "replay_refused",
-                    refused_message(refused),
+                    self.visibility(principal, &original.tenant)
+                        .text(&refused_message(refused)),
                 ),
                 Some(other) => Failure::store(other),
                 None => Failure::new(
@@ -480,8 +529,8 @@ impl LogsApi {
         let own = Scope::tenant(job.tenant.clone());
         match self.outbox.requeue(&own, &job_id).await {
             Ok(job) => {
-                let visible = Self::visibility(principal, &job.tenant);
-                Ok(ok(&self.job_view(&job, visible)))
+                let visible = self.visibility(principal, &job.tenant);
+                Ok(ok(&self.job_view(&job, &visible)))
             }
             Err(e) => Err(match e.as_outbox() {
                 Some(OutboxError::NotFound { .. }) => Failure::not_found("job"),

@@ -2,6 +2,7 @@
 
 use crate::outbox::{
     AttemptQuery, AttemptStatus, Cursor, DEFAULT_PAGE_LIMIT, JobId, JobQuery, JobStatus, Timestamp,
+    Trigger,
 };
 use crate::tenant::TenantId;
 
@@ -93,12 +94,14 @@ pub(crate) fn parse(query: Option<&str>) -> Result<ListRequest, BadFilter> {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let attempts = match get("kind") {
-        None | Some("jobs") => false,
-        Some("attempts") => true,
+    let (attempts, trigger) = match get("kind") {
+        None | Some("jobs") => (false, None),
+        Some("attempts") => (true, None),
+        Some("live") => (true, Some(Trigger::Live)),
+        Some("tool") => (true, Some(Trigger::Tool)),
         Some(other) => {
             return Err(BadFilter(format!(
-                "`kind` = `{}`: use jobs or attempts",
+                "`kind` = `{}`: use jobs, attempts, live or tool",
                 shown(other)
             )));
         }
@@ -139,6 +142,7 @@ pub(crate) fn parse(query: Option<&str>) -> Result<ListRequest, BadFilter> {
             ));
         }
         let mut q = AttemptQuery::new().limit(limit).cursor(cursor);
+        q.trigger = trigger;
         if let Some(s) = get("status") {
             let status = s
                 .parse::<AttemptStatus>()
@@ -223,7 +227,7 @@ mod tests {
             ),
             ("sort=asc", "unknown filter"),
             ("limit=1&limit=2", "twice"),
-            ("kind=both", "jobs or attempts"),
+            ("kind=both", "jobs, attempts, live or tool"),
             ("kind=attempts&call_id=c", "job_id"),
             ("job_id=msg_1", "kind=attempts"),
             ("tenant=a%20b", "tenant"),

@@ -13,7 +13,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use crate::error::Result;
 use crate::guard::Policy;
 use crate::outbox::error::{OutboxError, PlanError};
-use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock};
+use crate::outbox::io::{Clock, OsRandom, Random, SystemClock};
 use crate::outbox::model::{
     Attempt, AttemptId, AttemptStatus, Job, JobId, MAX_RESPONSE_BODY, PayloadState, Trigger,
 };
@@ -161,7 +161,7 @@ impl DispatcherBuilder {
         self.d.clock = clock;
         self
     }
-    /// The randomness for jitter and attempt ids (default: process-seeded).
+    /// The randomness for jitter and attempt ids (default: [`OsRandom`](crate::outbox::OsRandom)).
     pub fn random(mut self, random: Arc<dyn Random>) -> Self {
         self.d.random = random;
         self
@@ -282,7 +282,7 @@ impl Dispatcher {
                 resolver,
                 check: Arc::new(Policy::default()),
                 clock: Arc::new(SystemClock),
-                random: Arc::new(SeededRandom::from_entropy()),
+                random: Arc::new(OsRandom),
                 observer: Arc::new(NoObserver),
                 plan: RetryPlan::default(),
                 scope: Scope::AllTenants,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::event::Envelope;
 use crate::outbox::error::OutboxError;
-use crate::outbox::io::{Clock, Random, SeededRandom, SystemClock};
+use crate::outbox::io::{Clock, OsRandom, Random, SystemClock};
 use crate::outbox::model::{Job, JobId, JobStatus, PayloadState, TargetRef, Timestamp, check_text};
 use crate::outbox::store::{Inserted, Recovered, Store};
 use crate::tenant::{Scope, TenantId};
@@ -134,13 +134,14 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// An outbox over `store`, with the system clock and process-seeded ids.
+    /// An outbox over `store`, with the system clock and ids whose random part comes from the
+    /// operating system ([`OsRandom`](crate::outbox::OsRandom)).
     #[must_use]
     pub fn new(store: Arc<dyn Store>) -> Self {
         Outbox {
             store,
             clock: Arc::new(SystemClock),
-            random: Arc::new(SeededRandom::from_entropy()),
+            random: Arc::new(OsRandom),
             idempotency_window: DEFAULT_IDEMPOTENCY_WINDOW,
         }
     }

@@ -81,7 +81,44 @@ pub trait Random: Send + Sync + fmt::Debug {
     }
 }
 
-/// A small, fast generator (SplitMix64) for jitter and ids; not for secrets.
+/// Random bits from the operating system (`getrandom`): the default of [`Outbox`] and
+/// [`Dispatcher`], so the random part of every job and attempt id is unpredictable. Two ids
+/// a tenant holds tell it nothing about how many ids were made between them (a seeded
+/// generator's sequence can be inverted: from one output, the next and the count between).
+///
+/// Should the operating system fail to answer (it practically never does), the bits come
+/// from SipHash keyed once per process by std's own OS-seeded keys, over a counter and the
+/// time: still keyed, never a panic.
+///
+/// [`Outbox`]: crate::outbox::Outbox
+/// [`Dispatcher`]: crate::outbox::Dispatcher
+///
+/// ```
+/// use agent_webhooks::outbox::{OsRandom, Random};
+/// assert_ne!(OsRandom.next_u64(), OsRandom.next_u64()); // 2^-64 to fail
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    fn next_u64(&self) -> u64 {
+        getrandom::u64().unwrap_or_else(|_| keyed_fallback())
+    }
+}
+
+/// SipHash with per-process OS-seeded keys over a counter and the time.
+fn keyed_fallback() -> u64 {
+    use std::sync::OnceLock;
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let keys = KEYS.get_or_init(RandomState::new);
+    keys.hash_one((n, SystemClock.now().as_unix_millis()))
+}
+
+/// A small, fast generator (SplitMix64) for tests and simulations; not for ids in
+/// production and never for secrets: its sequence can be inverted, so two of its outputs
+/// reveal how many were drawn between (use [`OsRandom`], the default).
 ///
 /// [`SeededRandom::new`] is deterministic, for tests; [`SeededRandom::from_entropy`] seeds it
 /// from the process's hash-map keys (std's own per-process randomness).

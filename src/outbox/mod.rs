@@ -86,7 +86,7 @@ pub use enqueue::{
     DEFAULT_IDEMPOTENCY_WINDOW, MAX_RECOVER_JOBS, MAX_RECOVER_WINDOW, NewJob, Outbox,
 };
 pub use error::{OutboxError, PlanError};
-pub use io::{Clock, ManualClock, Random, SeededRandom, SystemClock};
+pub use io::{Clock, ManualClock, OsRandom, Random, SeededRandom, SystemClock};
 pub use lifecycle::{
     DEFAULT_JOB_RETENTION, DEFAULT_PAYLOAD_RETENTION, DEFAULT_PURGE_BATCH, DataPolicies,
     DataPolicy, Erase, Erased, JsonPath, Lifecycle, PrivacyMode, Purge, Purged, REDACTED_VALUE,

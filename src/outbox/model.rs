@@ -116,6 +116,9 @@ macro_rules! id_type {
 
             /// A fresh id from the creation time and 64 random bits:
             #[doc = concat!("`", $prefix, "` then 28 hex digits.")]
+            /// Ids sort by creation time (to the millisecond); the random bits must come from
+            /// an unpredictable source ([`OsRandom`](crate::outbox::OsRandom), the default of
+            /// the outbox and dispatcher), or ids leak how many were made between two of them.
             #[must_use]
             pub fn generate(now: Timestamp, random: u64) -> Self {
                 Self(generate($prefix, now, random))
@@ -316,6 +319,11 @@ str_enum!(
         Scheduled = "scheduled",
         /// By an operator's replay; never rescheduled.
         Manual = "manual",
+        /// A live exchange: a request event the caller waited for ([`crate::live`]); never
+        /// scheduled.
+        Live = "live",
+        /// A webhook tool call the model made ([`crate::tool::ToolRunner`]); never scheduled.
+        Tool = "tool",
     }
 );
 

@@ -11,11 +11,12 @@ use http::header::{HeaderName, HeaderValue};
 use url::Url;
 
 use crate::cascade::{Cascade, Resolved, ServerAuth};
+use crate::credential::CredentialResolver;
 use crate::event::Envelope;
 use crate::guard::{Origin, Policy, Rejection};
 use crate::outbox::model::{Job, TargetRef};
 use crate::outbox::plan::RetryPlan;
-use crate::sign::{SignError, Signer, legacy_secret_header};
+use crate::sign::{Message, Scheme, SignError, Signer, WEBHOOK_SIGNATURE, legacy_secret_header};
 use crate::tenant::TenantId;
 
 /// Where a job goes now: resolved at every attempt, so a changed server URL takes effect on the
@@ -28,6 +29,7 @@ pub struct Target {
     pub(crate) timeout: Duration,
     pub(crate) headers: http::HeaderMap,
     pub(crate) signer: Option<Arc<dyn Sign>>,
+    pub(crate) credential: Option<Arc<dyn Sign>>,
     pub(crate) plan: Option<RetryPlan>,
 }
 
@@ -41,6 +43,7 @@ impl Target {
             timeout: Duration::from_secs(20),
             headers: http::HeaderMap::new(),
             signer: None,
+            credential: None,
             plan: None,
         }
     }
@@ -60,6 +63,13 @@ impl Target {
     /// Signs every attempt (`webhook-signature`).
     pub fn signer(mut self, signer: Arc<dyn Sign>) -> Self {
         self.signer = Some(signer);
+        self
+    }
+
+    /// Also signs every attempt with the server's credential (Vapi's HMAC credential, a
+    /// receiver-compatible [`Scheme`]), after the signature of [`Target::signer`].
+    pub fn credential(mut self, signer: Arc<dyn Sign>) -> Self {
+        self.credential = Some(signer);
         self
     }
 
@@ -103,6 +113,7 @@ impl fmt::Debug for Target {
             .field("timeout", &self.timeout)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("signed", &self.signer.is_some())
+            .field("credential_signed", &self.credential.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -149,9 +160,14 @@ impl Target {
 /// targets.insert(TenantId::new("acme")?, TargetRef::new("assistant:asst_1")?, cascade, Some(Arc::new(signer)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Routes live in this process only: after a restart every pending job is unroutable until
+/// its route is inserted again. For routing that survives a restart, resolve through the
+/// tenant's configuration with [`DirectoryTargets`](crate::directory::DirectoryTargets).
 #[derive(Default)]
 pub struct CascadeTargets {
     routes: RwLock<HashMap<(TenantId, TargetRef), Route>>,
+    credentials: Option<Arc<CredentialResolver>>,
 }
 
 #[derive(Clone)]
@@ -165,6 +181,14 @@ impl CascadeTargets {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Applies servers' credentials (`credentialId`) through `credentials`; without it such a
+    /// server is skipped, saying so.
+    #[must_use]
+    pub fn with_credentials(mut self, credentials: Arc<CredentialResolver>) -> Self {
+        self.credentials = Some(credentials);
+        self
     }
 
     /// Routes the jobs of `tenant` to `target` through `cascade`, signed by `signer`; replaces
@@ -224,13 +248,23 @@ impl TargetResolver for CascadeTargets {
             None => route.cascade.resolve(&job.event_type),
         }
         .map_err(|e| Unresolved(e.to_string()))?;
-        if let ServerAuth::Credential(id) = resolved.server.auth() {
-            return Err(Unresolved(format!(
-                "the {} server uses credential `{id}`: resolve it in your own TargetResolver",
-                resolved.level
-            )));
+        let level = resolved.level;
+        let credential = match resolved.server.auth() {
+            ServerAuth::Credential(id) => Some(id.clone()),
+            _ => None,
+        };
+        let mut target = Target::from_resolved(resolved).map_err(|e| Unresolved(e.to_string()))?;
+        if let Some(id) = credential {
+            let Some(credentials) = &self.credentials else {
+                return Err(Unresolved(format!(
+                    "the {level} server uses credential `{id}` and no credential resolver is configured"
+                )));
+            };
+            target = credentials
+                .apply(&job.tenant, &id, target)
+                .await
+                .map_err(|e| Unresolved(format!("the {level} server's credential: {e}")))?;
         }
-        let target = Target::from_resolved(resolved).map_err(|e| Unresolved(e.to_string()))?;
         Ok(match route.signer {
             Some(signer) => target.signer(signer),
             None => target,
@@ -275,12 +309,13 @@ impl UrlCheck for Policy {
     }
 }
 
-/// Signs an attempt: the `webhook-signature` value over `id.timestamp.body`.
+/// Signs an attempt: the `webhook-signature` value over `id.timestamp.body`, or, for the
+/// receiver-compatible schemes ([`Scheme`]) and HMAC credentials, the headers of their own.
 ///
-/// [`Signer`] (Standard Webhooks, with rotation) is one; implement it for a key held elsewhere
-/// (an HSM, a KMS).
+/// [`Signer`] (Standard Webhooks, with rotation) and [`Scheme`] are two; implement it for a key
+/// held elsewhere (an HSM, a KMS).
 pub trait Sign: Send + Sync + fmt::Debug {
-    /// The header value for this attempt.
+    /// The `webhook-signature` value for this attempt.
     ///
     /// # Errors
     /// Why signing failed; the job is then skipped (nothing unsigned is sent).
@@ -290,6 +325,54 @@ pub trait Sign: Send + Sync + fmt::Debug {
         timestamp: u64,
         body: &[u8],
     ) -> std::result::Result<HeaderValue, SignError>;
+
+    /// Sets this attempt's signature headers on `headers`. By default the
+    /// `webhook-signature` of [`Sign::sign`] (Unix seconds of `message.unix_millis`);
+    /// schemes with headers of their own override it.
+    ///
+    /// # Errors
+    /// As [`Sign::sign`].
+    fn sign_headers(
+        &self,
+        message: &Message<'_>,
+        headers: &mut http::HeaderMap,
+    ) -> std::result::Result<(), SignError> {
+        let value = self.sign(message.id, message.unix_millis / 1000, message.body)?;
+        headers.insert(WEBHOOK_SIGNATURE, value);
+        Ok(())
+    }
+}
+
+impl Sign for Scheme {
+    /// The signature header's value (for a scheme with several headers, use
+    /// [`Sign::sign_headers`]).
+    fn sign(
+        &self,
+        webhook_id: &str,
+        timestamp: u64,
+        body: &[u8],
+    ) -> std::result::Result<HeaderValue, SignError> {
+        let message = Message::new(webhook_id, timestamp.saturating_mul(1000), "", body);
+        let headers = Scheme::sign(self, &message)?;
+        let value = headers
+            .get(WEBHOOK_SIGNATURE)
+            .or_else(|| headers.values().next())
+            .cloned();
+        value.ok_or(SignError::EmptySecret)
+    }
+
+    fn sign_headers(
+        &self,
+        message: &Message<'_>,
+        headers: &mut http::HeaderMap,
+    ) -> std::result::Result<(), SignError> {
+        for (name, value) in Scheme::sign(self, message)? {
+            if let Some(name) = name {
+                headers.insert(name, value);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Sign for Signer {

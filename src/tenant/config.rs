@@ -96,6 +96,11 @@ impl TenantConfig {
         self.secrets.get(name)
     }
 
+    /// Every secret value, for redaction by value (the logs API).
+    pub(crate) fn secret_values(&self) -> impl Iterator<Item = &Secret> {
+        self.secrets.values()
+    }
+
     /// A webhook target by name.
     #[must_use]
     pub fn webhook_target(&self, name: &str) -> Option<&Url> {

@@ -8,9 +8,13 @@
 //! keeps the reason when it could not get an answer).
 
 mod execute;
+mod permits;
 mod result;
 
-pub use execute::{ToolInvocation, ToolOutcome, ToolRunner};
+pub use execute::{
+    DEFAULT_CALL_CONCURRENCY, DEFAULT_RUNTIME_CONCURRENCY, FunctionTools, ToolInvocation,
+    ToolOutcome, ToolRunner, Turn,
+};
 pub use result::{DEFAULT_RESULT_LIMIT, ToolFailure, ToolResult};
 
 use std::collections::BTreeMap;
@@ -94,6 +98,13 @@ pub struct WebhookTool {
     pub name: String,
     /// What the tool does, for the model.
     pub description: String,
+    /// The arguments' JSON Schema, as function calling declares it (`{"type": "object",
+    /// "properties": {"filter": {"type": "object"}}}`), if given. The crate reads one thing
+    /// from it: which arguments are objects or arrays. Only those may fill a whole-value body
+    /// leaf (`"filter": "{{args.filter}}"`) with an object or array; every other
+    /// model-provided value there must be a string, number, boolean or null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
     /// The request to make.
     pub config: ToolConfig,
 }
@@ -127,6 +138,8 @@ struct RawTool {
     name: String,
     #[serde(default)]
     description: String,
+    #[serde(default)]
+    parameters: Option<Value>,
     config: RawConfig,
 }
 
@@ -231,8 +244,21 @@ impl WebhookTool {
     /// Parses and validates a tool config from a JSON value.
     ///
     /// # Errors
-    /// As [`WebhookTool::from_json`].
+    /// As [`WebhookTool::from_json`], and [`TemplateError::TooDeep`] for a value nested
+    /// deeper than [`MAX_JSON_DEPTH`](crate::template::MAX_JSON_DEPTH) (plus the config's own
+    /// few levels).
     pub fn from_value(value: Value) -> Result<Self, ConfigError> {
+        // Deserializing walks the value recursively: refuse host-built nesting that could
+        // exhaust the stack before serde sees it (a parsed JSON text never gets this deep).
+        if template::exceeds_depth(&value, template::MAX_JSON_DEPTH + 8) {
+            template::drop_deep(value);
+            return Err(ConfigError::new(
+                "(root)",
+                ConfigProblem::Template(TemplateError::TooDeep {
+                    limit: template::MAX_JSON_DEPTH,
+                }),
+            ));
+        }
         let raw: RawTool = serde_path_to_error::deserialize(value).map_err(path_error)?;
         Self::from_raw(raw)
     }
@@ -277,9 +303,26 @@ impl WebhookTool {
                 ));
             }
         }
+        if let Some(p) = &raw.parameters {
+            if !p.is_object() {
+                return Err(ConfigError::new(
+                    "parameters",
+                    ConfigProblem::Invalid("a JSON Schema object is expected".into()),
+                ));
+            }
+            if template::exceeds_depth(p, template::MAX_JSON_DEPTH) {
+                return Err(ConfigError::new(
+                    "parameters",
+                    ConfigProblem::Template(TemplateError::TooDeep {
+                        limit: template::MAX_JSON_DEPTH,
+                    }),
+                ));
+            }
+        }
         Ok(WebhookTool {
             name: raw.name,
             description: raw.description,
+            parameters: raw.parameters,
             config: ToolConfig {
                 url: c.url,
                 method,
@@ -343,23 +386,30 @@ impl WebhookTool {
             has_content_type |= header == CONTENT_TYPE;
             let parts = template::parse(value, kind, defaults)
                 .map_err(|e| ConfigError::new(field(), e.into()))?;
+            // A sensitive name makes the value sensitive whatever its source: a credential
+            // written literally (`Authorization: Bearer sk_...`) is as secret as a
+            // `{{secrets.*}}` one, and is hidden from Debug, `to_json` and redirects alike.
+            let sensitive_name = is_sensitive_header(name);
             let value = match parts.as_slice() {
                 [] => HeaderSource::Static(HeaderValue::from_static("")),
-                [Part::Lit(lit)] => HeaderSource::Static(
-                    HeaderValue::from_str(lit)
-                        .map_err(|_| ConfigError::new(field(), ConfigProblem::HeaderValue))?,
-                ),
+                [Part::Lit(lit)] => {
+                    let mut value = HeaderValue::from_str(lit)
+                        .map_err(|_| ConfigError::new(field(), ConfigProblem::HeaderValue))?;
+                    value.set_sensitive(sensitive_name);
+                    HeaderSource::Static(value)
+                }
                 _ => {
                     let model = parts
                         .iter()
                         .any(|p| matches!(p, Part::Slot(s) if s.is_model_provided()));
-                    if model && is_sensitive_header(name) {
+                    if model && sensitive_name {
                         dropped.push(header);
                         continue;
                     }
-                    let secret = parts
-                        .iter()
-                        .any(|p| matches!(p, Part::Slot(s) if s.is_secret()));
+                    let secret = sensitive_name
+                        || parts
+                            .iter()
+                            .any(|p| matches!(p, Part::Slot(s) if s.is_secret()));
                     HeaderSource::Template {
                         template: HeaderTemplate::new(parts),
                         secret,
@@ -370,7 +420,7 @@ impl WebhookTool {
         }
         let body = match &c.body {
             Some(body) => Some(
-                BodyTemplate::compile_with(body, kind, defaults)
+                BodyTemplate::compile_with(body, kind, defaults, &self.structured_args())
                     .map_err(|e| ConfigError::new("config.body", e.into()))?,
             ),
             None => None,
@@ -386,6 +436,41 @@ impl WebhookTool {
             timeout: Duration::from_secs(u64::from(c.timeout_seconds)),
             dropped,
         })
+    }
+}
+
+impl WebhookTool {
+    /// The argument paths (`args.filter`, `args.order.items`) the `parameters` schema
+    /// declares as objects or arrays (`"type": "object"`, `"array"`, or a list holding one),
+    /// following nested `properties`. Bounded by [`template::MAX_JSON_DEPTH`] (checked when
+    /// the tool was read).
+    fn structured_args(&self) -> template::Structured {
+        fn is_structured(schema: &Value) -> bool {
+            let structured = |t: &Value| matches!(t.as_str(), Some("object" | "array"));
+            match schema.get("type") {
+                Some(Value::Array(types)) => types.iter().any(structured),
+                Some(t) => structured(t),
+                None => false,
+            }
+        }
+        let mut out = template::Structured::new();
+        let mut stack: Vec<(String, &Value)> = Vec::new();
+        if let Some(params) = &self.parameters {
+            stack.push(("args".to_owned(), params));
+        }
+        while let Some((prefix, schema)) = stack.pop() {
+            let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+                continue;
+            };
+            for (name, prop) in props {
+                let path = format!("{prefix}.{name}");
+                if is_structured(prop) {
+                    out.insert(path.clone());
+                }
+                stack.push((path, prop));
+            }
+        }
+        out
     }
 }
 
@@ -550,7 +635,10 @@ impl CompiledTool {
 }
 
 /// A request ready to send: the `http::Request`, its URL parsed once, the timeout and the
-/// headers left out for safety. `Debug` prints secret header values as `Sensitive`.
+/// headers left out for safety. A header value is marked sensitive when it carries a tenant
+/// secret or its name is sensitive ([`is_sensitive_header`]), whatever its source (a literal
+/// `Authorization: Bearer sk_...` too); `Debug` prints such values as `Sensitive`, and
+/// [`PreparedRequest::to_json`] as `[redacted]`.
 #[derive(Debug)]
 pub struct PreparedRequest {
     request: http::Request<Vec<u8>>,

@@ -68,8 +68,9 @@ pub struct ToolResult {
 }
 
 impl ToolResult {
-    /// The result of a response: 2xx gives its body as the result; any other status gives an
-    /// error sentence with the status and the start of the body.
+    /// The result of a response: 2xx gives its body as the result; any other status gives a
+    /// short error sentence with the status only. A failing endpoint's body (stack traces,
+    /// echoed keys) never reaches the model; it is recorded for admins.
     #[must_use]
     pub fn from_response(response: &http::Response<Vec<u8>>, limit: usize) -> Self {
         let status = response.status();
@@ -82,12 +83,7 @@ impl ToolResult {
                 truncated,
             }
         } else {
-            let (snippet, _) = body_text(response.body(), 200);
-            let mut error = format!("The tool request failed with HTTP {status}.");
-            if !snippet.is_empty() {
-                error.push_str(" The service said: ");
-                error.push_str(&snippet);
-            }
+            let error = format!("The tool request failed with HTTP {status}.");
             ToolResult {
                 status: Some(status.as_u16()),
                 result: None,
@@ -215,12 +211,20 @@ mod tests {
 
     #[test]
     fn failures_become_short_sentences() {
-        let r = ToolResult::from_response(&response(503, br#"{"error":"down"}"#), 100);
+        let r = ToolResult::from_response(
+            &response(
+                401,
+                br#"{"error":"bad key sk_live_1","trace":"at app.js:10"}"#,
+            ),
+            100,
+        );
         assert_eq!(
             r.error(),
-            Some(
-                r#"The tool request failed with HTTP 503 Service Unavailable. The service said: {"error":"down"}"#
-            )
+            Some("The tool request failed with HTTP 401 Unauthorized.")
+        );
+        assert!(
+            !r.error().unwrap().contains("sk_live_1"),
+            "the body never reaches the model"
         );
         assert_eq!(
             r.to_vapi_result("c1", "t")["error"],

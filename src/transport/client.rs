@@ -1,7 +1,6 @@
 //! The reqwest transport: one guarded client, every request and hop checked.
 
 use std::error::Error as StdError;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use url::Url;
 
 use super::resolve::{DnsResolver, GuardedResolver, ResolveError, SystemResolver};
 use crate::guard::{Origin, Policy, Rejection};
-use crate::transport::{Transport, TransportError, TransportErrorKind};
+use crate::transport::{BodyStream, BodyTruncated, Transport, TransportError, TransportErrorKind};
 
 /// The most response-body bytes a [`ReqwestTransport`] reads by default: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -21,16 +20,6 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 pub const MAX_REDIRECTS: usize = 10;
 /// The default connect timeout (the whole exchange is bounded by the timeout of each send).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Put in a response's extensions when the body was cut at the transport's body limit.
-///
-/// ```
-/// use agent_webhooks::transport::BodyTruncated;
-/// let response = agent_webhooks::http::Response::new(Vec::<u8>::new());
-/// assert!(response.extensions().get::<BodyTruncated>().is_none());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyTruncated;
 
 /// Why a [`ReqwestTransport`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -66,9 +55,11 @@ pub enum TransportBuildError {
 /// - **Redirects are not followed** by default (a 3xx is returned as the response, which the
 ///   outbox counts as a failed attempt). With [`ReqwestTransportBuilder::redirects`] (at most
 ///   [`MAX_REDIRECTS`]) each hop is checked with [`Policy::check_redirect`] under the first
-///   URL's origin, and the sensitive headers are dropped once a hop leaves the first URL's
-///   origin. 301/302 turn a POST into a GET and 303 any method but HEAD (without body);
-///   307/308 keep method and body.
+///   URL's origin, and once a hop leaves the first URL's origin every header whose name is
+///   sensitive or whose value is marked sensitive (a tenant secret, under any name) is dropped
+///   ([`RedirectHop::headers_to_drop`](crate::guard::RedirectHop::headers_to_drop)).
+///   301/302 turn a POST into a GET and 303 any method but HEAD (without body); 307/308 keep
+///   method and body.
 /// - **Bodies are read up to a limit** ([`DEFAULT_BODY_LIMIT`]), chunk by chunk; reading stops
 ///   at the limit and the response carries [`BodyTruncated`].
 /// - **The timeout of each send bounds the whole exchange**: connect, every hop and the body.
@@ -224,6 +215,15 @@ impl ReqwestTransport {
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let response = self.head(request).await?;
+        self.read(response).await
+    }
+
+    /// Sends the request, following allowed redirects, up to the final response's head.
+    async fn head(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<reqwest::Response, TransportError> {
         let origin = request
             .extensions()
             .get::<Origin>()
@@ -263,7 +263,7 @@ impl ReqwestTransport {
             let location = response.headers().get(LOCATION).map(|l| l.to_str());
             let next = match location {
                 Some(Ok(location)) if !last && status.is_redirection() => url.join(location),
-                _ => return self.read(response).await,
+                _ => return Ok(response),
             };
             let next = next.map_err(|e| refused(Rejection::Parse(e)))?;
             let verdict = self
@@ -382,11 +382,44 @@ impl Transport for ReqwestTransport {
             )),
         }
     }
-}
 
-impl fmt::Display for BodyTruncated {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the response body was cut at the transport's body limit")
+    /// Every send runs under `tokio::time::timeout(timeout, ..)`: the whole exchange.
+    fn enforces_timeout(&self) -> bool {
+        true
+    }
+
+    /// Streams the body as reqwest reads it; `timeout` bounds the response head, the caller
+    /// bounds the body (the body limit does not apply: the caller counts).
+    async fn send_streaming(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<http::Response<BodyStream>, TransportError> {
+        let mut response = match tokio::time::timeout(timeout, self.head(request)).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(TransportError::new(
+                    TransportErrorKind::Timeout,
+                    format!("no response head within {} ms", timeout.as_millis()),
+                ));
+            }
+        };
+        let mut out = http::Response::builder()
+            .status(response.status())
+            .version(response.version())
+            .body(())
+            .map_err(|e| TransportError::new(TransportErrorKind::Other, e.to_string()))?;
+        *out.headers_mut() = std::mem::take(response.headers_mut());
+        let chunks = futures_util::stream::unfold(Some(response), |response| async move {
+            let mut response = response?;
+            match response.chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk.to_vec()), Some(response))),
+                Ok(None) => None,
+                Err(e) => Some((Err(from_reqwest(e)), None)),
+            }
+        });
+        let (parts, ()) = out.into_parts();
+        Ok(http::Response::from_parts(parts, Box::pin(chunks)))
     }
 }
 

@@ -27,9 +27,14 @@ mod client;
 #[cfg(feature = "reqwest")]
 mod resolve;
 mod send;
+mod spawn;
 mod timer;
 
 pub use send::{Exchange, ExchangeResult, Refusal, SendStep, USER_AGENT_VALUE};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use spawn::TokioSpawn;
+pub use spawn::{Spawn, Task};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use timer::TokioTimer;
@@ -38,7 +43,7 @@ pub use timer::{Elapsed, ManualTimer, NeverTimer, Sleep, Timer, within};
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use client::{
-    BodyTruncated, DEFAULT_BODY_LIMIT, DEFAULT_CONNECT_TIMEOUT, MAX_REDIRECTS, ReqwestTransport,
+    DEFAULT_BODY_LIMIT, DEFAULT_CONNECT_TIMEOUT, MAX_REDIRECTS, ReqwestTransport,
     ReqwestTransportBuilder, TransportBuildError,
 };
 #[cfg(feature = "reqwest")]
@@ -61,7 +66,39 @@ pub trait Transport: Send + Sync + fmt::Debug {
         request: http::Request<Vec<u8>>,
         timeout: Duration,
     ) -> Result<http::Response<Vec<u8>>, TransportError>;
+
+    /// Whether this transport bounds every send by its `timeout` itself (the whole exchange:
+    /// connect, every hop, the body). The [`SendStep`] then skips its own race against the
+    /// timer (it still treats a late answer as a timeout). Default `false`: the step enforces
+    /// the deadline itself; `ReqwestTransport` says `true`.
+    fn enforces_timeout(&self) -> bool {
+        false
+    }
+
+    /// Sends `request` and returns the response once its head arrived, its body as a stream
+    /// of chunks (a `voice-request`'s audio is handed on as it comes). `timeout` bounds the
+    /// head; the caller bounds the body.
+    ///
+    /// The provided implementation calls [`Transport::send`] and yields the whole body as one
+    /// chunk: correct, but buffered. `ReqwestTransport` (feature `reqwest`) streams.
+    ///
+    /// # Errors
+    /// As [`Transport::send`], for the head.
+    async fn send_streaming(
+        &self,
+        request: http::Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<http::Response<BodyStream>, TransportError> {
+        let (parts, body) = self.send(request, timeout).await?.into_parts();
+        let chunks: BodyStream = Box::pin(futures_util::stream::once(async move { Ok(body) }));
+        Ok(http::Response::from_parts(parts, chunks))
+    }
 }
+
+/// A response body arriving in chunks ([`Transport::send_streaming`]); an error ends it.
+pub type BodyStream = std::pin::Pin<
+    Box<dyn futures_util::stream::Stream<Item = Result<Vec<u8>, TransportError>> + Send>,
+>;
 
 /// Why a send got no HTTP response; recorded on the attempt with no status code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,5 +153,22 @@ impl fmt::Display for TransportErrorKind {
             TransportErrorKind::Refused => "refused by the guard",
             TransportErrorKind::Other => "transport error",
         })
+    }
+}
+
+/// Put in a response's extensions by a transport that cut the body at its body limit (the
+/// reqwest transport does); the live path answers such a response `too_large`.
+///
+/// ```
+/// use agent_webhooks::transport::BodyTruncated;
+/// let response = agent_webhooks::http::Response::new(Vec::<u8>::new());
+/// assert!(response.extensions().get::<BodyTruncated>().is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTruncated;
+
+impl fmt::Display for BodyTruncated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the response body was cut at the transport's body limit")
     }
 }

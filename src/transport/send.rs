@@ -13,7 +13,7 @@ use super::timer::{Timer, within};
 use super::{Transport, TransportError, TransportErrorKind};
 use crate::guard::{Policy, Rejection};
 use crate::outbox::{Clock, SystemClock, Target, Timestamp, UrlCheck, parse_retry_after};
-use crate::sign::{SignError, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
+use crate::sign::{Message, SignError, WEBHOOK_ID, WEBHOOK_TIMESTAMP};
 
 /// The `user-agent` of every request the boundary sends.
 pub const USER_AGENT_VALUE: &str = concat!("agent-webhooks/", env!("CARGO_PKG_VERSION"));
@@ -23,10 +23,14 @@ pub const USER_AGENT_VALUE: &str = concat!("agent-webhooks/", env!("CARGO_PKG_VE
 /// For a target, a body and a `webhook-id`:
 /// 1. the guard's URL check ([`UrlCheck`], the production [`Policy`] by default);
 /// 2. the request: `POST`, `content-type: application/json`, `user-agent`, `webhook-id`,
-///    `webhook-timestamp` (fresh from the clock), `webhook-signature` when the target has a
-///    signer, then the target's own headers (the legacy secret header among them);
+///    `webhook-timestamp` (fresh from the clock), `webhook-signature` (or the headers of the
+///    target's [`Sign`](crate::outbox::Sign) scheme) when the target has a signer, then the
+///    target's own headers (the legacy secret header and credential headers among them), then
+///    the headers of the server's signing credential (Vapi's HMAC, a receiver-compatible
+///    scheme), computed per attempt;
 /// 3. the send through the [`Transport`] with the limit as its timeout; with a [`Timer`] set,
-///    the step also races the send against the limit itself and treats an answer that came
+///    the step also races the send against the limit itself (unless the transport says it
+///    [enforces its timeout](Transport::enforces_timeout)) and treats an answer that came
 ///    later than the limit (on its clock) as a timeout, so a transport that ignores its timeout
 ///    cannot hold the caller;
 /// 4. one [`Exchange`]: the response (status, headers, body), the transport's failure, or why
@@ -157,7 +161,8 @@ impl SendStep {
             .parse()
             .map_err(|e| invalid(format!("not a valid request URI: {e}")))?;
         // Fresh for every send, including retries and replays; the id never changes.
-        let timestamp = self.clock.now().as_unix_seconds();
+        let now = self.clock.now();
+        let timestamp = now.as_unix_seconds();
         let mut request = http::Request::post(uri)
             .body(body.to_vec())
             .map_err(|e| invalid(e.to_string()))?;
@@ -168,14 +173,26 @@ impl SendStep {
             .map_err(|_| Refusal::Unsigned(SignError::InvalidId(webhook_id.to_owned())))?;
         headers.insert(WEBHOOK_ID, id);
         headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
+        let message = Message::new(
+            webhook_id,
+            now.as_unix_millis(),
+            target.url().as_str(),
+            body,
+        );
         if let Some(signer) = &target.signer {
-            let signature = signer
-                .sign(webhook_id, timestamp, body)
+            signer
+                .sign_headers(&message, headers)
                 .map_err(Refusal::Unsigned)?;
-            headers.insert(WEBHOOK_SIGNATURE, signature);
         }
         for (name, value) in &target.headers {
             headers.append(name, value.clone());
+        }
+        // The server's credential (an HMAC credential, a receiver-compatible scheme) signs
+        // this attempt last: its headers are computed per attempt, never stored.
+        if let Some(credential) = &target.credential {
+            credential
+                .sign_headers(&message, headers)
+                .map_err(Refusal::Unsigned)?;
         }
         Ok(request)
     }
@@ -224,6 +241,18 @@ impl SendStep {
             return self.transport.send(request, limit).await;
         };
         let start = self.clock.now();
+        if self.transport.enforces_timeout() {
+            let result = self.transport.send(request, limit).await;
+            return match result {
+                Ok(_) if self.clock.now().duration_since(start) > limit => {
+                    Err(TransportError::new(
+                        TransportErrorKind::Timeout,
+                        format!("no complete response within {} ms", limit.as_millis()),
+                    ))
+                }
+                other => other,
+            };
+        }
         let late = || {
             TransportError::new(
                 TransportErrorKind::Timeout,

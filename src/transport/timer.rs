@@ -103,6 +103,7 @@ impl Timer for TokioTimer {
 pub struct ManualTimer {
     clock: ManualClock,
     sleepers: Arc<Mutex<Sleepers>>,
+    jump: bool,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +120,21 @@ impl ManualTimer {
         ManualTimer {
             clock,
             sleepers: Arc::new(Mutex::new(Sleepers::default())),
+            jump: false,
+        }
+    }
+
+    /// A timer whose time jumps: a sleep that is polled and not yet due moves the clock to its
+    /// end at once (waking every other sleep then due). Work that is ready when polled still
+    /// wins a race against a sleep ([`within`] polls the work first), so a scripted transport
+    /// that takes time by advancing the clock, or one that never answers, plays out to the
+    /// millisecond without a test moving time by hand. For sequential code: with several
+    /// tasks in flight, the first sleep polled moves time for all.
+    #[must_use]
+    pub fn jumping(clock: ManualClock) -> Self {
+        ManualTimer {
+            jump: true,
+            ..ManualTimer::new(clock)
         }
     }
 
@@ -190,6 +206,9 @@ impl Future for ManualSleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.timer.jump && self.timer.clock.now() < self.end {
+            self.timer.set(self.end);
+        }
         if self.timer.clock.now() >= self.end {
             if let Some(key) = self.key.take() {
                 self.timer.lock().waiting.remove(&key);
@@ -260,6 +279,26 @@ mod tests {
         assert_eq!(
             poll(&mut stuck),
             Poll::Ready(Err(Elapsed(Duration::from_secs(1))))
+        );
+    }
+
+    #[test]
+    fn a_jumping_timer_moves_time_to_the_sleep_it_waits_for() {
+        let clock = ManualClock::new(Timestamp::from_unix_seconds(10));
+        let timer = ManualTimer::jumping(clock.clone());
+        let mut stuck = Box::pin(within(
+            &timer,
+            Duration::from_secs(3),
+            std::future::pending::<()>(),
+        ));
+        assert!(poll(&mut stuck).is_ready());
+        assert_eq!(clock.now(), Timestamp::from_unix_seconds(13));
+        let mut quick = Box::pin(within(&timer, Duration::from_secs(3), async { 1 }));
+        assert_eq!(poll(&mut quick), Poll::Ready(Ok(1)));
+        assert_eq!(
+            clock.now(),
+            Timestamp::from_unix_seconds(13),
+            "ready work wins"
         );
     }
 

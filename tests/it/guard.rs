@@ -581,14 +581,25 @@ fn redirect_hops() {
     assert!(!hop.is_cross_origin());
     assert!(hop.headers_to_drop(&headers).is_empty());
 
-    // Another host in the allowlist, another port, a scheme downgrade: cross-origin.
+    // Another host in the allowlist, another port, a scheme downgrade: cross-origin. (A
+    // model-provided chain may not change port or scheme at all: judged as an operator's.)
     for target in [
         "https://b.example.com/",
         "https://a.example.com:8443/",
         "http://a.example.com/",
     ] {
         let next = first.join(target).unwrap();
-        let hop = policy.check_redirect(&first, &next, Origin::Model).unwrap();
+        let origin = if target.starts_with("https://b.") {
+            Origin::Model
+        } else {
+            assert_eq!(
+                policy.check_redirect(&first, &next, Origin::Model),
+                Err(Rejection::HostNotAllowed),
+                "{target}"
+            );
+            Origin::Operator
+        };
+        let hop = policy.check_redirect(&first, &next, origin).unwrap();
         assert!(hop.is_cross_origin(), "{target}");
         let mut h = headers.clone();
         let mut dropped: Vec<String> = hop

@@ -74,6 +74,8 @@ fn seed_tool_renders_exactly() {
         "https://api.example.com/customers/+15551234567"
     );
     assert_eq!(req.headers()["authorization"], "Bearer YOUR_KEY");
+    // A literal credential under a sensitive name is sensitive (issue 16, item 4).
+    assert!(req.headers()["authorization"].is_sensitive());
     assert_eq!(req.headers()["x-call-id"], "CA123");
     assert_eq!(req.headers().len(), 2);
     assert!(req.body().is_empty());
@@ -82,7 +84,7 @@ fn seed_tool_renders_exactly() {
     assert_eq!(
         prepared.to_json(),
         json!({"method": "GET", "url": "https://api.example.com/customers/+15551234567",
-               "headers": {"authorization": "Bearer YOUR_KEY", "x-call-id": "CA123"},
+               "headers": {"authorization": "[redacted]", "x-call-id": "CA123"},
                "body": null, "dropped_headers": []})
     );
 }
@@ -92,15 +94,13 @@ fn path_values_stay_one_segment() {
     let t = tool(json!({"url": "https://h.example/a/{{args.v}}/b?k=1", "method": "GET"}));
     let c = t.compile(AgentKind::Chat).unwrap();
     let expect = [
-        ("../admin", "https://h.example/a/..%2Fadmin/b?k=1"),
         ("?x=1#y", "https://h.example/a/%3Fx=1%23y/b?k=1"),
         ("a=b&c", "https://h.example/a/a=b&c/b?k=1"),
         ("say \"hi\"", "https://h.example/a/say%20%22hi%22/b?k=1"),
-        ("back\\slash", "https://h.example/a/back%5Cslash/b?k=1"),
         ("Zoë", "https://h.example/a/Zo%C3%AB/b?k=1"),
-        ("", "https://h.example/a//b?k=1"),
-        ("%2e%2e", "https://h.example/a/%252e%252e/b?k=1"),
+        ("%2e%2ex", "https://h.example/a/%252e%252ex/b?k=1"),
         ("a+b c", "https://h.example/a/a+b%20c/b?k=1"),
+        ("a;b", "https://h.example/a/a%3Bb/b?k=1"),
     ];
     for (value, url) in expect {
         let p = c
@@ -108,6 +108,15 @@ fn path_values_stay_one_segment() {
             .unwrap();
         assert_eq!(p.url().as_str(), url, "value {value:?}");
         assert_eq!(p.request().uri().to_string(), url);
+    }
+    // Separators in any encoding, empty values and dot segments are refused (issue 16,
+    // items 2 and 9; see `UrlTemplate`'s rule).
+    for value in ["../admin", "back\\slash", "", "%2e%2e", "..;", "a%2Fb"] {
+        assert!(
+            c.prepare(&Vars::new().with_arg("v", value), &policy())
+                .is_err(),
+            "{value:?}"
+        );
     }
 }
 
@@ -236,9 +245,14 @@ fn body_strings_are_serialized_by_serde_json() {
 
 #[test]
 fn whole_placeholder_leaves_keep_their_json_type() {
-    let t = tool(json!({"url": "https://h.example/", "method": "POST",
+    // Objects and arrays from the model only where the parameters declare them.
+    let t = WebhookTool::from_value(json!({"name": "t",
+        "parameters": {"type": "object", "properties": {
+            "o": {"type": "object", "properties": {"list": {"type": ["array", "null"]}}}}},
+        "config": {"url": "https://h.example/", "method": "POST",
         "body": {"n": "{{args.n}}", "o": "{{ args.o }}", "b": "{{args.b}}", "z": "{{args.z}}",
-                 "deep": "{{args.o.list}}", "s": "{{call_sid}}", "t": "n={{args.n}}"}}));
+                 "deep": "{{args.o.list}}", "s": "{{call_sid}}", "t": "n={{args.n}}"}}}))
+    .unwrap();
     let vars = phone_vars()
         .with_arg("n", 42.5)
         .with_arg("o", json!({"list": [1, {"k": "v"}]}))
@@ -616,8 +630,18 @@ proptest! {
                 prop_assert_eq!(body, json!({"v": value, "s": format!("pre {value} post"), "w": other}));
             }
             Err(e) => {
-                let dot = |s: &str| s == "." || s == "..";
-                prop_assert!(dot(&value) || dot(&other), "{}", e);
+                prop_assert!(
+                    matches!(
+                        e.as_render(),
+                        Some(
+                            RenderError::DotSegment { .. }
+                                | RenderError::EmptyPathValue { .. }
+                                | RenderError::PathSeparator { .. }
+                        )
+                    ),
+                    "{}",
+                    e
+                );
             }
         }
     }
@@ -666,10 +690,17 @@ fn literal_dot_segments_are_config_errors() {
             "{url}"
         );
     }
-    // An empty value next to literal dots completes a dot segment at render time.
+    // A value next to literal dots completes a dot segment at render time; an empty value
+    // is refused on its own.
     let t = tool(json!({"url": "https://h.example/a/{{args.v}}../b"}));
     assert_eq!(
         render_error(&t, &Vars::new().with_arg("v", "")),
+        RenderError::EmptyPathValue {
+            name: "args.v".into()
+        }
+    );
+    assert_eq!(
+        render_error(&t, &Vars::new().with_arg("v", ".;")),
         RenderError::DotSegment {
             name: "args.v".into()
         }

@@ -297,6 +297,72 @@ async fn a_cross_origin_redirect_drops_sensitive_headers() {
     assert_eq!(landed.header("x-api-key"), Some("k_1"));
 }
 
+/// Issue 16, item 1: a tool header carrying a tenant secret under a name the list does not
+/// know (`X-Partner-Account`), and a literal credential, never reach a second origin, on a
+/// 302 or a 307, between two ports of 127.0.0.1 or from 127.0.0.1 to [::1].
+#[tokio::test]
+async fn secret_bearing_headers_never_cross_origins_on_redirects() {
+    let tool = WebhookTool::from_value(serde_json::json!({"name": "t", "config": {
+        "url": "{URL}",
+        "method": "POST",
+        "headers": {"X-Partner-Account": "{{secrets.partner}}", "X-Call-Id": "{{call_sid}}",
+                    "Authorization": "Bearer sk_literal_1", "X-Tenant-Label": "acme-{{secrets.label}}"},
+        "body": {"ok": true}}}))
+    .unwrap();
+    for landing_bind in ["127.0.0.1:0", "[::1]:0"] {
+        for status in [302, 307] {
+            let b = Server::start(landing_bind, |_| Reply::text(200, "b")).await;
+            let to = b.url("/landing");
+            let a = Server::start("127.0.0.1:0", move |seen| {
+                if seen.path == "/same" {
+                    Reply::redirect(status, "/moved")
+                } else if seen.path == "/moved" {
+                    Reply::text(200, "a")
+                } else {
+                    Reply::redirect(status, &to)
+                }
+            })
+            .await;
+            let t = ReqwestTransport::builder(dev())
+                .redirects(2)
+                .build()
+                .unwrap();
+            let vars = Vars::new()
+                .with(Builtin::CallSid, "CA1")
+                .with_secret("partner", "acct_77_secret")
+                .with_secret("label", "lbl_secret");
+            let send = |path: &str| {
+                let mut config = tool.clone();
+                config.config.url = a.url(path);
+                let prepared = config
+                    .compile(AgentKind::Chat)
+                    .unwrap()
+                    .prepare(&vars, &dev())
+                    .unwrap();
+                t.send(prepared.into_request(), WAIT)
+            };
+            let response = send("/cross").await.unwrap();
+            assert_eq!(response.body(), b"b", "{landing_bind} {status}");
+            let landed = b.seen().pop().unwrap();
+            assert_eq!(landed.header("x-call-id"), Some("CA1"), "{status}");
+            for name in ["x-partner-account", "x-tenant-label", "authorization"] {
+                assert_eq!(landed.header(name), None, "{landing_bind} {status}: {name}");
+            }
+            let everything = format!("{:?} {:?}", landed.headers, landed.body);
+            for secret in ["acct_77_secret", "lbl_secret", "sk_literal_1"] {
+                assert!(!everything.contains(secret), "{status}: {everything}");
+            }
+            // The same origin keeps them: the first origin is where the operator sends them.
+            let response = send("/same").await.unwrap();
+            assert_eq!(response.body(), b"a");
+            let landed = a.seen().pop().unwrap();
+            assert_eq!(landed.path, "/moved");
+            assert_eq!(landed.header("x-partner-account"), Some("acct_77_secret"));
+            assert_eq!(landed.header("authorization"), Some("Bearer sk_literal_1"));
+        }
+    }
+}
+
 #[tokio::test]
 async fn see_other_turns_a_post_into_a_get_and_hops_are_bounded() {
     let b = Server::start("127.0.0.1:0", |_| Reply::text(200, "b")).await;
@@ -519,9 +585,7 @@ async fn tool_failures_become_sentences_the_model_can_speak() {
     assert_eq!(outcome.result().status(), Some(503));
     assert_eq!(
         outcome.result().error(),
-        Some(
-            r#"The tool request failed with HTTP 503 Service Unavailable. The service said: {"error":"maintenance"}"#
-        )
+        Some("The tool request failed with HTTP 503 Service Unavailable.")
     );
     assert_eq!(outcome.failure(), None);
 
@@ -649,6 +713,233 @@ fn resolve_errors_say_what_was_refused() {
         "DNS answer for `svc.test` refused: the name resolved to no address"
     );
     assert_eq!(err.rejection(), Some(Rejection::NoAddress));
+}
+
+fn live_requester(policy: Policy) -> agent_webhooks::live::Requester {
+    agent_webhooks::live::Requester::builder(
+        Arc::new(transport(policy.clone())),
+        Arc::new(agent_webhooks::transport::TokioTimer),
+    )
+    .url_check(Arc::new(policy))
+    .build()
+}
+
+fn live_request(
+    message: serde_json::Value,
+    url: &str,
+    timeout_s: u16,
+) -> agent_webhooks::live::LiveRequest {
+    let cascade = agent_webhooks::Cascade::from_value(serde_json::json!({
+        "phoneNumber": {"server": {"url": url, "timeoutSeconds": timeout_s}},
+        "assistant": {"server": {"url": url, "timeoutSeconds": timeout_s},
+                      "voice": {"server": {"url": url, "timeoutSeconds": timeout_s}}},
+    }))
+    .unwrap();
+    let body = serde_json::to_vec(&serde_json::json!({ "message": message })).unwrap();
+    let envelope = agent_webhooks::Envelope::parse(&body).unwrap();
+    agent_webhooks::live::LiveRequest::new(
+        agent_webhooks::TenantId::new("acme").unwrap(),
+        envelope,
+        cascade,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_live_exchange_is_signed_and_verified_by_a_real_receiver() {
+    use crate::outbox::support::{SECRET, signer, verifier};
+    let server = Server::start("127.0.0.1:0", |seen| {
+        let id = seen.header("webhook-id").unwrap_or("");
+        let ts: u64 = seen
+            .header("webhook-timestamp")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let signature = seen.header("webhook-signature").unwrap_or("");
+        match verifier().verify(id, ts, signature, &seen.body, ts) {
+            Ok(_) => Reply::json(200, r#"{"assistantId": "asst_verified"}"#),
+            Err(_) => Reply::json(401, r#"{"error": "bad signature"}"#),
+        }
+    })
+    .await;
+    let _ = SECRET;
+    let requester = live_requester(dev());
+    let message = serde_json::json!({"type": "assistant-request", "call": {"id": "call_1"}});
+    let outcome = requester
+        .request(live_request(message.clone(), &server.url("/vapi"), 20).signer(signer()))
+        .await;
+    let Some(agent_webhooks::live::Answer::Assistant(answer)) = outcome.answer() else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(answer.assistant_id.as_deref(), Some("asst_verified"));
+    let seen = server.seen();
+    assert_eq!(seen[0].header("content-type"), Some("application/json"));
+    assert_eq!(
+        seen[0].header("webhook-id"),
+        Some(outcome.webhook_id.as_str())
+    );
+    // Unsigned, the receiver refuses: http_status, and the phone number's fallback.
+    let outcome = requester
+        .request(live_request(message, &server.url("/vapi"), 20))
+        .await;
+    assert_eq!(
+        outcome.reason(),
+        Some(agent_webhooks::live::Reason::HttpStatus)
+    );
+    assert_eq!(outcome.status, Some(401));
+}
+
+#[tokio::test]
+async fn a_slow_receiver_is_cut_at_the_deadline() {
+    let server = Server::start("127.0.0.1:0", |_| Reply::slow(Duration::from_secs(30))).await;
+    let requester = live_requester(dev());
+    let message = serde_json::json!({"type": "transfer-destination-request"});
+    let outcome = requester
+        .request(
+            live_request(message, &server.url("/slow"), 20).deadline(Duration::from_millis(300)),
+        )
+        .await;
+    assert_eq!(
+        outcome.reason(),
+        Some(agent_webhooks::live::Reason::Timeout)
+    );
+    assert_eq!(
+        outcome.fallback(),
+        Some(&agent_webhooks::live::Fallback::NoTransfer { message: None })
+    );
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "the request arrived; its answer came too late"
+    );
+}
+
+#[tokio::test]
+async fn voice_streams_to_the_host_chunk_by_chunk() {
+    let server = Server::start("127.0.0.1:0", |_| Reply::endless(256 * 1024)).await;
+    let requester = live_requester(dev());
+    let message =
+        serde_json::json!({"type": "voice-request", "text": "Hello", "sampleRate": 24000});
+    let mut chunks = 0usize;
+    let mut bytes = 0usize;
+    let outcome = requester
+        .voice(
+            live_request(message.clone(), &server.url("/tts"), 20),
+            &mut |pcm: &[u8]| {
+                chunks += 1;
+                bytes += pcm.len();
+            },
+        )
+        .await;
+    assert_eq!(
+        outcome.answer(),
+        Some(&agent_webhooks::live::Answer::Voice { bytes: 256 * 1024 })
+    );
+    assert_eq!(bytes, 256 * 1024);
+    assert!(
+        chunks > 1,
+        "handed on as it came, not buffered whole ({chunks} chunk)"
+    );
+    // More than the voice limit: too_large, the fallback voice.
+    let small = agent_webhooks::live::Requester::builder(
+        Arc::new(transport(dev())),
+        Arc::new(agent_webhooks::transport::TokioTimer),
+    )
+    .url_check(Arc::new(dev()))
+    .voice_limit(64 * 1024)
+    .build();
+    let mut total = 0usize;
+    let outcome = small
+        .voice(
+            live_request(message, &server.url("/tts"), 20),
+            &mut |pcm: &[u8]| total += pcm.len(),
+        )
+        .await;
+    assert_eq!(
+        outcome.reason(),
+        Some(agent_webhooks::live::Reason::TooLarge)
+    );
+    assert_eq!(
+        outcome.fallback(),
+        Some(&agent_webhooks::live::Fallback::FallbackVoice)
+    );
+    assert!(total <= 64 * 1024);
+}
+
+#[tokio::test]
+async fn webhookctl_request_answers_from_a_local_server() {
+    let server = Server::start("127.0.0.1:0", |seen| {
+        if seen.header("webhook-signature").is_some() {
+            Reply::json(
+                200,
+                r#"{"results": [{"toolCallId": "tc_1", "result": "shipped"}]}"#,
+            )
+        } else {
+            Reply::json(500, "{}")
+        }
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("aw-request-{}", server.addr.port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cascade = dir.join("cascade.json");
+    std::fs::write(
+        &cascade,
+        serde_json::json!({"tool": {"server": {"url": server.url("/tools")}}}).to_string(),
+    )
+    .unwrap();
+    let event = "examples/data/tool_calls.json".to_owned();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["--cascade", cascade.to_str().unwrap(), "--event", &event]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let secret = crate::outbox::support::SECRET;
+    let outcome = crate::request::exchange(&args(&["--dev", "--secret", secret]))
+        .await
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_str(&outcome.to_json_line()).unwrap();
+    assert_eq!(line["outcome"], "answered", "{line}");
+    assert_eq!(line["level"], "tool");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["reason"], serde_json::Value::Null);
+    assert_eq!(
+        line["response"],
+        serde_json::json!({"results": [{"toolCallId": "tc_1", "name": "lookup", "result": "shipped"}]})
+    );
+    assert_eq!(line["fallback"], serde_json::Value::Null);
+    let text = outcome.to_json_line();
+    let order: Vec<usize> = [
+        "level",
+        "url",
+        "status",
+        "latency_ms",
+        "outcome",
+        "reason",
+        "response",
+        "fallback",
+    ]
+    .iter()
+    .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "the documented key order: {text}"
+    );
+    // Unsigned: the server answers 500; the tool's own failure message is the fallback.
+    let outcome = crate::request::exchange(&args(&["--dev"])).await.unwrap();
+    assert_eq!(outcome.to_json()["reason"], "http_status");
+    assert_eq!(
+        outcome.to_json()["fallback"]["response"]["results"][0]["error"],
+        "The order system is not answering."
+    );
+    // Without --dev the production policy refuses loopback before anything is sent.
+    let before = server.seen().len();
+    let outcome = crate::request::exchange(&args(&[])).await.unwrap();
+    assert_eq!(outcome.to_json()["reason"], "refused");
+    assert_eq!(server.seen().len(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// What a server received.

@@ -16,7 +16,7 @@ use crate::outbox::model::{
 };
 use crate::outbox::store::{
     Claimed, DisabledReason, Finish, Finished, Inserted, Lease, Next, Recovered, Store,
-    TargetEvent, TargetState,
+    TargetEvent, TargetState, check_record,
 };
 use crate::tenant::{Scope, TenantId};
 
@@ -416,6 +416,41 @@ impl Store for MemoryStore {
             }
             _ => Err(OutboxError::not_found("job", &attempt.job_id)),
         }
+    }
+
+    async fn record(
+        &self,
+        scope: &Scope,
+        job: Job,
+        attempts: Vec<Attempt>,
+    ) -> Result<(), OutboxError> {
+        check_record(scope, &job, &attempts)?;
+        let mut inner = self.lock();
+        if inner.ids.contains_key(&job.id) {
+            return Err(OutboxError::DuplicateJob(job.id));
+        }
+        if let Some(a) = attempts
+            .iter()
+            .find(|a| inner.attempt_ids.contains_key(&a.id))
+        {
+            return Err(OutboxError::Invalid {
+                what: "attempt id",
+                problem: format!("`{}` is already recorded", a.id),
+            });
+        }
+        let seq = inner.rows.len();
+        inner.ids.insert(job.id.clone(), seq);
+        inner.rows.push(Row {
+            job,
+            fence: 0,
+            lease_until: None,
+            attempts: Vec::new(),
+            gone: false,
+        });
+        for attempt in attempts {
+            inner.push_attempt(seq, attempt)?;
+        }
+        Ok(())
     }
 
     async fn job(&self, scope: &Scope, id: &JobId) -> Result<Option<Job>, OutboxError> {

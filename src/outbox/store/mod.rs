@@ -98,6 +98,21 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`OutboxError::NotFound`] when the attempt's job is not in `scope`.
     async fn append_attempt(&self, scope: &Scope, attempt: Attempt) -> Result<(), OutboxError>;
 
+    /// Stores a job that is already final together with its attempts, in one step: the
+    /// record of a live exchange or a webhook tool call (sent before it was written, never
+    /// claimed). The job keeps its status and is never due.
+    ///
+    /// # Errors
+    /// [`OutboxError::OutOfScope`] when the job's tenant is outside `scope`;
+    /// [`OutboxError::Invalid`] for a job that is not final or an attempt of another job;
+    /// [`OutboxError::DuplicateJob`] when the id exists.
+    async fn record(
+        &self,
+        scope: &Scope,
+        job: Job,
+        attempts: Vec<Attempt>,
+    ) -> Result<(), OutboxError>;
+
     /// One job, if it exists in `scope`.
     ///
     /// # Errors
@@ -201,6 +216,38 @@ pub trait Store: Send + Sync + fmt::Debug {
         erase: &Erase,
         limit: usize,
     ) -> Result<Erased, OutboxError>;
+}
+
+/// Checks a [`Store::record`] call before any write.
+pub(crate) fn check_record(
+    scope: &Scope,
+    job: &Job,
+    attempts: &[Attempt],
+) -> Result<(), OutboxError> {
+    if !scope.contains(&job.tenant) {
+        return Err(OutboxError::OutOfScope {
+            tenant: job.tenant.clone(),
+        });
+    }
+    if !job.status.is_final() {
+        return Err(OutboxError::Invalid {
+            what: "recorded job",
+            problem: format!(
+                "status {} is not final; record finished exchanges",
+                job.status
+            ),
+        });
+    }
+    if let Some(a) = attempts
+        .iter()
+        .find(|a| a.job_id != job.id || a.tenant != job.tenant)
+    {
+        return Err(OutboxError::Invalid {
+            what: "recorded attempt",
+            problem: format!("attempt `{}` is not of job `{}`", a.id, job.id),
+        });
+    }
+    Ok(())
 }
 
 /// What [`Store::insert`] did.

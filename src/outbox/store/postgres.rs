@@ -1251,6 +1251,67 @@ impl Store for PostgresStore {
         }
     }
 
+    async fn record(
+        &self,
+        scope: &Scope,
+        job: Job,
+        attempts: Vec<Attempt>,
+    ) -> Result<(), OutboxError> {
+        crate::outbox::store::check_record(scope, &job, &attempts)?;
+        check_job_text(&job)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let stmt = tx
+            .prepare_cached(&format!(
+                "INSERT INTO outbox_jobs ({JOB_INSERT_COLS}, due_at, fence) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10, $11, $12, NULL, 0)"
+            ))
+            .await
+            .map_err(backend)?;
+        let result = tx
+            .execute(
+                &stmt,
+                &[
+                    &job.id.as_str(),
+                    &job.tenant.as_str(),
+                    &job.event_type,
+                    &job.call_id,
+                    &&job.payload[..],
+                    &job.target.as_str(),
+                    &job.status.as_str(),
+                    &i64::from(job.attempts),
+                    &i64::from(job.step),
+                    &ms(job.created_at),
+                    &ms(job.updated_at),
+                    &job.idempotency_key,
+                ],
+            )
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e, "outbox_jobs_id_key") => {
+                return Err(OutboxError::DuplicateJob(job.id));
+            }
+            Err(e) => return Err(backend(e)),
+        }
+        let text = format!(
+            "INSERT INTO outbox_attempts ({ATTEMPT_COLS}) VALUES ({})",
+            attempt_placeholders(1)
+        );
+        let stmt = tx.prepare_cached(&text).await.map_err(backend)?;
+        for attempt in &attempts {
+            let row = AttemptRow::new(attempt);
+            match tx.execute(&stmt, &row.params()).await {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e, "outbox_attempts_id_key") => {
+                    return Err(duplicate_attempt(attempt));
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        tx.commit().await.map_err(backend)
+    }
+
     async fn job(&self, scope: &Scope, id: &JobId) -> Result<Option<Job>, OutboxError> {
         let mut sql = Sql::new(&format!("SELECT {JOB_COLS} FROM outbox_jobs WHERE "));
         sql.scope(scope)

@@ -503,6 +503,42 @@ fn insert_job(
     Ok(Inserted::new(job, true))
 }
 
+/// A final job and its attempts in one savepoint; never due.
+fn record_job(conn: &mut Connection, job: &Job, attempts: &[Attempt]) -> Result<(), OutboxError> {
+    let tx = conn.savepoint().map_err(backend)?;
+    let result = tx
+        .prepare_cached(&format!(
+            "INSERT INTO outbox_jobs ({JOB_INSERT_COLS}, due_at, fence) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?11, ?12, NULL, 0)"
+        ))
+        .map_err(backend)?
+        .execute(params![
+            job.id.as_str(),
+            job.tenant.as_str(),
+            job.event_type,
+            job.call_id,
+            &job.payload[..],
+            job.target.as_str(),
+            job.status.as_str(),
+            i64::from(job.attempts),
+            i64::from(job.step),
+            ms(job.created_at),
+            ms(job.updated_at),
+            job.idempotency_key,
+        ]);
+    match result {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e, "outbox_jobs.id") => {
+            return Err(OutboxError::DuplicateJob(job.id.clone()));
+        }
+        Err(e) => return Err(backend(e)),
+    }
+    for attempt in attempts {
+        insert_attempt(&tx, attempt)?;
+    }
+    tx.commit().map_err(backend)
+}
+
 fn claim_jobs(
     conn: &mut Connection,
     scope: &Scope,
@@ -852,6 +888,16 @@ impl Store for SqliteStore {
             tx.commit().map_err(backend)
         })
         .await
+    }
+
+    async fn record(
+        &self,
+        scope: &Scope,
+        job: Job,
+        attempts: Vec<Attempt>,
+    ) -> Result<(), OutboxError> {
+        crate::outbox::store::check_record(scope, &job, &attempts)?;
+        self.write(move |c| record_job(c, &job, &attempts)).await
     }
 
     async fn job(&self, scope: &Scope, id: &JobId) -> Result<Option<Job>, OutboxError> {

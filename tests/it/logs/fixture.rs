@@ -31,7 +31,7 @@ pub fn principal(tenant_name: &str, role: AccessRole) -> Principal {
 
 /// Answers by path, in process: `/ok` 200, `/fail` 500, `/gone` 410. Never opens a socket.
 #[derive(Debug)]
-struct Receiver;
+pub struct Receiver;
 
 #[async_trait]
 impl Transport for Receiver {
@@ -57,7 +57,7 @@ impl Transport for Receiver {
 /// `ok`, `fail`, `gone` to `https://hooks.example.com/TENANT/REF?token=TOPSECRET`; `private`
 /// to 10.0.0.7; `none` unresolved.
 #[derive(Debug)]
-struct Targets;
+pub struct Targets;
 
 #[async_trait]
 impl TargetResolver for Targets {

@@ -4,5 +4,6 @@
 mod fixture;
 mod isolation;
 mod lifecycle;
+mod live;
 mod routes;
 mod server;

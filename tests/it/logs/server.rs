@@ -192,3 +192,77 @@ fn principals_file_is_checked() {
         assert!(app::Keys::from_json(bad).is_err(), "{bad}");
     }
 }
+
+/// Issue 16, item 12: a client that never finishes its request head loses the connection
+/// (hyper's header-read timeout), and an unknown caller is answered 401 before the server
+/// reads any of the body it announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_heads_are_cut_and_bodies_wait_for_authentication() {
+    let keys = app::Keys::from_json(PRINCIPALS).unwrap();
+    let (api, _receiver, _outbox, _dispatcher) = app::demo_api().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = tokio::spawn(app::serve_with(
+        listener,
+        Arc::new(app::App::new(keys, api)),
+        stop.clone(),
+        Duration::from_millis(300),
+    ));
+
+    // Half a request head, then silence: the server closes the connection.
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /logs/webhooks HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    for mut stream in slow {
+        let mut rest = Vec::new();
+        // A bound, not a timing assertion: without the timeout this read never ends.
+        let read = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut rest))
+            .await
+            .expect("the server dropped the half-open connection");
+        // Closed (EOF, possibly after a 408) or reset: either way it is gone.
+        if let Ok(n) = read {
+            let text = String::from_utf8_lossy(&rest[..n]);
+            assert!(
+                text.is_empty() || text.starts_with("HTTP/1.1 408"),
+                "{text}"
+            );
+        }
+    }
+
+    // No key, a large body announced and never sent: 401 at once.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /logs/webhooks/x/replay HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut raw = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut raw))
+        .await
+        .expect("401 without waiting for the body")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw[..n]);
+    assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+
+    // A known key still works on a well-formed request.
+    assert_eq!(
+        request(addr, "GET", "/logs/webhooks", Some("acme-user-key"))
+            .await
+            .0,
+        200
+    );
+
+    stop.store(true, Ordering::SeqCst);
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -1070,6 +1070,88 @@ pub async fn concurrent_claims_never_share_a_job(store: Arc<dyn Store>) {
     assert_eq!(seen.len(), 2000);
 }
 
+/// A live exchange's record: a final job with its attempts in one step, never claimed, listed
+/// and filtered by trigger, in its tenant only.
+pub async fn record_stores_a_final_job_with_its_attempts(store: Arc<dyn Store>) {
+    let acme = scope("acme");
+    let mut live = job(1, "acme", T0);
+    live.status = JobStatus::Failed;
+    live.next_attempt_at = None;
+    live.attempts = 2;
+    live.step = 2;
+    let tries: Vec<Attempt> = (1..=2)
+        .map(|n| {
+            let mut a = attempt(&live, 100 + n, Some(503), T0);
+            a.trigger = Trigger::Live;
+            a.number = u32::try_from(n).unwrap();
+            a.error = Some("http_status: the server answered 503".into());
+            a
+        })
+        .collect();
+    store
+        .record(&acme, live.clone(), tries.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.job(&acme, &live.id).await.unwrap(),
+        Some(live.clone())
+    );
+    assert!(
+        store
+            .claim(&Scope::AllTenants, T0.saturating_add(secs(3600)), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a recorded job is never due"
+    );
+    let listed = store
+        .attempts(&acme, &AttemptQuery::new().trigger(Trigger::Live))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .all(|a| a.trigger == Trigger::Live && a.job_id == live.id)
+    );
+    let scheduled = store
+        .attempts(&acme, &AttemptQuery::new().trigger(Trigger::Scheduled))
+        .await
+        .unwrap()
+        .items;
+    assert!(scheduled.is_empty());
+    // Another tenant sees nothing and cannot write into acme.
+    let globex = scope("globex");
+    assert_eq!(store.job(&globex, &live.id).await.unwrap(), None);
+    assert!(
+        store
+            .attempts(&globex, &AttemptQuery::new())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let mut other = job(2, "acme", T0);
+    other.status = JobStatus::Succeeded;
+    assert!(matches!(
+        store.record(&globex, other.clone(), Vec::new()).await,
+        Err(OutboxError::OutOfScope { .. })
+    ));
+    // Not final, or a duplicate: refused, nothing written.
+    let mut pending = job(3, "acme", T0);
+    pending.status = JobStatus::Pending;
+    assert!(matches!(
+        store.record(&acme, pending.clone(), Vec::new()).await,
+        Err(OutboxError::Invalid { .. })
+    ));
+    assert_eq!(store.job(&acme, &pending.id).await.unwrap(), None);
+    assert!(matches!(
+        store.record(&acme, live.clone(), Vec::new()).await,
+        Err(OutboxError::DuplicateJob(_))
+    ));
+}
+
 /// One test per conformance case for the store made by `$make` (an expression, may `.await`).
 #[macro_export]
 macro_rules! conformance_tests {
@@ -1089,6 +1171,7 @@ macro_rules! conformance_tests {
             recover_requeues_failed_jobs_in_the_window,
             target_health_gone_exhausted_delivered,
             claim_reports_the_tenants_disabled_targets,
+            record_stores_a_final_job_with_its_attempts,
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn concurrent_claims_never_share_a_job() {

@@ -365,7 +365,9 @@ async fn four_postgres_dispatchers_deliver_20k_jobs_each_once() {
     .to_vec();
     let started = Instant::now();
     let mut workers = Workers::start(args, 4);
-    workers.wait_all(Instant::now() + Duration::from_secs(150));
+    // A bound, not a speed check: 80k deliveries take ~30 s on an idle 2-core machine and
+    // ~150 s when other builds share it; past this the test kills the workers and fails.
+    workers.wait_all(Instant::now() + Duration::from_secs(480));
     let took = started.elapsed();
     let duplicates = check(&*store, &ids, &seen).await;
     assert_eq!(

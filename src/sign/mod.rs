@@ -1,5 +1,6 @@
-//! Standard Webhooks signatures (<https://www.standardwebhooks.com>) and the legacy
-//! shared-secret header.
+//! Standard Webhooks signatures (<https://www.standardwebhooks.com>), the legacy
+//! shared-secret header, and the receiver-compatible schemes of other platforms ([`Scheme`]:
+//! Vapi's HMAC credential and `x-vapi-signature`, ElevenLabs, Retell, Bland).
 //!
 //! A [`Signer`] signs each attempt under one or more [`SigningSecret`]s (rotation) and gives the
 //! three headers ([`WEBHOOK_ID`], [`WEBHOOK_TIMESTAMP`], [`WEBHOOK_SIGNATURE`]); a [`Verifier`]
@@ -20,6 +21,14 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 
 use crate::vars::Secret;
+
+mod scheme;
+
+pub use scheme::{
+    Algorithm, ELEVENLABS_SIGNATURE, ELEVENLABS_TOLERANCE, Encoding, HmacPlan, HmacPlanBuilder,
+    Message, RETELL_TOLERANCE, Scheme, SchemeKind, X_RETELL_SIGNATURE, X_SIGNATURE, X_TIMESTAMP,
+    X_VAPI_SIGNATURE, X_WEBHOOK_SIGNATURE,
+};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -106,6 +115,34 @@ pub enum SignError {
     /// A legacy shared secret that cannot be a header value.
     #[error("legacy secret is empty or contains a control character")]
     InvalidLegacySecret,
+    /// A signature scheme name that is not one of [`SchemeKind::ALL`].
+    #[error(
+        "unknown signature scheme `{0}` (use standard, vapi-hmac, vapi-signature, elevenlabs, retell or bland)"
+    )]
+    UnknownScheme(String),
+    /// An HMAC algorithm other than `sha1`, `sha256`, `sha512`.
+    #[error("unknown HMAC algorithm `{0}` (use sha256, sha512 or sha1)")]
+    UnknownAlgorithm(String),
+    /// A signature encoding other than `hex`, `base64`.
+    #[error("unknown signature encoding `{0}` (use hex or base64)")]
+    UnknownEncoding(String),
+    /// A configured header name that is not a valid HTTP header name.
+    #[error("`{0}` is not a valid header name")]
+    HeaderName(String),
+    /// A payload format with an unknown or unclosed placeholder.
+    #[error(
+        "payload format `{0}`: placeholders are {{body}}, {{timestamp}}, {{method}}, {{url}} and {{svix-id}}"
+    )]
+    PayloadFormat(String),
+    /// A payload format that signs `{timestamp}` while no timestamp is sent.
+    #[error("the payload format signs {{timestamp}} but includeTimestamp is false")]
+    TimestampNotSent,
+    /// A signature prefix that cannot be part of a header value.
+    #[error("the signature prefix cannot be part of a header value (control characters?)")]
+    PrefixNotHeaderText,
+    /// An HMAC plan that is not Vapi's `HMACAuthenticationPlan` JSON.
+    #[error("HMAC plan JSON: {0}")]
+    PlanJson(String),
 }
 
 /// A signature check that failed. Receivers answer all of these with 401 and count them.
@@ -137,6 +174,21 @@ pub enum VerifyError {
     /// No `v1` signature matches any secret (tampered body, id or timestamp, or a wrong key).
     #[error("no webhook-signature entry matches")]
     NoMatch,
+    /// A receiver-compatible scheme's signature does not match (tampered body or timestamp,
+    /// or a wrong key).
+    #[error("the `{0}` signature does not match (tampered body or timestamp, or a wrong key)")]
+    Mismatch(&'static str),
+    /// A signature or timestamp header of a receiver-compatible scheme is missing or not text.
+    #[error("header `{0}` is missing")]
+    Missing(String),
+    /// A signature header that is not in its scheme's form.
+    #[error("header `{header}`: {problem}")]
+    Malformed {
+        /// The header.
+        header: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
 }
 
 fn check_id(id: &str) -> Result<(), SignError> {
