@@ -108,13 +108,30 @@ mod tests {
 
     #[test]
     fn a_ring_wakes_the_waiting_task_and_answers_older_tickets_only() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::Wake;
+
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
         let bell = Doorbell::new();
         let mut ticket = bell.listen();
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut cx = Context::from_waker(&waker);
         assert!(Pin::new(&mut ticket).poll(&mut cx).is_pending());
         assert!(Pin::new(&mut ticket).poll(&mut cx).is_pending());
-        assert_eq!(bell.lock().waiting.len(), 1, "one waker per task");
+        // `will_wake` is best effort (vtables may be duplicated), so a task polled twice keeps
+        // one waker, or at most one per poll; never none.
+        let kept = bell.lock().waiting.len();
+        assert!((1..=2).contains(&kept), "{kept} wakers kept");
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
         bell.ring();
+        assert!(count.0.load(Ordering::SeqCst) >= 1, "the ring woke the task");
+        assert!(bell.lock().waiting.is_empty());
         assert!(Pin::new(&mut ticket).poll(&mut cx).is_ready());
         assert!(!bell.listen().is_rung());
     }
