@@ -15,9 +15,10 @@
 //!   the runtime's policy for every tenant.
 //! - **Routing that survives a restart**: the dispatcher resolves each job through the
 //!   directory ([`DirectoryTargets`]) with the credentials applied.
-//! - **The live path** sends through [`Runtime::send_step`] (the same transport, policy and
-//!   clock) to the target [`Runtime::targets`] resolves from the same directory
-//!   ([`DirectoryTargets::target`]).
+//! - **The live path**: [`Runtime::requester`] builds the live requester on the same
+//!   transport, policy, clock and store, and [`Runtime::live_request`] resolves a request
+//!   event's target from the same directory at every request ([`DirectoryTargets::target`]),
+//!   credentials applied, recorded under the call's route so replays follow the current config.
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,14 +62,16 @@ use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::credential::{CredentialResolver, Credentials, MemoryCredentials};
-use crate::directory::{Directory, DirectoryTargets};
+use crate::directory::{Directory, DirectoryTargets, Route};
+use crate::event::Envelope;
 use crate::guard::{Policy, PolicyError};
+use crate::live::{LiveRequest, Requester, RequesterBuilder};
 use crate::outbox::{
     Clock, Dispatcher, DispatcherBuilder, MemoryStore, Outbox, Sign, Store, SystemClock,
 };
 use crate::tenant::{Scope, TenantConfigs, TenantId};
 use crate::tool::ToolRunner;
-use crate::transport::{SendStep, Transport};
+use crate::transport::{SendStep, Timer, Transport};
 
 /// The boundary's parts in one place, sharing one policy. Build with [`Runtime::builder`].
 #[derive(Clone)]
@@ -212,6 +215,39 @@ impl Runtime {
         SendStep::new(self.transport.clone())
             .with_url_check(self.policy.clone())
             .with_clock(self.clock.clone())
+    }
+
+    /// A live requester for the request events the caller waits for, on the runtime's
+    /// transport, policy, clock and store: a live exchange is guarded, signed, credentialed
+    /// and recorded exactly as an outbox attempt is. `timer` enforces the budgets; set the
+    /// rest on the builder (a `Spawn` to record off the call's path, an observer).
+    pub fn requester(&self, timer: Arc<dyn Timer>) -> RequesterBuilder {
+        Requester::builder(self.transport.clone(), timer)
+            .url_check(self.policy.clone())
+            .clock(self.clock.clone())
+            .store(self.store.clone())
+    }
+
+    /// A live request for `envelope` to the server `tenant`'s directory configures *now* for
+    /// the call's surfaces in `route`, with credentials and signing applied (the target the
+    /// dispatcher would resolve for a job of that route), recorded under the route so that a
+    /// replay from the logs API resolves the current target too.
+    ///
+    /// # Errors
+    /// [`Unresolved`](crate::outbox::Unresolved) when the directory has no server for the
+    /// event now (a deleted assistant, no level configured, a credential that cannot be
+    /// applied); [`NotARequest`](crate::live::NotARequest) when the event expects no answer;
+    /// [`OutboxError`](crate::outbox::OutboxError) when the route names no surface.
+    pub async fn live_request(
+        &self,
+        tenant: &TenantId,
+        envelope: Envelope,
+        route: &Route,
+    ) -> crate::Result<LiveRequest> {
+        let event_type = envelope.event().event_type().to_owned();
+        let target = self.targets.target(tenant, route, &event_type).await?;
+        let target_ref = route.to_target_ref()?;
+        Ok(LiveRequest::to_target(tenant.clone(), envelope, target)?.target_ref(target_ref))
     }
 
     /// The policy for `tenant`'s requests: the runtime's policy plus the tenant's allowed

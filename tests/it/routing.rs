@@ -815,3 +815,79 @@ async fn the_live_path_hook_resolves_and_sends_like_the_outbox() {
         .verify(&seen.headers, &message, T0.as_unix_millis())
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_runtime_sends_live_requests_to_the_directorys_current_server_and_records_them() {
+    use agent_webhooks::Envelope;
+    use agent_webhooks::live::Answer;
+    use agent_webhooks::outbox::{JobQuery, Trigger};
+    use agent_webhooks::runtime::Runtime;
+    use agent_webhooks::transport::TokioTimer;
+
+    let old = Hook::ok().await;
+    let hook = Hook::start(Duration::ZERO, |_| {
+        (200, r#"{"assistantId": "asst_support"}"#.into())
+    })
+    .await;
+    let acme = tenant("acme");
+    let directory = Arc::new(MemoryDirectory::new());
+    directory
+        .insert(
+            &acme,
+            Surface::PhoneNumber,
+            "pn_1",
+            server(&old.url("/old")),
+        )
+        .unwrap();
+    let runtime = Runtime::builder(dev())
+        .directory(directory.clone())
+        .build()
+        .unwrap();
+    // The number's server changes after the runtime was built: the live path asks the
+    // directory at every request, as the dispatcher does at every attempt.
+    directory
+        .insert(
+            &acme,
+            Surface::PhoneNumber,
+            "pn_1",
+            server(&hook.url("/phone")),
+        )
+        .unwrap();
+    let requester = runtime.requester(Arc::new(TokioTimer)).build();
+    let route = Route::new().phone_number("pn_1").unwrap();
+    let envelope =
+        Envelope::parse(br#"{"message": {"type": "assistant-request", "call": {"id": "call_1"}}}"#)
+            .unwrap();
+    let request = runtime.live_request(&acme, envelope, &route).await.unwrap();
+    let outcome = requester.request(request).await;
+    assert!(outcome.is_answered(), "{}", outcome.to_json_line());
+    assert!(
+        matches!(outcome.answer(), Some(Answer::Assistant(_))),
+        "{}",
+        outcome.to_json_line()
+    );
+    assert_eq!(hook.seen().len(), 1);
+    assert!(old.seen().is_empty(), "the old server was not asked");
+    // Recorded (no spawner: before returning) under the route, for the logs and replays.
+    let jobs = runtime
+        .store()
+        .jobs(&Scope::tenant(acme.clone()), &JobQuery::new())
+        .await
+        .unwrap();
+    assert_eq!(jobs.items.len(), 1);
+    assert_eq!(jobs.items[0].target, route.to_target_ref().unwrap());
+    let attempts = runtime
+        .store()
+        .attempts(&Scope::tenant(acme.clone()), &AttemptQuery::new())
+        .await
+        .unwrap();
+    assert_eq!(attempts.items[0].trigger, Trigger::Live);
+    // A deleted number is a clear refusal before anything is sent.
+    let globex = tenant("globex");
+    let envelope = Envelope::parse(br#"{"message": {"type": "assistant-request"}}"#).unwrap();
+    let err = runtime
+        .live_request(&globex, envelope, &route)
+        .await
+        .unwrap_err();
+    assert!(err.as_unresolved().is_some(), "{err}");
+}
