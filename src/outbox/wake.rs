@@ -130,7 +130,10 @@ mod tests {
         assert!((1..=2).contains(&kept), "{kept} wakers kept");
         assert_eq!(count.0.load(Ordering::SeqCst), 0);
         bell.ring();
-        assert!(count.0.load(Ordering::SeqCst) >= 1, "the ring woke the task");
+        assert!(
+            count.0.load(Ordering::SeqCst) >= 1,
+            "the ring woke the task"
+        );
         assert!(bell.lock().waiting.is_empty());
         assert!(Pin::new(&mut ticket).poll(&mut cx).is_ready());
         assert!(!bell.listen().is_rung());
