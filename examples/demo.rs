@@ -379,8 +379,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .attempts(&scope, &AttemptQuery::new().job(stored.id.clone()))
         .await?;
     print_attempts(&attempts.items);
-    #[cfg(feature = "metrics")]
-    metrics_summary::print(&metrics, &dispatcher).await?;
 
     section("8. Live requests: the caller waits, the boundary answers within the budget");
     let server = start_server().await;
@@ -395,6 +393,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .url_check(Arc::new(dev.clone()))
         .store(store.clone())
         .spawn(Arc::new(TokioSpawn))
+        .observer(metrics_summary::observer())
         .build();
     let signer: Arc<Signer> = Arc::new(Signer::new(
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".parse()?,
@@ -507,6 +506,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         other["items"].as_array().map_or(0, Vec::len)
     );
 
+    #[cfg(feature = "metrics")]
+    metrics_summary::print(&metrics, &dispatcher).await?;
     drop(api);
     drop(dispatcher);
     drop(outbox);
@@ -549,7 +550,7 @@ mod metrics_summary {
     ) -> Result<(), Box<dyn std::error::Error>> {
         use metrics_util::debugging::DebugValue;
         dispatcher.sample_backlog().await?;
-        super::section("8. Metrics (feature `metrics`; Prometheus names in the README)");
+        super::section("9. Metrics (feature `metrics`; Prometheus names in the README)");
         let mut lines: Vec<String> = (snapshotter.snapshot().into_vec().into_iter())
             .map(|(key, _, _, value)| {
                 let labels: Vec<String> = (key.key().labels())
