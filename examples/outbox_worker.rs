@@ -15,11 +15,13 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use agent_webhooks::observe::{BreakerChange, Observer};
 use agent_webhooks::outbox::{
-    Dispatcher, Job, JobQuery, JobStatus, PostgresStore, Shutdown, SqliteStore, Store, Target,
-    TargetResolver, Unresolved,
+    Attempt, AttemptStatus, Dispatcher, Job, JobId, JobQuery, JobStatus, Lease, OutboxError,
+    PostgresStore, Shutdown, SqliteStore, Store, Target, TargetResolver, Unresolved,
 };
 use agent_webhooks::transport::ReqwestTransport;
 use agent_webhooks::{Policy, Scope};
@@ -77,6 +79,50 @@ fn parse_args() -> Result<Args, String> {
         return Err(HELP.into());
     }
     Ok(args)
+}
+
+/// Says on stderr what went wrong: failed attempts, lost leases, store errors and breaker
+/// changes, at most [`Report::LINES`] lines so that a worker nobody reads never blocks on a
+/// full pipe.
+#[derive(Debug, Default)]
+struct Report(AtomicUsize);
+
+impl Report {
+    const LINES: usize = 40;
+
+    fn say(&self, line: std::fmt::Arguments<'_>) {
+        if self.0.fetch_add(1, Ordering::Relaxed) < Self::LINES {
+            eprintln!("outbox_worker {}: {line}", std::process::id());
+        }
+    }
+}
+
+impl Observer for Report {
+    fn attempt_finished(&self, attempt: &Attempt) {
+        if attempt.status != AttemptStatus::Succeeded {
+            self.say(format_args!(
+                "job {} attempt {} {:?} ({:?}, {} ms): {}",
+                attempt.job_id,
+                attempt.number,
+                attempt.status,
+                attempt.status_code,
+                attempt.latency_ms,
+                attempt.error.as_deref().unwrap_or("")
+            ));
+        }
+    }
+
+    fn fenced_out(&self, lease: &Lease) {
+        self.say(format_args!("lost the lease of job {}", lease.job_id));
+    }
+
+    fn store_failed(&self, job: Option<&JobId>, error: &OutboxError) {
+        self.say(format_args!("store error (job {job:?}): {error}"));
+    }
+
+    fn breaker_changed(&self, change: &BreakerChange<'_>) {
+        self.say(format_args!("breaker: {change:?}"));
+    }
 }
 
 /// Every job goes to one URL.
@@ -140,6 +186,7 @@ async fn run(args: Args) -> Result<(), String> {
         Arc::new(OneTarget(target)),
     )
     .url_check(Arc::new(guard))
+    .observer(Arc::new(Report::default()))
     .concurrency(args.concurrency)
     // One tenant and one target: the target's share is the worker's whole concurrency. With
     // several tenants or targets, keep the default caps so that one cannot starve the others.

@@ -135,8 +135,9 @@ impl Workers {
         self.children[i] = self.spawn();
     }
 
-    /// Waits for every worker to exit by itself; past `deadline`, kills them and fails.
-    fn wait_all(&mut self, deadline: Instant) {
+    /// Waits for every worker to exit by itself; past `deadline`, kills them and returns what
+    /// they printed, for [`explain`] to add what the store still holds.
+    fn wait_all(&mut self, deadline: Instant) -> Result<(), String> {
         for child in &mut self.children {
             loop {
                 if let Some(status) = child.try_wait().unwrap() {
@@ -148,16 +149,49 @@ impl Workers {
                     break;
                 }
                 if Instant::now() > deadline {
+                    let mut said = String::new();
                     for c in &mut self.children {
                         let _ = c.kill();
                         let _ = c.wait();
+                        if let Some(mut e) = c.stderr.take() {
+                            let _ = e.read_to_string(&mut said);
+                        }
                     }
-                    panic!("the workers did not finish in time");
+                    return Err(said);
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        Ok(())
     }
+}
+
+/// Fails with what the workers said and the jobs they left: counts by status and the first
+/// unfinished jobs with their attempts.
+async fn explain(store: &dyn Store, said: String) -> ! {
+    let (jobs, _) = everything(store).await;
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for j in jobs.values() {
+        *counts.entry(j.status.as_str().to_owned()).or_default() += 1;
+    }
+    let mut left: Vec<&Job> = jobs
+        .values()
+        .filter(|j| j.status != JobStatus::Succeeded)
+        .collect();
+    left.sort_by_key(|j| j.created_at);
+    let mut detail = String::new();
+    for j in left.iter().take(5) {
+        let attempts = store
+            .attempts(&Scope::AllTenants, &AttemptQuery::new().job(j.id.clone()))
+            .await
+            .map(|p| format!("{:?}", p.items))
+            .unwrap_or_else(|e| e.to_string());
+        detail.push_str(&format!("\n{j:?}\n  attempts: {attempts}"));
+    }
+    panic!(
+        "the workers did not finish in time; jobs by status: {counts:?}; \
+         first unfinished: {detail}\nworkers said:\n{said}"
+    );
 }
 
 impl Drop for Workers {
@@ -297,7 +331,9 @@ async fn crash_run(store: Arc<dyn Store>, store_args: Vec<String>, jobs: u64, se
         tokio::time::sleep(Duration::from_millis(pause)).await;
         workers.kill_and_restart((random.next_u64() % 2) as usize);
     }
-    workers.wait_all(deadline);
+    if let Err(said) = workers.wait_all(deadline) {
+        explain(&*store, said).await;
+    }
     let duplicates = check(&*store, &ids, &seen).await;
     eprintln!("crash run: {jobs} jobs, 4 kills, {duplicates} duplicate deliveries");
 }
@@ -367,7 +403,9 @@ async fn four_postgres_dispatchers_deliver_20k_jobs_each_once() {
     let mut workers = Workers::start(args, 4);
     // A bound, not a speed check: 80k deliveries take ~30 s on an idle 2-core machine and
     // ~150 s when other builds share it; past this the test kills the workers and fails.
-    workers.wait_all(Instant::now() + Duration::from_secs(480));
+    if let Err(said) = workers.wait_all(Instant::now() + Duration::from_secs(480)) {
+        explain(&*store, said).await;
+    }
     let took = started.elapsed();
     let duplicates = check(&*store, &ids, &seen).await;
     assert_eq!(

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use agent_webhooks::Scope;
-use agent_webhooks::outbox::{OutboxError, PostgresStore, Store};
+use agent_webhooks::outbox::{JobQuery, OutboxError, PostgresStore, Store};
 
 use super::pg;
 use crate::outbox::conformance::job;
@@ -409,4 +409,63 @@ async fn concurrent_finishes_each_get_their_own_answer() {
         .await
         .unwrap();
     assert_eq!(attempts.items.len(), 59);
+}
+
+/// A pool built from `options`, in a schema of its own.
+fn pool_with(url: &str, schema: &str, options: &str) -> agent_webhooks::deadpool_postgres::Pool {
+    use agent_webhooks::deadpool_postgres::{Manager, Pool};
+    let mut config: tokio_postgres::Config = url.parse().unwrap();
+    config.options(format!("-c search_path={schema} {options}"));
+    Pool::builder(Manager::new(config, tokio_postgres::NoTls))
+        .max_size(2)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_hosts_pool_must_commit_synchronously_and_never_jit_compile_a_claim() {
+    let Some(url) = pg::url() else { return };
+    let raw = raw_client(&url).await;
+    let jit_here: bool = raw
+        .query_one("SELECT pg_jit_available()", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    // A host's own pool: refused while it could lose a commit or JIT-compile a claim.
+    let refused = |r: Result<PostgresStore, OutboxError>| match r {
+        Err(OutboxError::Invalid { problem, .. }) => problem,
+        other => panic!("expected a refusal, got {:?}", other.map(|_| "a store")),
+    };
+    let problem = refused(
+        PostgresStore::from_pool(pool_with(
+            &url,
+            "nowhere",
+            "-c synchronous_commit=off -c jit=off",
+        ))
+        .await,
+    );
+    assert!(problem.contains("synchronous_commit"), "{problem}");
+    let with_jit = PostgresStore::from_pool(pool_with(
+        &url,
+        "nowhere",
+        "-c synchronous_commit=on -c jit=on",
+    ))
+    .await;
+    if jit_here {
+        let problem = refused(with_jit);
+        assert!(problem.contains("jit=off"), "{problem}");
+    } else {
+        // This server cannot JIT-compile: nothing to refuse.
+        with_jit.unwrap();
+    }
+    // Accepted with both set; the tables go to the connections' search_path.
+    let schema = pg::fresh_schema();
+    let pool = pool_with(&url, &schema, "-c synchronous_commit=on -c jit=off");
+    raw.execute(&format!("CREATE SCHEMA {schema}"), &[])
+        .await
+        .unwrap();
+    let store = PostgresStore::from_pool(pool).await.unwrap();
+    let listed = store.jobs(&Scope::AllTenants, &JobQuery::new()).await;
+    assert!(listed.unwrap().items.is_empty());
 }
