@@ -266,12 +266,10 @@ async fn main() -> Demo<()> {
     let Some(Answer::Assistant(answer)) = outcome.answer() else {
         return Err(format!("assistant-request not answered: {}", outcome.to_json_line()).into());
     };
+    let assistant = answer.assistant.clone().unwrap_or_default();
     println!(
-        "   answered within the 7.5 s budget: assistant {}",
-        answer
-            .assistant
-            .as_ref()
-            .map_or("?".into(), |a| a.to_string())
+        "   answered within the 7.5 s budget: assistant {}, greeting {}",
+        assistant["name"], assistant["firstMessage"]
     );
     // The call is live: its first server event goes to the outbox, written before any send.
     let scope = Scope::tenant(acme.clone());
@@ -287,7 +285,7 @@ async fn main() -> Demo<()> {
     );
     let queued = outbox.enqueue(&scope, job).await?.job;
     println!(
-        "   status-update `in-progress` stored in the SQLite outbox as {} ({})",
+        "   status-update `in-progress` written to the SQLite outbox before any send: {} ({})",
         queued.id,
         queued.status.as_str()
     );
@@ -425,6 +423,10 @@ async fn main() -> Demo<()> {
     let attempts = store
         .attempts(&scope, &AttemptQuery::new().job(report_job.clone()))
         .await?;
+    println!(
+        "   the cascade routed them to the {} (the level that won, kept for the logs)",
+        attempts.items[0].level.as_deref().unwrap_or("?")
+    );
     for a in attempts.items.iter().rev() {
         println!(
             "   end-of-call-report attempt {}: {} {}{}",
@@ -432,7 +434,7 @@ async fn main() -> Demo<()> {
             a.status_code.map_or("-".into(), |c| c.to_string()),
             a.status.as_str(),
             a.next_attempt_at.map_or(String::new(), |t| format!(
-                ", retried {} ms later (the assistant server's backoffPlan)",
+                ", retried {} ms later (the server's backoffPlan)",
                 t.as_unix_millis()
                     .saturating_sub(a.ended_at.as_unix_millis())
             )),
@@ -476,11 +478,18 @@ async fn main() -> Demo<()> {
         &Envelope::new(ended, Profile::Default),
     );
     outbox.enqueue(&globex_scope, job).await?;
-    let tick = dispatcher.run_once().await?;
-    println!(
-        "   globex's status-update `ended`: delivered {}",
-        tick.succeeded
-    );
+    let mut delivered = 0;
+    for _ in 0..50 {
+        delivered += dispatcher.run_once().await?.succeeded;
+        if delivered == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if delivered != 1 {
+        return Err("globex's status-update should be delivered".into());
+    }
+    println!("   globex's status-update `ended` delivered to globex's own server");
 
     // -- 7. The receiver's side. -------------------------------------------------------------
     step("7. The receiver verified the Standard Webhooks signature of every server message");
@@ -574,7 +583,10 @@ async fn main() -> Demo<()> {
         response.status(),
         receiver.verified.load(Ordering::SeqCst)
     );
-    if response.status() != 200 || receiver.refused.load(Ordering::SeqCst) != 0 {
+    if response.status() != 200
+        || receiver.verified.load(Ordering::SeqCst) != 9
+        || receiver.refused.load(Ordering::SeqCst) != 0
+    {
         return Err("the replay should be delivered and verified".into());
     }
     if seen.contains(CRM_KEY) || seen.contains(SIGNING_SECRET) {
