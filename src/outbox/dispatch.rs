@@ -626,7 +626,14 @@ impl Dispatcher {
                 }
                 if let Some(state) = &finished.breaker {
                     let url = attempt.url.as_deref().unwrap_or(state.target.as_str());
-                    let (from, to) = if state.is_tripped() {
+                    // Failures already at the threshold when claimed: this was the probe of
+                    // a half-open breaker, and its failure opens it again.
+                    let was_half_open = self
+                        .breaker
+                        .is_some_and(|(threshold, _)| breaker_failures >= threshold);
+                    let (from, to) = if state.is_tripped() && was_half_open {
+                        (BreakerPhase::HalfOpen, BreakerPhase::Open)
+                    } else if state.is_tripped() {
                         (BreakerPhase::Closed, BreakerPhase::Open)
                     } else {
                         (BreakerPhase::HalfOpen, BreakerPhase::Closed)

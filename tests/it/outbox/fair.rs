@@ -37,6 +37,7 @@ async fn a_failing_target_opens_its_breaker_defers_its_jobs_and_a_probe_closes_i
     assert_eq!((tick.claimed, tick.retried), (4, 4));
     let opened = rig.observer.breakers.lock().unwrap().clone();
     assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_eq!(opened[0].change, ("closed", "open"));
     assert_eq!(opened[0].open_until, Some(T0.saturating_add(secs(60))));
     // Open: nothing is sent, not even the retries due at +5 s; no attempt is spent.
     rig.clock.advance(secs(30));
@@ -52,6 +53,7 @@ async fn a_failing_target_opens_its_breaker_defers_its_jobs_and_a_probe_closes_i
     assert_eq!((tick.claimed, tick.succeeded), (1, 1));
     let events = rig.observer.breakers.lock().unwrap().clone();
     assert_eq!(events.len(), 2);
+    assert_eq!(events[1].change, ("half_open", "closed"));
     assert_eq!((events[1].failures, events[1].open_until), (0, None));
     let (acme, a1) = (tenant("acme"), TargetRef::new("assistant:a1").unwrap());
     let state = rig
@@ -66,6 +68,36 @@ async fn a_failing_target_opens_its_breaker_defers_its_jobs_and_a_probe_closes_i
     for job in &jobs {
         assert_eq!(rig.job(&job.id).await.status, JobStatus::Succeeded);
     }
+}
+
+#[tokio::test]
+async fn a_failed_probe_opens_a_half_open_breaker_again() {
+    let rig = Rig::new();
+    let failures = (0..3).map(|_| Reply::Status(503));
+    let transport = Arc::new(Scripted::new(&rig.clock, Reply::Status(200)).then(failures));
+    let d = rig
+        .dispatcher(transport.clone())
+        .breaker(2, secs(60))
+        .target_cap(1)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        rig.enqueue("acme", "status-update", "assistant:a1").await;
+    }
+    // Two failures, one at a time: the second opens the breaker.
+    assert_eq!(d.run_once().await.unwrap().retried, 1);
+    assert_eq!(d.run_once().await.unwrap().retried, 1);
+    // The probe after the cool-down fails too: open again, for another cool-down from now.
+    rig.clock.advance(secs(61));
+    assert_eq!(d.run_once().await.unwrap().claimed, 1);
+    assert_eq!(transport.count(), 3);
+    let events = rig.observer.breakers.lock().unwrap().clone();
+    let changes: Vec<_> = events.iter().map(|e| e.change).collect();
+    assert_eq!(changes, [("closed", "open"), ("half_open", "open")]);
+    assert_eq!(events[1].failures, 3);
+    assert_eq!(events[1].open_until, Some(T0.saturating_add(secs(61 + 60))));
+    rig.clock.advance(secs(30));
+    assert_eq!(d.run_once().await.unwrap().claimed, 0);
 }
 
 #[tokio::test]

@@ -203,6 +203,7 @@ impl Observer for Recorder {
     }
     fn breaker_changed(&self, change: &agent_webhooks::observe::BreakerChange<'_>) {
         self.breakers.lock().unwrap().push(BreakerSeen {
+            change: (change.from.as_str(), change.to.as_str()),
             failures: change.failures,
             open_until: change.open_until,
         });
@@ -212,6 +213,8 @@ impl Observer for Recorder {
 /// What the observer was told of a breaker change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BreakerSeen {
+    /// From which phase to which (`closed`, `open`, `half_open`).
+    pub change: (&'static str, &'static str),
     /// Consecutive failures when it changed.
     pub failures: u32,
     /// Until when it defers (`None`: closed).
