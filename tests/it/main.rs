@@ -33,3 +33,31 @@ mod check_url;
 #[allow(dead_code)]
 #[path = "../../examples/webhookctl/request.rs"]
 mod request;
+
+/// A directory of its own under the system's temp dir, removed with everything in it when
+/// dropped, also when the test fails.
+#[cfg(feature = "sqlite")]
+pub struct TempDir(std::path::PathBuf);
+
+#[cfg(feature = "sqlite")]
+impl TempDir {
+    /// `aw-<name>-<pid>`, emptied first.
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("aw-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// A path inside it.
+    pub fn join(&self, file: &str) -> std::path::PathBuf {
+        self.0.join(file)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

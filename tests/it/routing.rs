@@ -150,13 +150,6 @@ fn dispatcher(store: Arc<dyn Store>, targets: DirectoryTargets, clock: &ManualCl
         .unwrap()
 }
 
-fn temp_path(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("aw-routing-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("outbox.sqlite3")
-}
-
 async fn enqueue(outbox: &Outbox, tenant: &TenantId, event: &str, route: &Route) {
     let body = format!(r#"{{"message":{{"type":"{event}"}}}}"#).into_bytes();
     outbox
@@ -210,7 +203,8 @@ async fn jobs_enqueued_before_a_restart_reach_the_current_target() {
             server(&account.url("/account")),
         )
         .unwrap();
-    let path = temp_path("restart");
+    let dir = crate::TempDir::new("routing-restart");
+    let path = dir.join("outbox.sqlite3");
     let clock = ManualClock::new(T0);
 
     // Process 1: jobs are written, nothing is sent, the process goes away.

@@ -413,13 +413,11 @@ mod noisy_neighbour {
     #[cfg(feature = "sqlite")]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_sqlite() {
-        let dir = std::env::temp_dir().join(format!("aw-noisy-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&dir);
-        let store = agent_webhooks::outbox::SqliteStore::open(&dir)
+        let dir = crate::TempDir::new("noisy");
+        let store = agent_webhooks::outbox::SqliteStore::open(dir.join("outbox.sqlite3"))
             .await
             .unwrap();
         b_gets_through_while_a_tarpits(Arc::new(store)).await;
-        let _ = std::fs::remove_file(&dir);
     }
 
     #[cfg(feature = "postgres")]

@@ -340,14 +340,11 @@ async fn crash_run(store: Arc<dyn Store>, store_args: Vec<String>, jobs: u64, se
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_dispatchers_killed_and_restarted_lose_nothing() {
-    let dir = std::env::temp_dir().join(format!("aw-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::TempDir::new("crash");
     let path = dir.join("outbox.sqlite3");
     let store = Arc::new(SqliteStore::open(&path).await.unwrap());
     let args = vec!["--store".into(), format!("sqlite:{}", path.display())];
     crash_run(store, args, 600, 7).await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 async fn pg_store(url: &str, schema: &str) -> Arc<dyn Store> {
