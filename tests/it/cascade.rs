@@ -193,7 +193,10 @@ fn vapi_shaped_config_loads_every_surface() {
     );
     assert!(plan.retries_status(500) && plan.retries_status(429));
     assert!(!plan.retries_status(404) && !plan.retries_status(204));
-    assert!(!plan.retries_status(410), "410 Gone stops, as in the outbox");
+    assert!(
+        !plan.retries_status(410),
+        "410 Gone stops, as in the outbox"
+    );
 
     let legacy = c.server(Level::AssistantServerUrl).unwrap();
     assert!(matches!(legacy.auth(), ServerAuth::LegacySecret(s) if s.expose() == "legacy-s3cret"));
@@ -230,7 +233,11 @@ fn fixed_backoff_and_defaults() {
     }))
     .unwrap();
     let plan = s.retry_plan().unwrap();
-    assert_eq!(plan.delays(), [Duration::from_millis(500); 2], "fixed by default");
+    assert_eq!(
+        plan.delays(),
+        [Duration::from_millis(500); 2],
+        "fixed by default"
+    );
     assert!(
         plan.retries_status(400),
         "without excludedStatusCodes every non-2xx retries"

@@ -101,17 +101,35 @@ fn backoff_json_and_server_config_read_alike() {
         );
     }
     for (bad, field) in [
-        (r#"{"maxRetries":11,"baseDelaySeconds":1}"#, "backoffPlan.maxRetries"),
-        (r#"{"maxRetries":2.5,"baseDelaySeconds":1}"#, "backoffPlan.maxRetries"),
-        (r#"{"maxRetries":-1,"baseDelaySeconds":1}"#, "backoffPlan.maxRetries"),
-        (r#"{"maxRetries":1,"baseDelaySeconds":11}"#, "backoffPlan.baseDelaySeconds"),
+        (
+            r#"{"maxRetries":11,"baseDelaySeconds":1}"#,
+            "backoffPlan.maxRetries",
+        ),
+        (
+            r#"{"maxRetries":2.5,"baseDelaySeconds":1}"#,
+            "backoffPlan.maxRetries",
+        ),
+        (
+            r#"{"maxRetries":-1,"baseDelaySeconds":1}"#,
+            "backoffPlan.maxRetries",
+        ),
+        (
+            r#"{"maxRetries":1,"baseDelaySeconds":11}"#,
+            "backoffPlan.baseDelaySeconds",
+        ),
         (r#"{"maxRetries":1}"#, "backoffPlan"),
         (
             r#"{"maxRetries":1,"baseDelaySeconds":1,"excludedStatusCodes":[404,4.5]}"#,
             "backoffPlan.excludedStatusCodes[1]",
         ),
-        (r#"{"type":"linear","baseDelaySeconds":1}"#, "backoffPlan.type"),
-        (r#"{"baseDelaySeconds":1,"maxRetry":3}"#, "backoffPlan.maxRetry"),
+        (
+            r#"{"type":"linear","baseDelaySeconds":1}"#,
+            "backoffPlan.type",
+        ),
+        (
+            r#"{"baseDelaySeconds":1,"maxRetry":3}"#,
+            "backoffPlan.maxRetry",
+        ),
     ] {
         assert!(RetryPlan::from_backoff_json(bad).is_err(), "{bad}");
         assert_eq!(server_plan(bad).unwrap_err(), field, "{bad}");
