@@ -37,17 +37,16 @@ fn tool_with() -> Vec<Value> {
 const ARGS: &str = r#"{"party":2,"time":"20:00","name":"Ada Lovelace"}"#;
 
 fn ours(profile: Profile) -> Envelope {
-    let mut body = ToolCalls::new(
-        vec![
-            ToolCall::new("call_e5UMNx9R0HazLoe5uvmOOvxk", "book_table", ARGS),
-            ToolCall::new(
-                "call_Q2wbn8vXcJb4a1C0F2E3h4i5",
-                "lookup_customer",
-                r#"{"phone":"+15551234567"}"#,
-            ),
-        ],
-        tool_with(),
-    );
+    let mut body = ToolCalls::new([
+        ToolCall::new("call_e5UMNx9R0HazLoe5uvmOOvxk", "book_table", ARGS),
+        ToolCall::new(
+            "call_Q2wbn8vXcJb4a1C0F2E3h4i5",
+            "lookup_customer",
+            r#"{"phone":"+15551234567"}"#,
+        ),
+    ]);
+    // The same entries as the plain struct's (as sent, without `toolCall`).
+    body.tool_with_tool_call_list = tool_with();
     body.extra.insert("artifact".into(), artifact());
     let mut call = Call::new("call_7f3c2a9e-1b2c-4d5e-8f90-a1b2c3d4e5f6");
     call.org_id = Some("org_42".into());

@@ -3,8 +3,8 @@
 //! A [`Cascade`] holds the surfaces of one call (tool, assistant, phone number, account), read
 //! from Vapi-shaped JSON with [`Cascade::from_json`]; [`Cascade::resolve`] picks the most
 //! specific [`Server`] for an event type and says which [`Level`] won ([`Resolved`]). A server
-//! carries its URL, timeout, headers, how it authenticates ([`ServerAuth`]) and its retry
-//! [`BackoffPlan`].
+//! carries its URL, timeout, headers, how it authenticates ([`ServerAuth`]) and the
+//! [`RetryPlan`] its `backoffPlan` describes.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +17,8 @@ use url::Url;
 
 use crate::event::{Event, FINAL_TRANSCRIPT};
 use crate::guard::{is_forbidden_header, is_sensitive_header};
+use crate::outbox::RetryPlan;
+use crate::outbox::plan::{BackoffFault, BackoffPlanJson};
 use crate::vars::Secret;
 
 /// The event types sent when an assistant sets no `serverMessages` (Vapi's default list).
@@ -157,52 +159,6 @@ pub enum ServerAuth {
     LegacySecret(Secret),
 }
 
-/// When a failed delivery is retried: Vapi's `backoffPlan`.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct BackoffPlan {
-    /// Fixed or exponential delays.
-    pub kind: BackoffKind,
-    /// Retries after the first attempt, 0 to 10.
-    pub max_retries: u8,
-    /// The fixed delay, or the first delay of an exponential plan; 0 to 10 s.
-    pub base_delay: Duration,
-    /// Statuses never retried (without it every non-2xx is retried).
-    pub excluded_status_codes: Vec<u16>,
-}
-
-/// The shape of a [`BackoffPlan`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum BackoffKind {
-    /// The same delay before every retry.
-    Fixed,
-    /// `base * 2^(n-1)` before retry `n`.
-    Exponential,
-}
-
-impl BackoffPlan {
-    /// The delay before retry `n` (1 is the first retry), or `None` when `n` is past
-    /// `max_retries` (or 0).
-    #[must_use]
-    pub fn delay_before_retry(&self, n: u32) -> Option<Duration> {
-        if n == 0 || n > u32::from(self.max_retries) {
-            return None;
-        }
-        Some(match self.kind {
-            BackoffKind::Fixed => self.base_delay,
-            BackoffKind::Exponential => self.base_delay * (1u32 << (n - 1).min(16)),
-        })
-    }
-
-    /// Whether a response with this status is worth retrying: not 2xx and not excluded.
-    #[must_use]
-    pub fn retries_status(&self, status: u16) -> bool {
-        !(200..300).contains(&status) && !self.excluded_status_codes.contains(&status)
-    }
-}
-
 /// A server events are sent to: Vapi's `Server` object.
 #[derive(Debug, Clone)]
 pub struct Server {
@@ -210,7 +166,7 @@ pub struct Server {
     timeout_seconds: u16,
     headers: HeaderMap,
     auth: ServerAuth,
-    backoff_plan: Option<BackoffPlan>,
+    retry_plan: Option<RetryPlan>,
 }
 
 impl Server {
@@ -225,7 +181,7 @@ impl Server {
             timeout_seconds: DEFAULT_SERVER_TIMEOUT_SECONDS,
             headers: HeaderMap::new(),
             auth: ServerAuth::None,
-            backoff_plan: None,
+            retry_plan: None,
         })
     }
 
@@ -282,7 +238,10 @@ impl Server {
             (None, None) => ServerAuth::None,
         };
         if let Some(plan) = raw.backoff_plan {
-            server.backoff_plan = Some(plan.check(&field("backoffPlan."))?);
+            server.retry_plan = Some(plan.check().map_err(|fault| {
+                let at = field(&format!("backoffPlan.{}", fault.field()));
+                CascadeError::new(at, backoff_problem(fault))
+            })?);
         }
         Ok(server)
     }
@@ -317,10 +276,10 @@ impl Server {
         &self.auth
     }
 
-    /// The retry plan; `None` means no retries (Vapi's default).
+    /// The retry plan read from `backoffPlan`; `None` means no retries (Vapi's default).
     #[must_use]
-    pub fn backoff_plan(&self) -> Option<&BackoffPlan> {
-        self.backoff_plan.as_ref()
+    pub fn retry_plan(&self) -> Option<&RetryPlan> {
+        self.retry_plan.as_ref()
     }
 
     /// With a request timeout.
@@ -344,10 +303,10 @@ impl Server {
         self
     }
 
-    /// With a retry plan.
+    /// With a retry plan (what `backoffPlan` sets in JSON).
     #[must_use]
-    pub fn with_backoff_plan(mut self, plan: BackoffPlan) -> Self {
-        self.backoff_plan = Some(plan);
+    pub fn with_retry_plan(mut self, plan: RetryPlan) -> Self {
+        self.retry_plan = Some(plan);
         self
     }
 }
@@ -378,6 +337,15 @@ fn check_timeout(seconds: f64) -> Option<u16> {
     ok.then_some(seconds as u16)
 }
 
+/// A `backoffPlan` field out of range, in this config's words.
+fn backoff_problem(fault: BackoffFault) -> CascadeProblem {
+    match fault {
+        BackoffFault::MaxRetries(got) => CascadeProblem::MaxRetries(got.to_string()),
+        BackoffFault::BaseDelay(got) => CascadeProblem::BaseDelay(got.to_string()),
+        BackoffFault::Status { code, .. } => CascadeProblem::StatusCode(code.to_string()),
+    }
+}
+
 fn legacy_secret(secret: String, field: &str) -> Result<ServerAuth, CascadeError> {
     if secret.is_empty() || HeaderValue::from_str(&secret).is_err() {
         return Err(CascadeError::new(field, CascadeProblem::HeaderValue));
@@ -394,59 +362,7 @@ struct RawServer {
     headers: BTreeMap<String, String>,
     credential_id: Option<String>,
     secret: Option<String>,
-    backoff_plan: Option<RawBackoffPlan>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawBackoffPlan {
-    #[serde(rename = "type", default = "fixed")]
-    kind: BackoffKind,
-    max_retries: f64,
-    base_delay_seconds: f64,
-    #[serde(default)]
-    excluded_status_codes: Vec<f64>,
-}
-
-fn fixed() -> BackoffKind {
-    BackoffKind::Fixed
-}
-
-impl RawBackoffPlan {
-    fn check(self, at: &str) -> Result<BackoffPlan, CascadeError> {
-        let r = self.max_retries;
-        if r.fract() != 0.0 || !(0.0..=10.0).contains(&r) {
-            return Err(CascadeError::new(
-                format!("{at}maxRetries"),
-                CascadeProblem::MaxRetries(r.to_string()),
-            ));
-        }
-        let d = self.base_delay_seconds;
-        if !(0.0..=10.0).contains(&d) {
-            return Err(CascadeError::new(
-                format!("{at}baseDelaySeconds"),
-                CascadeProblem::BaseDelay(d.to_string()),
-            ));
-        }
-        let mut excluded = Vec::with_capacity(self.excluded_status_codes.len());
-        for (i, code) in self.excluded_status_codes.into_iter().enumerate() {
-            if code.fract() != 0.0 || !(100.0..=599.0).contains(&code) {
-                return Err(CascadeError::new(
-                    format!("{at}excludedStatusCodes[{i}]"),
-                    CascadeProblem::StatusCode(code.to_string()),
-                ));
-            }
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            excluded.push(code as u16);
-        }
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        Ok(BackoffPlan {
-            kind: self.kind,
-            max_retries: r as u8,
-            base_delay: Duration::from_secs_f64(d),
-            excluded_status_codes: excluded,
-        })
-    }
+    backoff_plan: Option<BackoffPlanJson>,
 }
 
 /// A cascade config that cannot be used, with the field at fault

@@ -85,9 +85,8 @@ fn sample(kind: EventType) -> EventBody {
         EventType::UserInterrupted => EventBody::UserInterrupted(UserInterrupted::new()),
         EventType::ToolCalls => {
             let call = ToolCall::new("call_1", "lookup_customer", r#"{"phone":"+15551234567"}"#);
-            let with = json!({"type": "function", "function": {"name": "lookup_customer"},
-                              "toolCall": serde_json::to_value(&call).unwrap_or_default()});
-            EventBody::ToolCalls(ToolCalls::new(vec![call], vec![with]))
+            let tool = json!({"type": "function", "function": {"name": "lookup_customer"}});
+            EventBody::ToolCalls(ToolCalls::with_tools([(call, tool)]))
         }
         EventType::KnowledgeBaseRequest => {
             EventBody::KnowledgeBaseRequest(KnowledgeBaseRequest::new(messages()))

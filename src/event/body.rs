@@ -251,15 +251,94 @@ fn arguments_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct ToolCalls {
-    /// The calls (required).
+    /// The calls (`toolCallList`, required).
     pub tool_call_list: Vec<ToolCall>,
-    /// Each call with the tool's config (required).
+    /// Each call with the called tool's config (`toolWithToolCallList`, required): the tool
+    /// as Vapi describes it with its call under `toolCall`. Kept as sent (read leniently);
+    /// [`ToolCalls::with_tools`] builds it and [`ToolCalls::tool_of`] reads it.
     pub tool_with_tool_call_list: Vec<Value>,
     /// Every other field, kept as sent.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
-constructor!(ToolCalls { tool_call_list: Vec<ToolCall>, tool_with_tool_call_list: Vec<Value> });
+
+impl ToolCalls {
+    /// A `tool-calls` message of these calls, without the called tools' configs
+    /// (`toolWithToolCallList` empty).
+    ///
+    /// ```
+    /// use agent_webhooks::event::{ToolCall, ToolCalls};
+    /// let calls = ToolCalls::new([ToolCall::new("call_1", "lookup", r#"{"id":7}"#)]);
+    /// assert_eq!(calls.tool_call_list[0].function.name, "lookup");
+    /// assert!(calls.tool_with_tool_call_list.is_empty());
+    /// ```
+    #[must_use]
+    pub fn new(calls: impl IntoIterator<Item = ToolCall>) -> Self {
+        ToolCalls {
+            tool_call_list: calls.into_iter().collect(),
+            tool_with_tool_call_list: Vec::new(),
+            extra: Map::new(),
+        }
+    }
+
+    /// A `tool-calls` message of these calls, each with the config of the tool it calls as
+    /// Vapi describes a tool (`{"type": "function", "function": {...}, "server": {...},
+    /// "messages": [...]}`). `toolCallList` lists the calls; each `toolWithToolCallList`
+    /// entry is the tool's config with `toolCall` set to its call (a config that is not a
+    /// JSON object is kept as it is).
+    ///
+    /// ```
+    /// use agent_webhooks::event::{ToolCall, ToolCalls};
+    /// use serde_json::json;
+    /// let call = ToolCall::new("call_1", "lookup", "{}");
+    /// let tool = json!({"type": "function", "function": {"name": "lookup"},
+    ///                   "server": {"url": "https://tools.example.com/lookup"}});
+    /// let calls = ToolCalls::with_tools([(call, tool)]);
+    /// assert_eq!(calls.tool_with_tool_call_list[0]["toolCall"]["id"], "call_1");
+    /// assert_eq!(calls.tool_of("call_1").unwrap()["server"]["url"], "https://tools.example.com/lookup");
+    /// ```
+    #[must_use]
+    pub fn with_tools(calls: impl IntoIterator<Item = (ToolCall, Value)>) -> Self {
+        let mut list = Vec::new();
+        let mut tools = Vec::new();
+        for (call, mut tool) in calls {
+            if let Value::Object(config) = &mut tool {
+                // A ToolCall is plain data: serializing it cannot fail.
+                let value = serde_json::to_value(&call).unwrap_or(Value::Null);
+                config.insert("toolCall".to_owned(), value);
+            }
+            list.push(call);
+            tools.push(tool);
+        }
+        ToolCalls {
+            tool_call_list: list,
+            tool_with_tool_call_list: tools,
+            extra: Map::new(),
+        }
+    }
+
+    /// The config of the tool a call calls: the `toolWithToolCallList` entry whose
+    /// `toolCall.id` is `call_id`, else the first entry whose `function.name` is that call's
+    /// name (entries as some runtimes send them, without `toolCall`).
+    #[must_use]
+    pub fn tool_of(&self, call_id: &str) -> Option<&Value> {
+        let by_id = self
+            .tool_with_tool_call_list
+            .iter()
+            .find(|t| t.pointer("/toolCall/id").and_then(Value::as_str) == Some(call_id));
+        by_id.or_else(|| {
+            let name = &self
+                .tool_call_list
+                .iter()
+                .find(|c| c.id == call_id)?
+                .function
+                .name;
+            self.tool_with_tool_call_list.iter().find(|t| {
+                t.pointer("/function/name").and_then(Value::as_str) == Some(name.as_str())
+            })
+        })
+    }
+}
 
 /// `knowledge-base-request`: a custom knowledge base is asked for documents.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -123,7 +123,7 @@ impl ToolCallResult {
 ///
 /// ```
 /// use agent_webhooks::event::{ToolCall, ToolCalls, ToolCallsResponse};
-/// let request = ToolCalls::new(vec![ToolCall::new("call_1", "lookup", "{}")], vec![]);
+/// let request = ToolCalls::new([ToolCall::new("call_1", "lookup", "{}")]);
 /// // A common deviation: an object result and no name.
 /// let r = ToolCallsResponse::parse(br#"{"results":[{"toolCallId":"call_1","result":{"ok":true}}]}"#, &request)?;
 /// assert_eq!(r.results[0].name, "lookup");

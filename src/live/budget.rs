@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::cascade::BackoffPlan;
 use crate::event::EventType;
+use crate::outbox::RetryPlan;
 
 /// Vapi's fixed end-to-end budget of `assistant-request`, whatever the server's timeout says.
 pub const ASSISTANT_REQUEST_BUDGET: Duration = Duration::from_millis(7_500);
@@ -32,11 +32,11 @@ pub fn budget(event: EventType, server_timeout: Duration, host: Option<Duration>
     host.map_or(own, |h| h.min(own))
 }
 
-/// The wait before another try, or `None`: only with a `backoffPlan` that has a retry left
+/// The wait before another try, or `None`: only with a retry plan that has a retry left
 /// (`tries` were sent), only for a failure worth retrying, and only when the time `left`
 /// after the wait can hold another try as long as the last one (`last_try`, at least 1 ms).
 pub(crate) fn next_try(
-    plan: Option<&BackoffPlan>,
+    plan: Option<&RetryPlan>,
     tries: u32,
     retryable: bool,
     left: Duration,
@@ -45,7 +45,8 @@ pub(crate) fn next_try(
     if !retryable {
         return None;
     }
-    let delay = plan?.delay_before_retry(tries)?;
+    let index = usize::try_from(tries).ok()?.checked_sub(1)?;
+    let delay = *plan?.delays().get(index)?;
     let needed = delay.checked_add(last_try.max(Duration::from_millis(1)))?;
     (needed <= left).then_some(delay)
 }
@@ -55,14 +56,10 @@ mod tests {
     use super::*;
     use crate::cascade::Server;
 
-    fn plan(retries: u8, delay_s: u64) -> BackoffPlan {
+    fn plan(retries: u8, delay_s: u64) -> RetryPlan {
         let v = serde_json::json!({"url": "https://x.example.com", "backoffPlan": {
             "type": "fixed", "maxRetries": retries, "baseDelaySeconds": delay_s}});
-        Server::from_value(v)
-            .unwrap()
-            .backoff_plan()
-            .unwrap()
-            .clone()
+        Server::from_value(v).unwrap().retry_plan().unwrap().clone()
     }
 
     #[test]

@@ -95,14 +95,14 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::cascade::{BackoffPlan, Cascade, Level, Server, ServerAuth};
+use crate::cascade::{Cascade, Level, Server, ServerAuth};
 use crate::event::{
     AssistantRequestResponse, EndpointingResponse, Envelope, EventBody, EventType,
     KnowledgeBaseResponse, ToolCalls, ToolCallsResponse, TransferDestinationResponse,
 };
 use crate::outbox::{
-    Clock, JobId, Observer, Random, SeededRandom, Sign, Store, SystemClock, Target, TargetRef,
-    Timestamp, UrlCheck,
+    Clock, JobId, Observer, Random, RetryPlan, SeededRandom, Sign, Store, SystemClock, Target,
+    TargetRef, Timestamp, UrlCheck,
 };
 use crate::tenant::TenantId;
 use crate::transport::{
@@ -241,7 +241,7 @@ impl LiveRequest {
     }
 
     /// The target: the host's, or the cascade's for this event.
-    fn resolve(&self) -> Result<(Target, Option<BackoffPlan>), String> {
+    fn resolve(&self) -> Result<(Target, Option<RetryPlan>), String> {
         let cascade = match &self.route {
             Route::Target(target) => return Ok(((**target).clone(), None)),
             Route::Cascade(cascade) => cascade,
@@ -275,7 +275,7 @@ impl LiveRequest {
                 resolved.level
             ));
         }
-        let plan = resolved.server.backoff_plan().cloned();
+        let plan = resolved.server.retry_plan().cloned();
         let mut target = Target::from_resolved(resolved).map_err(|e| e.to_string())?;
         if let Some(signer) = &self.signer {
             target = target.signer(signer.clone());
@@ -526,7 +526,7 @@ impl Requester {
         &self,
         request: &LiveRequest,
         exchange: &Exchange,
-        plan: Option<&BackoffPlan>,
+        plan: Option<&RetryPlan>,
     ) -> Tried {
         let fail = |reason, detail: String, retryable| Tried {
             result: Err((reason, detail)),

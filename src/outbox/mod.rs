@@ -81,7 +81,7 @@ mod error;
 mod io;
 mod lifecycle;
 mod model;
-mod plan;
+pub(crate) mod plan;
 mod store;
 mod target;
 mod wake;

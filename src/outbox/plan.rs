@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cascade::BackoffPlan;
 use crate::outbox::error::PlanError;
 use crate::outbox::model::Timestamp;
 
@@ -106,45 +105,27 @@ impl RetryPlan {
         }
     }
 
-    /// The plan of a server's `backoffPlan` (already checked when the server config was read):
-    /// `max_retries` retries, each after the plan's delay (fixed, or doubling from the base for
-    /// exponential), its excluded statuses never retried. No jitter, like Vapi's own.
-    #[must_use]
-    pub fn from_backoff(plan: &BackoffPlan) -> Self {
-        let delays = (1..=u32::from(plan.max_retries))
-            .filter_map(|n| plan.delay_before_retry(n))
-            .map(|d| d.min(MAX_DELAY))
-            .take(MAX_RETRIES)
-            .collect();
-        // A 2xx is a success whatever the list says, so such entries are dropped.
-        let mut excluded: Vec<u16> = plan
-            .excluded_status_codes
-            .iter()
-            .copied()
-            .filter(|c| (100..=599).contains(c) && !(200..=299).contains(c))
-            .collect();
-        excluded.sort_unstable();
-        excluded.dedup();
-        RetryPlan {
-            delays,
-            jitter: 0.0,
-            excluded,
-            retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
-        }
-    }
-
-    /// A plan from Vapi's `backoffPlan` JSON (`{"type":"fixed","maxRetries":3,...}`).
+    /// A plan from Vapi's `backoffPlan` JSON (`{"type":"fixed","maxRetries":3,...}`), read
+    /// by the same rules as a server config's `backoffPlan` ([`crate::cascade::Server`]).
     ///
-    /// `fixed`: `maxRetries` retries, each after `baseDelaySeconds`. `exponential`: the n-th
-    /// retry after `baseDelaySeconds x 2^(n-1)`. No jitter, like Vapi's own.
+    /// - `type`: `fixed` (the default): `maxRetries` retries, each after `baseDelaySeconds`;
+    ///   `exponential`: the n-th retry after `baseDelaySeconds x 2^(n-1)`.
+    /// - `maxRetries`: a whole number from 0 to 10, default 0 (no retries).
+    /// - `baseDelaySeconds`: required, 0 to 10 (fractions allowed).
+    /// - `excludedStatusCodes`: statuses never retried, 100 to 599; a 2xx in the list is
+    ///   ignored (a 2xx is a success whatever the list says).
+    /// - Any other field is refused, so a misspelt one is not silently ignored.
+    ///
+    /// No jitter, like Vapi's own.
     ///
     /// # Errors
-    /// [`PlanError::Json`] with the field's path when the JSON is malformed or has an unknown
-    /// field; [`PlanError`] for `maxRetries` above 10, `baseDelaySeconds` outside 0 to 10, or
-    /// an excluded status that is a 2xx or outside 100..=599.
+    /// [`PlanError::Json`] with the field's path when the JSON is malformed, has an unknown
+    /// field or a `maxRetries` that is not a whole number; [`PlanError::TooManyRetries`] for
+    /// `maxRetries` above 10, [`PlanError::Delay`] for `baseDelaySeconds` outside 0 to 10,
+    /// [`PlanError::ExcludedStatus`] for an excluded status outside 100..=599.
     pub fn from_backoff_json(json: &str) -> Result<Self, PlanError> {
         let de = &mut serde_json::Deserializer::from_str(json);
-        let raw: RawBackoffPlan = serde_path_to_error::deserialize(de).map_err(|e| {
+        let raw: BackoffPlanJson = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             PlanError::Json {
                 path: if path == "." {
@@ -155,28 +136,7 @@ impl RetryPlan {
                 problem: e.into_inner().to_string(),
             }
         })?;
-        if raw.max_retries > 10 {
-            return Err(PlanError::TooManyRetries {
-                got: u64::from(raw.max_retries),
-                max: 10,
-            });
-        }
-        let base = raw.base_delay_seconds;
-        if !(0.0..=10.0).contains(&base) {
-            return Err(PlanError::Delay {
-                what: "baseDelaySeconds",
-                got: base,
-                max: 10.0,
-            });
-        }
-        let delays = (0..raw.max_retries).map(|i| match raw.kind {
-            RawBackoffKind::Fixed => Duration::from_secs_f64(base),
-            RawBackoffKind::Exponential => Duration::from_secs_f64(base * f64::from(1u32 << i)),
-        });
-        RetryPlan::builder()
-            .schedule(delays)
-            .excluded_status_codes(raw.excluded_status_codes)
-            .build()
+        raw.check().map_err(BackoffFault::into_plan_error)
     }
 
     /// The delay before each retry, in order.
@@ -201,6 +161,14 @@ impl RetryPlan {
     #[must_use]
     pub fn excluded_status_codes(&self) -> &[u16] {
         &self.excluded
+    }
+
+    /// Whether a failure with this status is one the plan retries while retries remain: not a
+    /// 2xx (a success), not 410 Gone, not excluded. [`RetryPlan::decide`] says the same and
+    /// also counts the retries left.
+    #[must_use]
+    pub fn retries_status(&self, status: u16) -> bool {
+        !matches!(status, 200..=299 | 410) && self.excluded.binary_search(&status).is_err()
     }
 
     /// The longest `Retry-After` honoured.
@@ -348,25 +316,126 @@ impl RetryPlanBuilder {
     }
 }
 
-/// Vapi's `backoffPlan` object as JSON.
+/// Vapi's `backoffPlan` object as JSON: the one reader of that shape, used by
+/// [`RetryPlan::from_backoff_json`] and by a server config's `backoffPlan`
+/// ([`crate::cascade::Server::from_value`]). Numbers are read as JSON numbers (`3` and `3.0`
+/// alike) and checked by [`BackoffPlanJson::check`].
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawBackoffPlan {
+pub(crate) struct BackoffPlanJson {
     #[serde(rename = "type", default)]
-    kind: RawBackoffKind,
+    kind: BackoffKind,
     #[serde(default)]
-    max_retries: u32,
+    max_retries: f64,
     base_delay_seconds: f64,
     #[serde(default)]
-    excluded_status_codes: Vec<u16>,
+    excluded_status_codes: Vec<f64>,
 }
 
+/// `backoffPlan.type`.
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum RawBackoffKind {
+enum BackoffKind {
     #[default]
     Fixed,
     Exponential,
+}
+
+/// Vapi's limits on `maxRetries` and `baseDelaySeconds`.
+const BACKOFF_MAX_RETRIES: f64 = 10.0;
+const BACKOFF_MAX_BASE_DELAY: f64 = 10.0;
+
+/// A `backoffPlan` field out of range; each config surface words it in its own error type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum BackoffFault {
+    /// `maxRetries` is not a whole number from 0 to 10.
+    MaxRetries(f64),
+    /// `baseDelaySeconds` is outside 0 to 10.
+    BaseDelay(f64),
+    /// `excludedStatusCodes[index]` is not a status code (a whole number from 100 to 599).
+    Status { index: usize, code: f64 },
+}
+
+impl BackoffFault {
+    /// The field at fault, relative to the `backoffPlan` object (`excludedStatusCodes[1]`).
+    pub(crate) fn field(&self) -> String {
+        match self {
+            BackoffFault::MaxRetries(_) => "maxRetries".to_owned(),
+            BackoffFault::BaseDelay(_) => "baseDelaySeconds".to_owned(),
+            BackoffFault::Status { index, .. } => format!("excludedStatusCodes[{index}]"),
+        }
+    }
+
+    fn into_plan_error(self) -> PlanError {
+        let whole = |x: f64| x.fract() == 0.0 && (0.0..=f64::from(u16::MAX)).contains(&x);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        match self {
+            BackoffFault::MaxRetries(got) if whole(got) => PlanError::TooManyRetries {
+                got: got as u64,
+                max: BACKOFF_MAX_RETRIES as u64,
+            },
+            BackoffFault::BaseDelay(got) => PlanError::Delay {
+                what: "baseDelaySeconds",
+                got,
+                max: BACKOFF_MAX_BASE_DELAY,
+            },
+            BackoffFault::Status { code, .. } if whole(code) => {
+                PlanError::ExcludedStatus(code as u16)
+            }
+            BackoffFault::MaxRetries(got) => PlanError::Json {
+                path: ".maxRetries".to_owned(),
+                problem: format!("{got} is not a whole number from 0 to 10"),
+            },
+            BackoffFault::Status { index, code } => PlanError::Json {
+                path: format!(".excludedStatusCodes[{index}]"),
+                problem: format!("{code} is not an HTTP status code"),
+            },
+        }
+    }
+}
+
+impl BackoffPlanJson {
+    /// The plan, once every field is in range: `maxRetries` retries, each after the plan's
+    /// delay (fixed, or doubling from the base), its excluded statuses never retried (2xx
+    /// entries dropped). No jitter.
+    pub(crate) fn check(self) -> Result<RetryPlan, BackoffFault> {
+        let r = self.max_retries;
+        if r.fract() != 0.0 || !(0.0..=BACKOFF_MAX_RETRIES).contains(&r) {
+            return Err(BackoffFault::MaxRetries(r));
+        }
+        let base = self.base_delay_seconds;
+        if !(0.0..=BACKOFF_MAX_BASE_DELAY).contains(&base) {
+            return Err(BackoffFault::BaseDelay(base));
+        }
+        let mut excluded = Vec::with_capacity(self.excluded_status_codes.len());
+        for (index, code) in self.excluded_status_codes.into_iter().enumerate() {
+            if code.fract() != 0.0 || !(100.0..=599.0).contains(&code) {
+                return Err(BackoffFault::Status { index, code });
+            }
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let code = code as u16;
+            // A 2xx is a success whatever the list says.
+            if !(200..=299).contains(&code) {
+                excluded.push(code);
+            }
+        }
+        excluded.sort_unstable();
+        excluded.dedup();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let retries = r as u32;
+        let delays = (0..retries)
+            .map(|i| match self.kind {
+                BackoffKind::Fixed => Duration::from_secs_f64(base),
+                BackoffKind::Exponential => Duration::from_secs_f64(base * f64::from(1u32 << i)),
+            })
+            .collect();
+        Ok(RetryPlan {
+            delays,
+            jitter: 0.0,
+            excluded,
+            retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
+        })
+    }
 }
 
 /// Parses a `Retry-After` value: delta-seconds (`120`) or an IMF-fixdate HTTP date

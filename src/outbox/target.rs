@@ -121,8 +121,8 @@ impl fmt::Debug for Target {
 impl Target {
     /// The target a cascade resolution picked: the winning server's URL, its level's name
     /// (`assistant.server`, ...), timeout and headers, the legacy `X-Vapi-Secret` header
-    /// (sensitive) for a server configured with a shared `secret`, and its `backoffPlan` as the
-    /// target's retry plan. A server without a `backoffPlan` gets the dispatcher's plan (set
+    /// (sensitive) for a server configured with a shared `secret`, and its retry plan (its
+    /// `backoffPlan`). A server without a `backoffPlan` gets the dispatcher's plan (set
     /// [`RetryPlan::none`] there for Vapi's no-retry default).
     ///
     /// A server whose auth is a stored credential (`credentialId`) needs its header added by
@@ -139,7 +139,7 @@ impl Target {
             let (name, value) = legacy_secret_header(secret)?;
             target.headers.insert(name, value);
         }
-        target.plan = server.backoff_plan().map(RetryPlan::from_backoff);
+        target.plan = server.retry_plan().cloned();
         Ok(target)
     }
 }

@@ -524,22 +524,10 @@ impl ToolRunner {
         calls: &[TurnCall<'_>],
         members: &[usize],
     ) -> Vec<(usize, ToolCallResult)> {
-        let mut list = Vec::with_capacity(members.len());
-        let mut tools = Vec::with_capacity(members.len());
-        for &i in members {
-            if let TurnCall::Function { call, tool } = &calls[i] {
-                list.push(call.clone());
-                let mut entry = tool.clone();
-                if let Value::Object(m) = &mut entry {
-                    m.insert(
-                        "toolCall".into(),
-                        serde_json::to_value(call).unwrap_or(Value::Null),
-                    );
-                }
-                tools.push(entry);
-            }
-        }
-        let request = ToolCalls::new(list, tools);
+        let request = ToolCalls::with_tools(members.iter().filter_map(|&i| match &calls[i] {
+            TurnCall::Function { call, tool } => Some((call.clone(), tool.clone())),
+            TurnCall::Webhook(_) => None,
+        }));
         let failed = |request: &ToolCalls| crate::live::outcome::failed_tool_results(Some(request));
         let answer = match (functions, tenant) {
             (Some(f), Some(tenant)) => {

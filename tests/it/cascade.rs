@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use agent_webhooks::cascade::{BackoffKind, CascadeProblem, NoTarget, Server, ServerAuth};
+use agent_webhooks::cascade::{CascadeProblem, NoTarget, Server, ServerAuth};
+use agent_webhooks::outbox::RetryPlan;
 use agent_webhooks::{Cascade, Envelope, ErrorKind, Level};
 
 fn url_of(level: Level) -> String {
@@ -170,21 +171,32 @@ fn vapi_shaped_config_loads_every_surface() {
         (tool.timeout_seconds(), tool.timeout()),
         (5, Duration::from_secs(5))
     );
-    assert_eq!(tool.backoff_plan(), None);
+    assert_eq!(tool.retry_plan(), None);
 
     let a = c.server(Level::AssistantServer).unwrap();
     assert_eq!(a.timeout_seconds(), 30);
     assert_eq!(a.auth(), &ServerAuth::Credential("cred_123".into()));
     assert_eq!(a.headers()["x-team"], "front-desk");
     assert!(a.headers()["authorization"].is_sensitive());
-    let plan = a.backoff_plan().unwrap();
-    assert_eq!((plan.kind, plan.max_retries), (BackoffKind::Exponential, 3));
-    assert_eq!(plan.delay_before_retry(1), Some(Duration::from_secs(1)));
-    assert_eq!(plan.delay_before_retry(3), Some(Duration::from_secs(4)));
-    assert_eq!(plan.delay_before_retry(4), None);
-    assert_eq!(plan.delay_before_retry(0), None);
+    // The server's backoffPlan is the same RetryPlan the outbox's JSON reader gives.
+    let plan = a.retry_plan().unwrap();
+    assert_eq!(plan.delays(), [1, 2, 4].map(Duration::from_secs));
+    assert_eq!(plan.jitter(), 0.0);
+    assert_eq!(plan.excluded_status_codes(), [400, 401, 403, 404]);
+    assert_eq!(
+        Some(plan),
+        RetryPlan::from_backoff_json(
+            r#"{"type":"exponential","maxRetries":3,"baseDelaySeconds":1,"excludedStatusCodes":[404,403,401,400]}"#
+        )
+        .ok()
+        .as_ref()
+    );
     assert!(plan.retries_status(500) && plan.retries_status(429));
     assert!(!plan.retries_status(404) && !plan.retries_status(204));
+    assert!(
+        !plan.retries_status(410),
+        "410 Gone stops, as in the outbox"
+    );
 
     let legacy = c.server(Level::AssistantServerUrl).unwrap();
     assert!(matches!(legacy.auth(), ServerAuth::LegacySecret(s) if s.expose() == "legacy-s3cret"));
@@ -220,9 +232,12 @@ fn fixed_backoff_and_defaults() {
         "backoffPlan": {"maxRetries": 2, "baseDelaySeconds": 0.5}
     }))
     .unwrap();
-    let plan = s.backoff_plan().unwrap();
-    assert_eq!(plan.kind, BackoffKind::Fixed);
-    assert_eq!(plan.delay_before_retry(2), Some(Duration::from_millis(500)));
+    let plan = s.retry_plan().unwrap();
+    assert_eq!(
+        plan.delays(),
+        [Duration::from_millis(500); 2],
+        "fixed by default"
+    );
     assert!(
         plan.retries_status(400),
         "without excludedStatusCodes every non-2xx retries"

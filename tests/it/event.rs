@@ -198,6 +198,57 @@ fn profiles_differ_only_in_the_timestamp() {
     assert!("svix".parse::<Profile>().is_err());
 }
 
+/// The typed constructors build Vapi's shape: every call in `toolCallList`, and each tool's
+/// config in `toolWithToolCallList` with its call under `toolCall`; it reads back the same.
+#[test]
+fn tool_calls_built_from_typed_calls_have_vapi_shape() {
+    let lookup = ToolCall::new("call_1", "lookup_customer", r#"{"phone":"+15551234567"}"#);
+    let book = ToolCall::new("call_2", "book_table", "{}");
+    let calls = ToolCalls::with_tools([
+        (
+            lookup.clone(),
+            json!({"type": "function", "function": {"name": "lookup_customer"},
+                   "messages": [{"type": "request-failed", "content": "No luck."}]}),
+        ),
+        (
+            book.clone(),
+            json!({"type": "function", "function": {"name": "book_table"}}),
+        ),
+    ]);
+    assert_eq!(calls.tool_call_list, [lookup.clone(), book]);
+    let env = Envelope::new(
+        Event::new(EventBody::ToolCalls(calls.clone())),
+        Profile::Vapi,
+    );
+    let out: Value = serde_json::from_slice(&env.to_vec()).unwrap();
+    let message = &out["message"];
+    assert_eq!(
+        message["toolCallList"][0]["function"]["name"],
+        "lookup_customer"
+    );
+    assert_eq!(
+        message["toolWithToolCallList"][1]["toolCall"]["id"],
+        "call_2"
+    );
+    assert_eq!(
+        message["toolWithToolCallList"][0]["toolCall"]["function"]["arguments"],
+        r#"{"phone":"+15551234567"}"#
+    );
+    let back = Envelope::parse(&env.to_vec()).unwrap();
+    assert_eq!(back.event().body, EventBody::ToolCalls(calls.clone()));
+
+    assert_eq!(
+        calls.tool_of("call_1").unwrap()["messages"][0]["content"],
+        "No luck."
+    );
+    assert_eq!(calls.tool_of("call_9"), None);
+    // Entries sent without `toolCall` are found by the call's function name.
+    let mut bare = ToolCalls::new([lookup]);
+    bare.tool_with_tool_call_list = vec![json!({"function": {"name": "lookup_customer"}})];
+    assert!(bare.tool_of("call_1").is_some());
+    assert!(ToolCalls::new([]).tool_with_tool_call_list.is_empty());
+}
+
 #[test]
 fn object_arguments_are_read_as_json_text() {
     let body = json!({"message": {"type": "tool-calls", "toolWithToolCallList": [],
@@ -240,13 +291,10 @@ fn final_transcripts_have_their_subscription_name() {
 }
 
 fn request() -> ToolCalls {
-    ToolCalls::new(
-        vec![
-            ToolCall::new("call_1", "lookup_customer", "{}"),
-            ToolCall::new("call_2", "book_table", "{}"),
-        ],
-        vec![],
-    )
+    ToolCalls::new([
+        ToolCall::new("call_1", "lookup_customer", "{}"),
+        ToolCall::new("call_2", "book_table", "{}"),
+    ])
 }
 
 #[test]

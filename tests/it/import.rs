@@ -161,7 +161,7 @@ fn vapi_function_tool_gives_the_cascade_its_tool_server() {
     assert_eq!(f.name, "book_table");
     let server = f.server.as_ref().unwrap();
     assert_eq!(server.timeout_seconds(), 30);
-    assert_eq!(server.backoff_plan().unwrap().max_retries, 3);
+    assert_eq!(server.retry_plan().unwrap().max_retries(), 3);
     let cascade = agent_webhooks::Cascade::from_value(
         json!({"tool": {"server": f.server_config().unwrap()}}),
     )

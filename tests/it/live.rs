@@ -506,10 +506,15 @@ async fn backoff_plan_retries_inside_the_budget_and_none_beyond() {
     )
     .await;
     assert_eq!((outcome.tries, transport.count()), (1, 1));
-    // An excluded status is not retried, nor a 2xx that cannot be used (bytes arrived).
+    // An excluded status is not retried, nor 410 Gone (as in the outbox: the server's plan is
+    // the same RetryPlan), nor a 2xx that cannot be used (bytes arrived).
     let server = json!({"url": SERVER, "backoffPlan": {"maxRetries": 3, "baseDelaySeconds": 0,
         "excludedStatusCodes": [400]}});
-    for reply in [Reply::Status(400), Reply::Body(200, b"nope".to_vec())] {
+    for reply in [
+        Reply::Status(400),
+        Reply::Status(410),
+        Reply::Body(200, b"nope".to_vec()),
+    ] {
         let transport = rig.scripted([reply, Reply::Status(200)]);
         let requester = rig.requester(transport.clone()).build();
         let outcome = send(
