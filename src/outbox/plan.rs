@@ -114,13 +114,15 @@ impl RetryPlan {
     /// - `baseDelaySeconds`: required, 0 to 10 (fractions allowed).
     /// - `excludedStatusCodes`: statuses never retried, 100 to 599; a 2xx in the list is
     ///   ignored (a 2xx is a success whatever the list says).
-    /// - Any other field is refused, so a misspelt one is not silently ignored.
+    /// - Any other field is ignored: Vapi adds fields to its schema over time
+    ///   (`excludedStatusCodes` came after the others), and a config exported later must
+    ///   still load.
     ///
     /// No jitter, like Vapi's own.
     ///
     /// # Errors
-    /// [`PlanError::Json`] with the field's path when the JSON is malformed, has an unknown
-    /// field or a `maxRetries` that is not a whole number; [`PlanError::TooManyRetries`] for
+    /// [`PlanError::Json`] with the field's path when the JSON is malformed or a
+    /// `maxRetries` is not a whole number; [`PlanError::TooManyRetries`] for
     /// `maxRetries` above 10, [`PlanError::Delay`] for `baseDelaySeconds` outside 0 to 10,
     /// [`PlanError::ExcludedStatus`] for an excluded status outside 100..=599.
     pub fn from_backoff_json(json: &str) -> Result<Self, PlanError> {
@@ -321,7 +323,7 @@ impl RetryPlanBuilder {
 /// ([`crate::cascade::Server::from_value`]). Numbers are read as JSON numbers (`3` and `3.0`
 /// alike) and checked by [`BackoffPlanJson::check`].
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct BackoffPlanJson {
     #[serde(rename = "type", default)]
     kind: BackoffKind,
