@@ -494,11 +494,9 @@ fn a_kept_deadline_timer_is_rearmed_for_each_send() {
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(tokio::time::timeout(
-            Duration::from_secs(20),
-            send_all(t.clone()),
-        ))
-        .expect("every send ends by its deadline");
+        let sends = send_all(t.clone());
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(20), sends).await })
+            .expect("every send ends by its deadline");
     }
 }
 
