@@ -55,6 +55,18 @@ fn typed<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> Result<T, R
     })
 }
 
+/// The typed answer read straight from the bytes (one pass, no intermediate map); on any
+/// error, the two-step parse, whose error says precisely what is wrong (not JSON, or which
+/// field). Both accept and build the same values.
+fn parse_typed<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ResponseError> {
+    if body.trim_ascii_start().first() == Some(&b'{') {
+        if let Ok(value) = serde_json::from_slice::<T>(body) {
+            return Ok(value);
+        }
+    }
+    typed(parse_object(body)?)
+}
+
 /// A string field that receivers often send as another JSON value: strings stay, `null`
 /// is absent, anything else becomes its JSON text.
 fn lenient_text(value: Option<Value>) -> Option<String> {
@@ -291,7 +303,7 @@ impl AssistantRequestResponse {
     /// [`ResponseError::NotJson`], [`ResponseError::Invalid`], or
     /// [`ResponseError::NoAnswer`] when it names nothing to do.
     pub fn parse(body: &[u8]) -> Result<Self, ResponseError> {
-        let r: Self = typed(parse_object(body)?)?;
+        let r: Self = parse_typed(body)?;
         r.decision().ok_or(ResponseError::NoAnswer {
             event_type: "assistant-request",
             expected: "assistantId, assistant, squadId, squad, workflowId, workflow, destination, error",
@@ -346,7 +358,7 @@ impl TransferDestinationResponse {
     /// [`ResponseError::NotJson`], [`ResponseError::Invalid`], or
     /// [`ResponseError::NoAnswer`] with neither `destination` nor `error`.
     pub fn parse(body: &[u8]) -> Result<Self, ResponseError> {
-        let mut r: Self = typed(parse_object(body)?)?;
+        let mut r: Self = parse_typed(body)?;
         if let Some(Value::Object(m)) = &mut r.message {
             if !m.contains_key("content") {
                 if let Some(text) = m.remove("message") {

@@ -472,7 +472,7 @@ impl Requester {
             };
             outcome.tries += 1;
             outcome.status = exchange.status().map(|s| s.as_u16()).or(outcome.status);
-            record.push_try(&exchange, &tried.result, outcome.tries);
+            record.push_try(exchange, &tried.result, outcome.tries);
             let last_try = self.clock.now().duration_since(try_started);
             match tried.result {
                 Ok(answer) => {
@@ -614,9 +614,9 @@ impl Requester {
         if let Some(store) = &self.store {
             let task = record.into_task(
                 &outcome,
+                started.saturating_add(outcome.latency),
                 store.clone(),
                 self.observer.clone(),
-                self.clock.clone(),
                 self.random.clone(),
             );
             match &self.spawn {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::{LiveRequest, Outcome, Reason};
 use crate::live::outcome::Answer;
 use crate::outbox::{
-    Attempt, AttemptId, AttemptStatus, Clock, Job, JobId, JobStatus, Observer, Random, Store,
-    TargetRef, Timestamp, Trigger,
+    Attempt, AttemptId, AttemptStatus, Job, JobId, JobStatus, Observer, Random, Store, TargetRef,
+    Timestamp, Trigger,
 };
 use crate::tenant::Scope;
 use crate::transport::{Exchange, ExchangeResult};
@@ -21,9 +21,33 @@ struct Try {
     error: Option<String>,
     latency_ms: u64,
     number: u32,
-    body: (String, bool),
+    body: Body,
     started_at: Timestamp,
     ended_at: Timestamp,
+}
+
+/// A try's response body, turned into the stored text (lossy UTF-8, cut) only when the
+/// record is written, off the critical path.
+enum Body {
+    /// The bytes as they came.
+    Raw(Vec<u8>),
+    /// The count of audio bytes handed on.
+    Audio(u64),
+    /// Text already cut, and whether it was.
+    Text(String, bool),
+}
+
+impl Body {
+    fn stored(self) -> (String, bool) {
+        match self {
+            Body::Raw(bytes) => {
+                crate::outbox::stored_body(&bytes, crate::outbox::MAX_RESPONSE_BODY)
+            }
+            // Audio is not text: the count says what came.
+            Body::Audio(bytes) => (format!("({bytes} bytes of audio)"), false),
+            Body::Text(text, cut) => (text, cut),
+        }
+    }
 }
 
 /// What a live exchange or a webhook tool call leaves in the store.
@@ -114,27 +138,31 @@ impl Record {
         default_target("tool", name)
     }
 
+    /// One try, taking the exchange's strings and response body as they are (the stored
+    /// text is made when the record is written).
     pub(crate) fn push_try(
         &mut self,
-        exchange: &Exchange,
+        exchange: Exchange,
         result: &Result<Answer, (Reason, String)>,
         number: u32,
     ) {
-        let status = match (&exchange.result, result) {
-            (ExchangeResult::Refused(_), _) => AttemptStatus::Refused,
-            (_, Ok(_)) => AttemptStatus::Succeeded,
-            _ => AttemptStatus::Failed,
-        };
-        let body = match result {
-            // Audio is not text: the count says what came.
-            Ok(Answer::Voice { bytes }) => (format!("({bytes} bytes of audio)"), false),
-            _ => exchange.stored_body(),
+        let status_code = exchange.status().map(|s| s.as_u16());
+        let (status, body) = match (exchange.result, result) {
+            (ExchangeResult::Refused(_), _) => (AttemptStatus::Refused, Body::Raw(Vec::new())),
+            (_, Ok(Answer::Voice { bytes })) => (AttemptStatus::Succeeded, Body::Audio(*bytes)),
+            (ExchangeResult::Response(r), Ok(_)) => {
+                (AttemptStatus::Succeeded, Body::Raw(r.into_body()))
+            }
+            (ExchangeResult::Response(r), Err(_)) => {
+                (AttemptStatus::Failed, Body::Raw(r.into_body()))
+            }
+            (ExchangeResult::Failed(_), _) => (AttemptStatus::Failed, Body::Raw(Vec::new())),
         };
         self.push(Try {
-            url: exchange.url.clone(),
-            level: exchange.level.clone(),
+            url: exchange.url,
+            level: exchange.level,
             status,
-            status_code: exchange.status().map(|s| s.as_u16()),
+            status_code,
             error: result.as_ref().err().map(|(r, d)| format!("{r}: {d}")),
             latency_ms: u64::try_from(exchange.latency.as_millis()).unwrap_or(u64::MAX),
             number,
@@ -154,7 +182,7 @@ impl Record {
             error: Some(format!("{reason}: {detail}")),
             latency_ms: 0,
             number: 0,
-            body: (String::new(), false),
+            body: Body::Raw(Vec::new()),
             started_at: at,
             ended_at: at,
         });
@@ -181,7 +209,7 @@ impl Record {
             latency_ms: u64::try_from(ended_at.duration_since(started_at).as_millis())
                 .unwrap_or(u64::MAX),
             number: 1,
-            body,
+            body: Body::Text(body.0, body.1),
             started_at,
             ended_at,
         });
@@ -206,36 +234,40 @@ impl Record {
         let attempts = self
             .tries
             .into_iter()
-            .map(|t| Attempt {
-                id: AttemptId::generate(t.started_at, random.next_u64()),
-                job_id: self.job.id.clone(),
-                tenant: self.job.tenant.clone(),
-                trigger: self.trigger,
-                url: (!t.url.is_empty()).then_some(t.url),
-                level: (!t.level.is_empty()).then_some(t.level),
-                status: t.status,
-                status_code: t.status_code,
-                error: t.error,
-                latency_ms: t.latency_ms,
-                event_type: self.job.event_type.clone(),
-                number: t.number,
-                next_attempt_at: None,
-                response_body: t.body.0,
-                response_truncated: t.body.1,
-                started_at: t.started_at,
-                ended_at: t.ended_at,
+            .map(|t| {
+                let (response_body, response_truncated) = t.body.stored();
+                Attempt {
+                    id: AttemptId::generate(t.started_at, random.next_u64()),
+                    job_id: self.job.id.clone(),
+                    tenant: self.job.tenant.clone(),
+                    trigger: self.trigger,
+                    url: (!t.url.is_empty()).then_some(t.url),
+                    level: (!t.level.is_empty()).then_some(t.level),
+                    status: t.status,
+                    status_code: t.status_code,
+                    error: t.error,
+                    latency_ms: t.latency_ms,
+                    event_type: self.job.event_type.clone(),
+                    number: t.number,
+                    next_attempt_at: None,
+                    response_body,
+                    response_truncated,
+                    started_at: t.started_at,
+                    ended_at: t.ended_at,
+                }
             })
             .collect();
         (self.job, attempts)
     }
 
-    /// The task that writes the record of `outcome`.
+    /// The task that writes the record of `outcome`, finished at `now`: the rows are built
+    /// inside it, so the caller only hands it over.
     pub(crate) fn into_task(
         mut self,
         outcome: &Outcome,
+        now: Timestamp,
         store: Arc<dyn Store>,
         observer: Option<Arc<dyn Observer>>,
-        clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> impl Future<Output = ()> + Send + 'static {
         if self.tries.is_empty() {
@@ -248,8 +280,10 @@ impl Record {
             Some(Reason::NoTarget | Reason::Refused) => JobStatus::Skipped,
             Some(_) => JobStatus::Failed,
         };
-        let (job, attempts) = self.finish(status, clock.now(), random.as_ref());
-        write(job, attempts, store, observer)
+        async move {
+            let (job, attempts) = self.finish(status, now, random.as_ref());
+            write(job, attempts, store, observer).await;
+        }
     }
 }
 
@@ -262,11 +296,12 @@ pub(crate) async fn write(
 ) {
     let scope = Scope::tenant(job.tenant.clone());
     let id = job.id.clone();
-    let written = attempts.clone();
+    // The observer is told of the attempts written: keep them only when one listens.
+    let written = observer.as_ref().map(|_| attempts.clone());
     match store.record(&scope, job, attempts).await {
         Ok(()) => {
-            if let Some(o) = &observer {
-                for a in &written {
+            if let (Some(o), Some(written)) = (&observer, &written) {
+                for a in written {
                     o.attempt_finished(a);
                 }
             }

@@ -1,8 +1,13 @@
 //! The reqwest transport: one guarded client, every request and hop checked.
 
 use std::error::Error as StdError;
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, PoisonError};
+use std::task::{Context, Waker};
 use std::time::Duration;
+
+use futures_util::future::{Either, select};
 
 use async_trait::async_trait;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, TRANSFER_ENCODING};
@@ -90,6 +95,67 @@ pub struct ReqwestTransport {
     policy: Arc<Policy>,
     redirects: usize,
     body_limit: usize,
+    deadlines: Arc<Deadlines>,
+}
+
+/// The most idle deadline timers a transport keeps armed for its next sends.
+const IDLE_DEADLINES: usize = 64;
+
+/// Timers kept armed between sends. Every send is raced against a tokio timer at its deadline;
+/// registering a fresh timer that is earlier than every timer the runtime holds wakes the
+/// runtime's driver thread (tokio re-arms its wait), which costs a context switch per send on
+/// a busy machine, for nothing when the answer comes first. A send here instead re-arms a
+/// timer that stayed registered ([`tokio::time::Sleep::reset`]): a later deadline than the
+/// one the driver waits for, so nothing is woken. The deadline is enforced exactly as by
+/// `tokio::time::timeout`.
+#[derive(Debug, Default)]
+struct Deadlines {
+    idle: std::sync::Mutex<Vec<(tokio::runtime::Id, Pin<Box<tokio::time::Sleep>>)>>,
+}
+
+impl Deadlines {
+    /// A timer of the current runtime at `deadline`: an idle one re-armed, or a new one.
+    fn arm(
+        &self,
+        runtime: tokio::runtime::Id,
+        deadline: tokio::time::Instant,
+    ) -> Pin<Box<tokio::time::Sleep>> {
+        let reused = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            idle.iter()
+                .rposition(|(id, _)| *id == runtime)
+                .map(|i| idle.swap_remove(i).1)
+        };
+        match reused {
+            Some(mut sleep) => {
+                sleep.as_mut().reset(deadline);
+                sleep
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
+        }
+    }
+
+    /// Keeps a timer whose send answered in time for a later send.
+    fn disarm(&self, runtime: tokio::runtime::Id, mut sleep: Pin<Box<tokio::time::Sleep>>) {
+        // Leave no task's waker behind in it: one poll with a waker that does nothing.
+        let mut cx = Context::from_waker(Waker::noop());
+        if sleep.as_mut().poll(&mut cx).is_ready() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() >= IDLE_DEADLINES {
+            // The oldest may belong to a runtime that is gone.
+            drop(idle.remove(0));
+        }
+        idle.push((runtime, sleep));
+    }
+}
+
+/// A deadline `timeout` from now; beyond what an `Instant` holds, about 30 years (as tokio).
+fn deadline_after(timeout: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// Builds a [`ReqwestTransport`]; settings are checked by [`ReqwestTransportBuilder::build`].
@@ -180,6 +246,7 @@ impl ReqwestTransportBuilder {
             policy: self.policy,
             redirects: self.redirects,
             body_limit: self.body_limit,
+            deadlines: Arc::default(),
         })
     }
 }
@@ -229,13 +296,17 @@ impl ReqwestTransport {
             .get::<Origin>()
             .copied()
             .unwrap_or(Origin::Operator);
-        let (parts, body) = request.into_parts();
-        let first = Url::parse(&parts.uri.to_string()).map_err(|e| {
-            TransportError::new(
-                TransportErrorKind::Other,
-                format!("the request URI is not a URL: {e}"),
-            )
-        })?;
+        let (mut parts, body) = request.into_parts();
+        // The send step's parsed URL, when it is the URI's (else parse the URI).
+        let first = match parts.extensions.remove::<super::RequestUrl>() {
+            Some(super::RequestUrl(url)) if parts.uri == *url.as_str() => url,
+            _ => Url::parse(&parts.uri.to_string()).map_err(|e| {
+                TransportError::new(
+                    TransportErrorKind::Other,
+                    format!("the request URI is not a URL: {e}"),
+                )
+            })?,
+        };
         self.policy.check_url(&first, origin).map_err(refused)?;
 
         let mut url = first.clone();
@@ -374,16 +445,24 @@ impl Transport for ReqwestTransport {
         request: http::Request<Vec<u8>>,
         timeout: Duration,
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
-        match tokio::time::timeout(timeout, self.exchange(request)).await {
-            Ok(result) => result,
-            Err(_) => Err(TransportError::new(
+        let runtime = tokio::runtime::Handle::current().id();
+        let mut deadline = self.deadlines.arm(runtime, deadline_after(timeout));
+        let exchange = pin!(self.exchange(request));
+        // The exchange is polled first: an answer ready with the deadline wins, as in
+        // `tokio::time::timeout`.
+        match select(exchange, deadline.as_mut()).await {
+            Either::Left((result, _)) => {
+                self.deadlines.disarm(runtime, deadline);
+                result
+            }
+            Either::Right(((), _)) => Err(TransportError::new(
                 TransportErrorKind::Timeout,
                 format!("no complete response within {} ms", timeout.as_millis()),
             )),
         }
     }
 
-    /// Every send runs under `tokio::time::timeout(timeout, ..)`: the whole exchange.
+    /// Every send is raced against a tokio timer at `timeout`: the whole exchange.
     fn enforces_timeout(&self) -> bool {
         true
     }

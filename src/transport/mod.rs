@@ -50,6 +50,13 @@ pub use client::{
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use resolve::{DnsResolver, GuardedResolver, ResolveError, SystemResolver};
 
+/// The parsed URL a request was built from, carried in its extensions so a transport need
+/// not parse its URI again. Trusted only where its text equals the request's URI.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestUrl(
+    #[allow(dead_code, reason = "read by the reqwest transport")] pub(crate) url::Url,
+);
+
 /// The HTTP client the dispatcher sends through, brought by the host.
 ///
 /// It must not follow redirects (a 3xx is a failed attempt) and must enforce `timeout` on the

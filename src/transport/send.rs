@@ -166,6 +166,10 @@ impl SendStep {
         let mut request = http::Request::post(uri)
             .body(body.to_vec())
             .map_err(|e| invalid(e.to_string()))?;
+        // The transport checks this URL again without parsing the URI back.
+        request
+            .extensions_mut()
+            .insert(super::RequestUrl(target.url().clone()));
         let headers = request.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, self.user_agent.clone());

@@ -646,3 +646,185 @@ async fn a_store_failure_goes_to_the_observer_never_to_the_call() {
     let _ = Timestamp::EPOCH;
     let _: Option<Job> = None;
 }
+
+/// One scripted streaming answer: a status, then chunks (an `Err` ends the stream with a
+/// failure), then the end, or a stall that never ends.
+#[derive(Debug, Clone)]
+enum Streamed {
+    Head(u16, Vec<Result<Vec<u8>, TransportErrorKind>>, bool),
+    Fail(TransportErrorKind),
+}
+
+/// A streaming transport playing [`Streamed`] answers in order; counts the sends.
+#[derive(Debug)]
+struct StreamScript(Mutex<std::collections::VecDeque<Streamed>>, Mutex<usize>);
+
+impl StreamScript {
+    fn new(replies: impl IntoIterator<Item = Streamed>) -> Arc<Self> {
+        Arc::new(StreamScript(
+            Mutex::new(replies.into_iter().collect()),
+            Mutex::new(0),
+        ))
+    }
+    fn count(&self) -> usize {
+        *self.1.lock().unwrap()
+    }
+}
+
+#[async_trait]
+impl Transport for StreamScript {
+    async fn send(
+        &self,
+        _: http::Request<Vec<u8>>,
+        _: Duration,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        unreachable!("voice-request streams")
+    }
+
+    async fn send_streaming(
+        &self,
+        _: http::Request<Vec<u8>>,
+        _: Duration,
+    ) -> Result<http::Response<agent_webhooks::transport::BodyStream>, TransportError> {
+        use futures_util::StreamExt;
+        *self.1.lock().unwrap() += 1;
+        let reply = self
+            .0
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("a scripted reply");
+        let (status, chunks, stall) = match reply {
+            Streamed::Fail(kind) => return Err(TransportError::new(kind, "scripted failure")),
+            Streamed::Head(status, chunks, stall) => (status, chunks, stall),
+        };
+        let chunks = futures_util::stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| c.map_err(|kind| TransportError::new(kind, "scripted failure"))),
+        );
+        let body: agent_webhooks::transport::BodyStream = if stall {
+            Box::pin(chunks.chain(futures_util::stream::pending()))
+        } else {
+            Box::pin(chunks)
+        };
+        let mut response = http::Response::new(body);
+        *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+        Ok(response)
+    }
+}
+
+/// A plan that would retry anything (3 retries, no delay) in a 20 s budget: whatever is not
+/// retried below is refused by the kind of failure, not by the plan or the time left.
+#[tokio::test]
+async fn retries_only_before_answer_bytes_and_only_for_retryable_failures() {
+    let rig = Rig::new();
+    let server = json!({"url": SERVER, "timeoutSeconds": 20,
+        "backoffPlan": {"type": "fixed", "maxRetries": 3, "baseDelaySeconds": 0}});
+    let transfer = || json!({"type": "transfer-destination-request"});
+    let answer = || {
+        Reply::Body(
+            200,
+            br#"{"destination": {"type": "number", "number": "+15550001111"}}"#.to_vec(),
+        )
+    };
+    // Retried: a connection failure, a 5xx, a 429 (nothing of an answer arrived yet).
+    for first in [
+        Reply::Fail(TransportErrorKind::Connect),
+        Reply::Status(503),
+        Reply::Status(429),
+    ] {
+        let transport = rig.scripted([first.clone(), answer()]);
+        let requester = rig.requester(transport.clone()).build();
+        let outcome = send(&rig, &requester, transfer(), cascade(server.clone())).await;
+        assert!(outcome.is_answered(), "{first:?}: {outcome:?}");
+        assert_eq!((outcome.tries, transport.count()), (2, 2), "{first:?}");
+    }
+    // Never retried: a timeout (the server may be sending; the answer may come after the
+    // headers), a failure mid-answer, a refusal, a 2xx that cannot be used, a 2xx too large.
+    let too_large = Reply::Body(200, vec![b' '; 64]);
+    for (first, reason) in [
+        (Reply::Fail(TransportErrorKind::Timeout), Reason::Timeout),
+        (Reply::Fail(TransportErrorKind::Other), Reason::ConnectError),
+        (Reply::Fail(TransportErrorKind::Refused), Reason::Refused),
+        (Reply::Body(200, b"nope".to_vec()), Reason::InvalidResponse),
+        (too_large, Reason::TooLarge),
+    ] {
+        let transport = rig.scripted([first.clone(), answer()]);
+        let requester = rig.requester(transport.clone()).response_limit(32).build();
+        let outcome = send(&rig, &requester, transfer(), cascade(server.clone())).await;
+        assert_eq!(outcome.reason(), Some(reason), "{first:?}");
+        assert_eq!((outcome.tries, transport.count()), (1, 1), "{first:?}");
+    }
+    // A retryable failure with no time left for another try as long as the last: no retry.
+    let transport = Arc::new(Scripted::new(&rig.clock, Reply::Status(503)).latency(ms(1_500)));
+    let requester = rig.requester(transport.clone()).build();
+    let outcome = send(
+        &rig,
+        &requester,
+        transfer(),
+        cascade(json!({"url": SERVER, "timeoutSeconds": 2,
+            "backoffPlan": {"type": "fixed", "maxRetries": 3, "baseDelaySeconds": 0}})),
+    )
+    .await;
+    assert_eq!(outcome.reason(), Some(Reason::HttpStatus));
+    assert_eq!((outcome.tries, transport.count()), (1, 1));
+
+    // voice-request: a 503 before any audio is retried; once a chunk was handed on, neither
+    // a broken stream nor a stalled one is.
+    let voice = || json!({"type": "voice-request", "text": "Hello", "sampleRate": 16000});
+    let pcm = || Ok(vec![1, 0, 2, 0]);
+    let cases = [
+        (
+            vec![
+                Streamed::Head(503, vec![], false),
+                Streamed::Fail(TransportErrorKind::Connect),
+                Streamed::Head(200, vec![pcm()], false),
+            ],
+            None,
+            3,
+            4,
+        ),
+        (
+            vec![
+                Streamed::Head(200, vec![pcm(), Err(TransportErrorKind::Other)], false),
+                Streamed::Head(200, vec![pcm()], false),
+            ],
+            Some(Reason::ConnectError),
+            1,
+            4,
+        ),
+        (
+            vec![
+                Streamed::Head(200, vec![pcm()], true),
+                Streamed::Head(200, vec![pcm()], false),
+            ],
+            Some(Reason::Timeout),
+            1,
+            4,
+        ),
+        (
+            // The head came, no audio within the budget: a timeout, not retried.
+            vec![
+                Streamed::Head(200, vec![], true),
+                Streamed::Head(200, vec![pcm()], false),
+            ],
+            Some(Reason::Timeout),
+            1,
+            0,
+        ),
+    ];
+    for (script, reason, tries, heard) in cases {
+        let transport = StreamScript::new(script.clone());
+        let requester = rig.requester(transport.clone()).build();
+        let request = LiveRequest::new(acme(), envelope(voice()), cascade(server.clone())).unwrap();
+        let mut audio = Vec::new();
+        let outcome = requester
+            .voice(request, &mut |c: &[u8]| audio.extend_from_slice(c))
+            .await;
+        assert_eq!(outcome.reason(), reason, "{script:?}: {outcome:?}");
+        assert_eq!(outcome.tries, tries, "{script:?}");
+        assert_eq!(transport.count(), tries as usize, "{script:?}");
+        assert_eq!(audio.len(), heard, "{script:?}: audio handed on once");
+    }
+}

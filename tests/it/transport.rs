@@ -462,6 +462,44 @@ async fn a_slow_server_times_out_within_the_send_timeout() {
     assert_eq!(err.message(), "no complete response within 200 ms");
 }
 
+/// The transport keeps the timer of an answered send armed for the next: a later, shorter
+/// deadline still cuts, a send after a cut is answered, and a runtime never gets another's
+/// timer (the first runtime is gone when the second sends).
+#[test]
+fn a_kept_deadline_timer_is_rearmed_for_each_send() {
+    let t = transport(dev());
+    let send_all = |t: ReqwestTransport| async move {
+        let server = Server::start("127.0.0.1:0", |seen| {
+            if seen.path == "/slow" {
+                Reply::slow(Duration::from_secs(30))
+            } else {
+                Reply::text(200, "ok")
+            }
+        })
+        .await;
+        for _ in 0..3 {
+            let r = t.send(get(&server.url("/fast")), WAIT).await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        let err = t
+            .send(get(&server.url("/slow")), Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::Timeout);
+        let r = t.send(get(&server.url("/fast")), WAIT).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    };
+    for _ in 0..2 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sends = send_all(t.clone());
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(20), sends).await })
+            .expect("every send ends by its deadline");
+    }
+}
+
 #[tokio::test]
 async fn timeouts_are_recorded_as_attempts_through_the_dispatcher() {
     let server = Server::start("127.0.0.1:0", |seen| {
