@@ -520,3 +520,66 @@ impl Observer for TracingObserver {
         record_outcome(&span, end.status_code, end.error);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::outbox::{JobStatus, PayloadState, TargetRef, Timestamp};
+    use crate::tenant::TenantId;
+
+    fn job(n: u64) -> Job {
+        let at = Timestamp::from_unix_millis(1_767_225_600_000);
+        Job {
+            id: JobId::generate(at, n),
+            tenant: TenantId::new("acme").unwrap(),
+            event_type: "status-update".into(),
+            call_id: None,
+            payload: Arc::from(&b"{}"[..]),
+            target: TargetRef::new("assistant:a1").unwrap(),
+            status: JobStatus::InFlight,
+            attempts: 1,
+            step: 0,
+            next_attempt_at: None,
+            created_at: at,
+            updated_at: at,
+            idempotency_key: None,
+            payload_state: PayloadState::Kept,
+        }
+    }
+
+    #[test]
+    fn a_store_failure_ends_the_spans_of_that_jobs_attempts_only() {
+        let observer = TracingObserver::new();
+        let (a, b) = (job(1), job(2));
+        let (ia, ib) = (
+            AttemptId::generate(a.created_at, 1),
+            AttemptId::generate(a.created_at, 2),
+        );
+        tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            observer.attempt_started(&a, &ia, Trigger::Scheduled);
+            observer.attempt_started(&b, &ib, Trigger::Scheduled);
+            assert_eq!(observer.opened.load(Ordering::Relaxed), 2);
+            let error = OutboxError::NotFound {
+                what: "job",
+                id: a.id.as_str().to_owned(),
+            };
+            observer.store_failed(Some(&a.id), &error);
+            assert_eq!(observer.opened.load(Ordering::Relaxed), 1);
+            let state = observer.state();
+            assert!(state.attempts.contains_key(&ib));
+            assert!(!state.attempts.contains_key(&ia));
+        });
+    }
+
+    #[test]
+    fn error_type_is_the_status_of_an_http_failure_else_the_class() {
+        let of = |status, class| ErrorType::of(status, class).as_str().to_owned();
+        assert_eq!(of(Some(503), ErrorClass::HttpStatus), "503");
+        assert_eq!(of(Some(100), ErrorClass::HttpStatus), "100");
+        assert_eq!(of(Some(42), ErrorClass::HttpStatus), "http_status");
+        assert_eq!(of(None, ErrorClass::HttpStatus), "http_status");
+        assert_eq!(of(Some(504), ErrorClass::Timeout), "timeout");
+    }
+}
