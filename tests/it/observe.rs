@@ -630,6 +630,88 @@ async fn live_timeout_is_a_failed_live_span_and_counted_by_event_type() {
     watch.assert_no_secret(&m);
 }
 
+/// The same timeout over a real socket: a loopback server that accepts and never answers, the
+/// guarded reqwest transport and tokio's timer, bounded by the host's 300 ms deadline.
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn live_timeout_over_a_real_socket_is_a_timeout_span_and_counted() {
+    use agent_webhooks::transport::{ReqwestTransport, TokioTimer};
+    let watch = Watch::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let policy = Policy::builder()
+        .development()
+        .dangerous()
+        .allow_loopback()
+        .build()
+        .unwrap();
+    let transport = Arc::new(ReqwestTransport::new(policy.clone()).unwrap());
+    let requester = Requester::builder(transport, Arc::new(TokioTimer))
+        .url_check(Arc::new(policy))
+        .observer(watch.observer.clone())
+        .build();
+    let cascade = Cascade::from_value(serde_json::json!({"assistant": {"server": {
+        "url": format!("http://127.0.0.1:{port}/hook?token={URL_TOKEN}"),
+        "headers": {"Authorization": format!("Bearer {TOOL_KEY}")},
+    }}}))
+    .unwrap();
+    let envelope = Envelope::parse(
+        br#"{"message": {"type": "transfer-destination-request", "call": {"id": "call_9"}}}"#,
+    )
+    .unwrap();
+    let request = LiveRequest::new(
+        agent_webhooks::TenantId::new("acme").unwrap(),
+        envelope,
+        cascade,
+    )
+    .unwrap()
+    .signer(signer())
+    .deadline(Duration::from_millis(300));
+    let outcome = requester.request(request).await;
+    server.abort();
+    assert_eq!(outcome.reason(), Some(Reason::Timeout), "{outcome:?}");
+
+    let spans = watch.capture.spans(span_names::LIVE);
+    assert_eq!(spans.len(), 1);
+    let s = &spans[0];
+    assert!(s.closed);
+    let port = port.to_string();
+    let url = format!("http://127.0.0.1:{port}/hook?token=REDACTED");
+    for (name, want) in [
+        ("server.address", "127.0.0.1"),
+        ("server.port", port.as_str()),
+        ("url.full", url.as_str()),
+        ("error.type", "timeout"),
+        ("webhook.event_type", "transfer-destination-request"),
+        ("webhook.cascade_level", "assistant.server"),
+        ("webhook.call_id", "call_9"),
+    ] {
+        assert_eq!(field(s, name), want, "{name}");
+    }
+    let m = watch.metrics();
+    let labels = [
+        ("event_type", "transfer-destination-request"),
+        ("outcome", "failed"),
+        ("error.type", "timeout"),
+    ];
+    assert_eq!(m.counter(names::LIVE_EXCHANGES, &labels), 1);
+    let took = m.histogram(
+        names::LIVE_DURATION,
+        &[
+            ("event_type", "transfer-destination-request"),
+            ("outcome", "failed"),
+        ],
+    );
+    assert!(took.len() == 1 && took[0] >= 0.3, "{took:?}");
+    watch.assert_no_secret(&m);
+}
+
 #[tokio::test]
 async fn tool_call_is_a_client_span_with_the_tools_method_and_counted() {
     let watch = Watch::new();
