@@ -418,10 +418,13 @@ impl Requester {
         let started = self.clock.now();
         let method = http::Method::POST;
         let watched = self.observer.as_ref().map(|o| {
-            let e = ObservedExchange::live(request.event.as_str(), &method)
-                .with_tenant(&request.tenant);
-            o.exchange_started(&e);
-            (e.id, &request.tenant)
+            let watched = Watched {
+                id: ExchangeId::next(),
+                tenant: &request.tenant,
+                call_id: record::call_id_of(&request),
+            };
+            o.exchange_started(&watched.exchange(request.event.as_str(), &method));
+            watched
         });
         let webhook_id = JobId::generate(started, self.random.next_u64());
         let body = request.envelope.to_vec();
@@ -589,14 +592,12 @@ impl Requester {
         mut outcome: Outcome,
         record: record::Record,
         started: Timestamp,
-        watched: Option<(ExchangeId, &TenantId)>,
+        watched: Option<Watched<'_>>,
     ) -> Outcome {
         outcome.latency = self.clock.now().duration_since(started);
-        if let (Some(o), Some((id, tenant))) = (&self.observer, watched) {
+        if let (Some(o), Some(watched)) = (&self.observer, watched) {
             let method = http::Method::POST;
-            let mut e =
-                ObservedExchange::live(outcome.event_type.as_str(), &method).with_tenant(tenant);
-            e.id = id;
+            let mut e = watched.exchange(outcome.event_type.as_str(), &method);
             if let Some(url) = outcome.url.as_deref() {
                 e = e.with_url(url);
             }
@@ -625,6 +626,25 @@ impl Requester {
             }
         }
         outcome
+    }
+}
+
+/// What observers were told when an exchange started, to tell them its end under the same id.
+#[derive(Clone, Copy)]
+struct Watched<'a> {
+    id: ExchangeId,
+    tenant: &'a TenantId,
+    call_id: Option<&'a str>,
+}
+
+impl<'a> Watched<'a> {
+    fn exchange(self, event_type: &'a str, method: &'a http::Method) -> ObservedExchange<'a> {
+        let mut e = ObservedExchange::live(event_type, method).with_tenant(self.tenant);
+        e.id = self.id;
+        if let Some(call_id) = self.call_id {
+            e = e.with_call_id(call_id);
+        }
+        e
     }
 }
 

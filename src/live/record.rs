@@ -64,10 +64,11 @@ fn default_target(kind: &str, name: &str) -> TargetRef {
         .expect("`live` and `tool` are valid target references")
 }
 
-/// A call id fit for the job's `call_id` column (1 to 128 bytes, no control characters).
-fn call_id(id: Option<&str>) -> Option<String> {
-    id.filter(|id| !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control))
-        .map(str::to_owned)
+/// The envelope's call id, if it is fit for the job's `call_id` column (1 to 128 bytes, no
+/// control characters); observers' spans show the same.
+pub(crate) fn call_id_of(request: &LiveRequest) -> Option<&str> {
+    let call = request.envelope.event().call.as_ref()?.id.as_deref();
+    call.filter(|id| !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control))
 }
 
 impl Record {
@@ -82,18 +83,12 @@ impl Record {
             .target_ref
             .clone()
             .unwrap_or_else(|| default_target("live", event));
-        let call = request
-            .envelope
-            .event()
-            .call
-            .as_ref()
-            .and_then(|c| c.id.as_deref());
         Record::for_job(
             Trigger::Live,
             webhook_id,
             request.tenant.clone(),
             event,
-            call_id(call),
+            call_id_of(request).map(str::to_owned),
             target,
             body,
             started,

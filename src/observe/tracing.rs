@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use tracing::field::Empty;
+use tracing::field::{Empty, Field, FieldSet, Value};
 use tracing::{Level, Span};
 
 use super::{
@@ -77,13 +77,49 @@ const TARGET: &str = "agent_webhooks";
 /// ```
 #[derive(Debug, Default)]
 pub struct TracingObserver {
-    /// The spans of attempts and exchanges in progress (only while a subscriber wants them).
-    open: Mutex<HashMap<Key, Open>>,
-    /// How many are in `open`: with no subscriber listening it stays 0 and no hook locks.
+    /// The spans in progress and the URLs as spans show them, under one lock: settling an
+    /// attempt takes it once.
+    state: Mutex<State>,
+    /// How many spans are open: with no subscriber listening it stays 0 and no hook locks.
     opened: AtomicUsize,
+}
+
+/// A map on foldhash: attempt and job ids are ours (time and OS randomness) and the URL
+/// cache is bounded, so a fast hash with per-process seeds is enough; SipHash was a third of
+/// the observer's cost per attempt.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+#[derive(Debug, Default)]
+struct State {
+    /// The spans of attempts in progress (only while a subscriber wants them).
+    attempts: FastMap<AttemptId, Open>,
+    /// The spans of live exchanges and tool calls in progress.
+    exchanges: FastMap<ExchangeId, Span>,
     /// Target URLs as spans show them, by URL: parsing and redacting once per target, not
     /// once per attempt (cleared when it reaches [`URL_CACHE`] entries).
-    urls: Mutex<HashMap<String, Arc<Shown>>>,
+    urls: FastMap<Box<str>, Arc<Shown>>,
+}
+
+impl State {
+    /// The span fields of the target URL `url` (text as stored on the attempt).
+    fn shown(&mut self, url: &str) -> Arc<Shown> {
+        if let Some(shown) = self.urls.get(url) {
+            return shown.clone();
+        }
+        let shown = Arc::new(match url::Url::parse(url) {
+            Ok(parsed) => Shown::of(&parsed),
+            Err(_) => Shown {
+                full: "REDACTED".to_owned(),
+                host: None,
+                port: None,
+            },
+        });
+        if self.urls.len() >= URL_CACHE {
+            self.urls.clear();
+        }
+        self.urls.insert(url.into(), shown.clone());
+        shown
+    }
 }
 
 /// The most target URLs whose redacted form is kept.
@@ -117,16 +153,10 @@ impl Shown {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Attempt(AttemptId),
-    Exchange(ExchangeId),
-}
-
 #[derive(Debug)]
 struct Open {
     span: Span,
-    job: Option<JobId>,
+    job: JobId,
 }
 
 impl TracingObserver {
@@ -136,44 +166,40 @@ impl TracingObserver {
         Self::default()
     }
 
-    fn open(&self) -> MutexGuard<'_, HashMap<Key, Open>> {
-        // Every critical section is one map operation: a poisoned map is still consistent.
-        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every critical section is a few map operations: a poisoned state is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn insert(&self, key: Key, open: Open) {
-        self.open().insert(key, open);
-        self.opened.fetch_add(1, Ordering::Relaxed);
+    /// Whether no span can be open (then no hook needs the lock).
+    fn none_open(&self) -> bool {
+        self.opened.load(Ordering::Relaxed) == 0
+    }
+}
+
+/// `error.type`: the status code of an HTTP failure (`503`), else the class (`timeout`);
+/// made without allocating.
+enum ErrorType {
+    Class(ErrorClass),
+    Status([u8; 3]),
+}
+
+impl ErrorType {
+    fn of(status: Option<u16>, error: ErrorClass) -> Self {
+        match (error, status) {
+            (ErrorClass::HttpStatus, Some(code @ 100..=999)) => {
+                let digit = |n: u16| b'0' + u8::try_from(n % 10).unwrap_or(0);
+                ErrorType::Status([digit(code / 100), digit(code / 10), digit(code)])
+            }
+            _ => ErrorType::Class(error),
+        }
     }
 
-    fn take(&self, key: &Key) -> Option<Span> {
-        if self.opened.load(Ordering::Relaxed) == 0 {
-            return None;
+    fn as_str(&self) -> &str {
+        match self {
+            ErrorType::Class(class) => class.as_str(),
+            ErrorType::Status(digits) => std::str::from_utf8(digits).unwrap_or("http_status"),
         }
-        let open = self.open().remove(key)?;
-        self.opened.fetch_sub(1, Ordering::Relaxed);
-        Some(open.span)
-    }
-
-    /// The span fields of the target URL `url` (text as stored on the attempt).
-    fn shown(&self, url: &str) -> Arc<Shown> {
-        let mut urls = self.urls.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(shown) = urls.get(url) {
-            return shown.clone();
-        }
-        let shown = Arc::new(match url::Url::parse(url) {
-            Ok(parsed) => Shown::of(&parsed),
-            Err(_) => Shown {
-                full: "REDACTED".to_owned(),
-                host: None,
-                port: None,
-            },
-        });
-        if urls.len() >= URL_CACHE {
-            urls.clear();
-        }
-        urls.insert(url.to_owned(), shown.clone());
-        shown
     }
 }
 
@@ -184,14 +210,81 @@ fn record_outcome(span: &Span, status: Option<u16>, error: Option<ErrorClass>) {
     }
     if let Some(class) = error {
         span.record("otel.status_code", "ERROR");
-        match (class, status) {
-            (ErrorClass::HttpStatus, Some(status)) => {
-                span.record("error.type", status.to_string().as_str());
-            }
-            _ => {
-                span.record("error.type", class.as_str());
-            }
-        }
+        span.record("error.type", ErrorType::of(status, class).as_str());
+    }
+}
+
+/// The fields an attempt's span gets when the attempt ends, looked up once: by name, each
+/// record scans the span's twenty fields; with these, the end is one `record_all`, which is
+/// also one call into the subscriber instead of seven.
+struct SettleFields {
+    set: &'static FieldSet,
+    url_full: Field,
+    server_address: Field,
+    server_port: Field,
+    status_code: Field,
+    error_type: Field,
+    otel_status_code: Field,
+    cascade_level: Field,
+    attempt: Field,
+}
+
+impl SettleFields {
+    /// The fields of the attempt spans' callsite, from an enabled attempt span.
+    fn of(span: &Span) -> Option<&'static SettleFields> {
+        static FIELDS: OnceLock<Option<SettleFields>> = OnceLock::new();
+        FIELDS
+            .get_or_init(|| {
+                let set = span.metadata()?.fields();
+                Some(SettleFields {
+                    set,
+                    url_full: set.field("url.full")?,
+                    server_address: set.field("server.address")?,
+                    server_port: set.field("server.port")?,
+                    status_code: set.field("http.response.status_code")?,
+                    error_type: set.field("error.type")?,
+                    otel_status_code: set.field("otel.status_code")?,
+                    cascade_level: set.field("webhook.cascade_level")?,
+                    attempt: set.field("webhook.attempt")?,
+                })
+            })
+            .as_ref()
+    }
+
+    fn record(
+        &self,
+        span: &Span,
+        attempt: &Attempt,
+        shown: Option<&Shown>,
+        error: Option<ErrorClass>,
+    ) {
+        let url = shown.map(|s| s.full.as_str());
+        let host = shown.and_then(|s| s.host.as_deref());
+        let port = shown.and_then(|s| s.port);
+        let level = attempt.level.as_deref();
+        let status = attempt.status_code;
+        let error_type = error.map(|class| ErrorType::of(status, class));
+        let error_type = error_type.as_ref().map(ErrorType::as_str);
+        let failed = error.map(|_| "ERROR");
+        // A replay's number is 0 (it is no step of the plan).
+        let number = attempt.number;
+        let values: [(&Field, Option<&dyn Value>); 8] = [
+            (&self.url_full, url.as_ref().map(|v| v as &dyn Value)),
+            (&self.server_address, host.as_ref().map(|v| v as &dyn Value)),
+            (&self.server_port, port.as_ref().map(|v| v as &dyn Value)),
+            (&self.cascade_level, level.as_ref().map(|v| v as &dyn Value)),
+            (&self.attempt, Some(&number as &dyn Value)),
+            (&self.status_code, status.as_ref().map(|v| v as &dyn Value)),
+            (
+                &self.otel_status_code,
+                failed.as_ref().map(|v| v as &dyn Value),
+            ),
+            (
+                &self.error_type,
+                error_type.as_ref().map(|v| v as &dyn Value),
+            ),
+        ];
+        span.record_all(&self.set.value_set(&values));
     }
 }
 
@@ -224,25 +317,31 @@ impl Observer for TracingObserver {
         }
         let open = Open {
             span,
-            job: Some(job.id.clone()),
+            job: job.id.clone(),
         };
-        self.insert(Key::Attempt(attempt.clone()), open);
+        self.state().attempts.insert(attempt.clone(), open);
+        self.opened.fetch_add(1, Ordering::Relaxed);
     }
 
     fn attempt_settled(&self, settled: &Settled<'_>) {
-        let Some(span) = self.take(&Key::Attempt(settled.attempt.id.clone())) else {
+        if self.none_open() {
             return;
-        };
+        }
         let attempt: &Attempt = settled.attempt;
-        if let Some(url) = attempt.url.as_deref() {
-            self.shown(url).record(&span);
+        let (span, shown) = {
+            let mut state = self.state();
+            let Some(open) = state.attempts.remove(&attempt.id) else {
+                return;
+            };
+            self.opened.fetch_sub(1, Ordering::Relaxed);
+            (
+                open.span,
+                attempt.url.as_deref().map(|url| state.shown(url)),
+            )
+        };
+        if let Some(fields) = SettleFields::of(&span) {
+            fields.record(&span, attempt, shown.as_deref(), settled.error);
         }
-        if let Some(level) = attempt.level.as_deref() {
-            span.record("webhook.cascade_level", level);
-        }
-        // A replay's number is 0 (it is no step of the plan).
-        span.record("webhook.attempt", attempt.number);
-        record_outcome(&span, attempt.status_code, settled.error);
         if let Some(Next::Retry(at)) = settled.next {
             let retry_in = at.duration_since(attempt.ended_at);
             tracing::event!(
@@ -296,20 +395,20 @@ impl Observer for TracingObserver {
     }
 
     fn store_failed(&self, job: Option<&JobId>, error: &OutboxError) {
-        if let Some(job) = job {
+        if let Some(job) = job.filter(|_| !self.none_open()) {
             // The attempt of that job ends here: close its span.
-            let mut open = self.open();
-            let keys: Vec<Key> = open
-                .iter()
-                .filter(|(_, o)| o.job.as_ref() == Some(job))
-                .map(|(k, _)| k.clone())
-                .collect();
-            for key in keys {
-                if let Some(o) = open.remove(&key) {
-                    self.opened.fetch_sub(1, Ordering::Relaxed);
-                    o.span.record("otel.status_code", "ERROR");
-                    o.span.record("error.type", "store");
+            let mut ended = Vec::new();
+            self.state().attempts.retain(|_, o| {
+                let keep = o.job != *job;
+                if !keep {
+                    ended.push(o.span.clone());
                 }
+                keep
+            });
+            self.opened.fetch_sub(ended.len(), Ordering::Relaxed);
+            for span in ended {
+                span.record("otel.status_code", "ERROR");
+                span.record("error.type", "store");
             }
         }
         tracing::event!(
@@ -388,23 +487,99 @@ impl Observer for TracingObserver {
         if span.is_disabled() {
             return;
         }
-        if let Some(url) = exchange.url {
-            self.shown(url).record(&span);
+        let shown = {
+            let mut state = self.state();
+            let shown = exchange.url.map(|url| state.shown(url));
+            state.exchanges.insert(exchange.id, span.clone());
+            shown
+        };
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        if let Some(shown) = shown {
+            shown.record(&span);
         }
-        let open = Open { span, job: None };
-        self.insert(Key::Exchange(exchange.id), open);
     }
 
     fn exchange_finished(&self, exchange: &Exchange<'_>, end: &ExchangeEnd) {
-        let Some(span) = self.take(&Key::Exchange(exchange.id)) else {
+        if self.none_open() {
             return;
+        }
+        let (span, shown) = {
+            let mut state = self.state();
+            let Some(span) = state.exchanges.remove(&exchange.id) else {
+                return;
+            };
+            self.opened.fetch_sub(1, Ordering::Relaxed);
+            (span, exchange.url.map(|url| state.shown(url)))
         };
-        if let Some(url) = exchange.url {
-            self.shown(url).record(&span);
+        if let Some(shown) = shown {
+            shown.record(&span);
         }
         if let Some(level) = exchange.level {
             span.record("webhook.cascade_level", level);
         }
         record_outcome(&span, end.status_code, end.error);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::outbox::{JobStatus, PayloadState, TargetRef, Timestamp};
+    use crate::tenant::TenantId;
+
+    fn job(n: u64) -> Job {
+        let at = Timestamp::from_unix_millis(1_767_225_600_000);
+        Job {
+            id: JobId::generate(at, n),
+            tenant: TenantId::new("acme").unwrap(),
+            event_type: "status-update".into(),
+            call_id: None,
+            payload: Arc::from(&b"{}"[..]),
+            target: TargetRef::new("assistant:a1").unwrap(),
+            status: JobStatus::InFlight,
+            attempts: 1,
+            step: 0,
+            next_attempt_at: None,
+            created_at: at,
+            updated_at: at,
+            idempotency_key: None,
+            payload_state: PayloadState::Kept,
+        }
+    }
+
+    #[test]
+    fn a_store_failure_ends_the_spans_of_that_jobs_attempts_only() {
+        let observer = TracingObserver::new();
+        let (a, b) = (job(1), job(2));
+        let (ia, ib) = (
+            AttemptId::generate(a.created_at, 1),
+            AttemptId::generate(a.created_at, 2),
+        );
+        tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            observer.attempt_started(&a, &ia, Trigger::Scheduled);
+            observer.attempt_started(&b, &ib, Trigger::Scheduled);
+            assert_eq!(observer.opened.load(Ordering::Relaxed), 2);
+            let error = OutboxError::NotFound {
+                what: "job",
+                id: a.id.as_str().to_owned(),
+            };
+            observer.store_failed(Some(&a.id), &error);
+            assert_eq!(observer.opened.load(Ordering::Relaxed), 1);
+            let state = observer.state();
+            assert!(state.attempts.contains_key(&ib));
+            assert!(!state.attempts.contains_key(&ia));
+        });
+    }
+
+    #[test]
+    fn error_type_is_the_status_of_an_http_failure_else_the_class() {
+        let of = |status, class| ErrorType::of(status, class).as_str().to_owned();
+        assert_eq!(of(Some(503), ErrorClass::HttpStatus), "503");
+        assert_eq!(of(Some(100), ErrorClass::HttpStatus), "100");
+        assert_eq!(of(Some(42), ErrorClass::HttpStatus), "http_status");
+        assert_eq!(of(None, ErrorClass::HttpStatus), "http_status");
+        assert_eq!(of(Some(504), ErrorClass::Timeout), "timeout");
     }
 }

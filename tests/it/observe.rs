@@ -10,13 +10,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agent_webhooks::http::Method;
+use agent_webhooks::live::{LiveRequest, Reason, Requester};
 use agent_webhooks::observe::{
-    ErrorClass, Exchange, ExchangeEnd, Fanout, MetricsObserver, Observer, TracingObserver, names,
-    span_names,
+    Fanout, MetricsObserver, Observer, TracingObserver, names, span_names,
 };
-use agent_webhooks::outbox::{Dispatcher, JobStatus, Transport, TransportErrorKind, UrlCheck};
-use agent_webhooks::{AgentKind, Policy, ToolRunner, Vars, WebhookTool};
+use agent_webhooks::outbox::{
+    Dispatcher, JobStatus, ManualClock, MemoryStore, Store, Transport, TransportError,
+    TransportErrorKind, UrlCheck,
+};
+use agent_webhooks::transport::ManualTimer;
+use agent_webhooks::{AgentKind, Cascade, Envelope, Policy, ToolRunner, Vars, WebhookTool};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::{CompositeKey, MetricKind};
 use tracing::field::{Field, Visit};
@@ -25,13 +28,14 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::outbox::support::{Reply, Rig, SECRET, Scripted, signer, target};
+use crate::outbox::support::{Reply, Rig, SECRET, Scripted, T0, signer, target};
 
 /// Secrets the tests hand the boundary; none may appear in any span, event or metric.
 const URL_PASSWORD: &str = "pa55w0rd-url";
 const URL_TOKEN: &str = "tok-3f9a7c";
 const TOOL_KEY: &str = "sk-live-tool-key-91";
 const ECHOED: &str = "echoed-api-key-77";
+const LEGACY_SECRET: &str = "legacy-vapi-secret-4d2";
 
 /// The target URL: user info and a token in the query.
 fn secret_url(path: &str) -> String {
@@ -238,7 +242,15 @@ impl Watch {
     /// No secret in any span, event or metric seen so far.
     fn assert_no_secret(&self, metrics: &Metrics) {
         let seen = format!("{} {}", self.capture.all_text(), metrics.all_text());
-        for secret in [URL_PASSWORD, URL_TOKEN, TOOL_KEY, ECHOED, SECRET, "whsec_"] {
+        for secret in [
+            URL_PASSWORD,
+            URL_TOKEN,
+            TOOL_KEY,
+            ECHOED,
+            LEGACY_SECRET,
+            SECRET,
+            "whsec_",
+        ] {
             assert!(!seen.contains(secret), "`{secret}` leaked into: {seen}");
         }
     }
@@ -499,33 +511,94 @@ async fn backlog_gauges_move_only_when_sampled() {
     );
 }
 
+/// Keeps what each request carried and never answers (ignoring its timeout too): only the
+/// requester's budget ends the exchange.
+#[derive(Debug, Default)]
+struct Silent(Mutex<Vec<agent_webhooks::http::HeaderMap>>);
+
+#[async_trait::async_trait]
+impl Transport for Silent {
+    async fn send(
+        &self,
+        request: agent_webhooks::http::Request<Vec<u8>>,
+        _: Duration,
+    ) -> Result<agent_webhooks::http::Response<Vec<u8>>, TransportError> {
+        self.0.lock().unwrap().push(request.headers().clone());
+        std::future::pending().await
+    }
+}
+
 #[tokio::test]
 async fn live_timeout_is_a_failed_live_span_and_counted_by_event_type() {
-    // The live request path reports each exchange through these two hooks; this drives them
-    // as it does for an `assistant-request` cut at its 7.5 s budget.
+    // A real exchange through the live requester: the cascade resolves the phone number's
+    // server (a token in its query, a bearer header, the legacy secret), the envelope is signed,
+    // the guard checks the URL, the server never answers and the 7.5 s budget of an
+    // `assistant-request` ends it; the exchange is recorded in the store.
     let watch = Watch::new();
-    let url = secret_url("a1");
+    let clock = ManualClock::new(T0);
+    let transport = Arc::new(Silent::default());
+    let store = Arc::new(MemoryStore::new());
+    let requester = Requester::builder(
+        transport.clone(),
+        Arc::new(ManualTimer::jumping(clock.clone())),
+    )
+    .clock(Arc::new(clock.clone()))
+    .url_check(Arc::new(AnyUrl))
+    .store(store.clone())
+    .observer(watch.observer.clone())
+    .build();
+    let cascade = Cascade::from_value(serde_json::json!({"phoneNumber": {"server": {
+        "url": format!("https://hooks.example.com:8443/a1?token={URL_TOKEN}&v=2"),
+        "timeoutSeconds": 20,
+        "headers": {"Authorization": format!("Bearer {TOOL_KEY}")},
+        "secret": LEGACY_SECRET,
+    }}}))
+    .unwrap();
+    let envelope = Envelope::parse(
+        br#"{"message": {"type": "assistant-request", "call": {"id": "call_123"}}}"#,
+    )
+    .unwrap();
     let tenant = agent_webhooks::TenantId::new("acme").unwrap();
-    let started = Exchange::live("assistant-request", &Method::POST)
-        .with_tenant(&tenant)
-        .with_call_id("call_123");
-    watch.observer.exchange_started(&started);
-    let done = started.with_url(&url).with_level("phoneNumber.server");
-    let end = ExchangeEnd::failed(ErrorClass::Timeout, None, Duration::from_millis(7500));
-    watch.observer.exchange_finished(&done, &end);
+    let request = LiveRequest::new(tenant.clone(), envelope, cascade)
+        .unwrap()
+        .signer(signer());
+    let outcome = requester.request(request).await;
+    assert_eq!(outcome.reason(), Some(Reason::Timeout));
+    assert_eq!(outcome.latency, Duration::from_millis(7_500));
+    // The secrets did leave, in the request's headers.
+    let sent = transport.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0]["authorization"],
+        format!("Bearer {TOOL_KEY}").as_str()
+    );
+    assert_eq!(sent[0]["x-vapi-secret"], LEGACY_SECRET);
+    assert!(sent[0].contains_key("webhook-signature"));
+    let scope = agent_webhooks::Scope::tenant(tenant);
+    assert!(
+        store
+            .job(&scope, &outcome.webhook_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let spans = watch.capture.spans(span_names::LIVE);
     assert_eq!(spans.len(), 1);
     let s = &spans[0];
-    assert!(s.closed);
+    assert!(s.closed, "the span ends with the exchange");
     for (name, want) in [
+        ("otel.name", "POST"),
         ("otel.kind", "client"),
+        ("otel.status_code", "ERROR"),
         ("http.request.method", "POST"),
         ("server.address", "hooks.example.com"),
         ("server.port", "8443"),
-        ("url.full", REDACTED_URL),
+        (
+            "url.full",
+            "https://hooks.example.com:8443/a1?token=REDACTED&v=REDACTED",
+        ),
         ("error.type", "timeout"),
-        ("otel.status_code", "ERROR"),
         ("tenant.id", "acme"),
         ("webhook.kind", "live"),
         ("webhook.event_type", "assistant-request"),
@@ -534,6 +607,12 @@ async fn live_timeout_is_a_failed_live_span_and_counted_by_event_type() {
     ] {
         assert_eq!(field(s, name), want, "{name}");
     }
+    assert!(!s.fields.contains_key("http.response.status_code"));
+    assert!(
+        watch.capture.spans(span_names::ATTEMPT).is_empty(),
+        "a live exchange is no outbox attempt"
+    );
+
     let m = watch.metrics();
     let labels = [
         ("event_type", "assistant-request"),
@@ -548,6 +627,88 @@ async fn live_timeout_is_a_failed_live_span_and_counted_by_event_type() {
         ),
         [7.5]
     );
+    watch.assert_no_secret(&m);
+}
+
+/// The same timeout over a real socket: a loopback server that accepts and never answers, the
+/// guarded reqwest transport and tokio's timer, bounded by the host's 300 ms deadline.
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn live_timeout_over_a_real_socket_is_a_timeout_span_and_counted() {
+    use agent_webhooks::transport::{ReqwestTransport, TokioTimer};
+    let watch = Watch::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let policy = Policy::builder()
+        .development()
+        .dangerous()
+        .allow_loopback()
+        .build()
+        .unwrap();
+    let transport = Arc::new(ReqwestTransport::new(policy.clone()).unwrap());
+    let requester = Requester::builder(transport, Arc::new(TokioTimer))
+        .url_check(Arc::new(policy))
+        .observer(watch.observer.clone())
+        .build();
+    let cascade = Cascade::from_value(serde_json::json!({"assistant": {"server": {
+        "url": format!("http://127.0.0.1:{port}/hook?token={URL_TOKEN}"),
+        "headers": {"Authorization": format!("Bearer {TOOL_KEY}")},
+    }}}))
+    .unwrap();
+    let envelope = Envelope::parse(
+        br#"{"message": {"type": "transfer-destination-request", "call": {"id": "call_9"}}}"#,
+    )
+    .unwrap();
+    let request = LiveRequest::new(
+        agent_webhooks::TenantId::new("acme").unwrap(),
+        envelope,
+        cascade,
+    )
+    .unwrap()
+    .signer(signer())
+    .deadline(Duration::from_millis(300));
+    let outcome = requester.request(request).await;
+    server.abort();
+    assert_eq!(outcome.reason(), Some(Reason::Timeout), "{outcome:?}");
+
+    let spans = watch.capture.spans(span_names::LIVE);
+    assert_eq!(spans.len(), 1);
+    let s = &spans[0];
+    assert!(s.closed);
+    let port = port.to_string();
+    let url = format!("http://127.0.0.1:{port}/hook?token=REDACTED");
+    for (name, want) in [
+        ("server.address", "127.0.0.1"),
+        ("server.port", port.as_str()),
+        ("url.full", url.as_str()),
+        ("error.type", "timeout"),
+        ("webhook.event_type", "transfer-destination-request"),
+        ("webhook.cascade_level", "assistant.server"),
+        ("webhook.call_id", "call_9"),
+    ] {
+        assert_eq!(field(s, name), want, "{name}");
+    }
+    let m = watch.metrics();
+    let labels = [
+        ("event_type", "transfer-destination-request"),
+        ("outcome", "failed"),
+        ("error.type", "timeout"),
+    ];
+    assert_eq!(m.counter(names::LIVE_EXCHANGES, &labels), 1);
+    let took = m.histogram(
+        names::LIVE_DURATION,
+        &[
+            ("event_type", "transfer-destination-request"),
+            ("outcome", "failed"),
+        ],
+    );
+    assert!(took.len() == 1 && took[0] >= 0.3, "{took:?}");
     watch.assert_no_secret(&m);
 }
 
