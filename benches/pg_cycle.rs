@@ -11,6 +11,7 @@
 //! what is left. Rate = jobs delivered / seconds from the first enqueue to the last send (every
 //! job is checked finished before the bench exits).
 //! The pool has `AW_CYCLE_WORKERS` connections, as `pgbench -c` opens.
+//! `AW_CYCLE_CONCURRENCY` sets the dispatcher's concurrency apart from the enqueuers'.
 //!
 //! ```text
 //! AGENT_WEBHOOKS_PG_URL=postgres://... AW_CYCLE_SECS=20 \
@@ -84,6 +85,8 @@ fn main() {
     }
     let secs = env_num("AW_CYCLE_SECS", 20);
     let workers = env_num("AW_CYCLE_WORKERS", 16).max(1) as usize;
+    // The dispatcher's concurrency (sends in flight); the workers' count unless set.
+    let concurrency = env_num("AW_CYCLE_CONCURRENCY", workers as u64).max(1) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -100,11 +103,11 @@ fn main() {
         let store: Arc<dyn Store> = Arc::new(store);
         let transport = Arc::new(Ok200::default());
         let dispatcher = Dispatcher::builder(store.clone(), transport.clone(), Arc::new(OneServer))
-            .concurrency(workers)
+            .concurrency(concurrency)
             // One tenant and one target: its shares are the whole concurrency (the defaults,
             // 8 per tenant and 4 per target, would leave 4 sends in flight, not 16).
-            .tenant_cap(workers)
-            .target_cap(workers)
+            .tenant_cap(concurrency)
+            .target_cap(concurrency)
             .build()
             .unwrap();
         let outbox = Arc::new(Outbox::new(store));
@@ -160,7 +163,7 @@ fn main() {
             tokio::join!(dispatcher.run(&shutdown, tokio::time::sleep), watcher);
         assert_eq!(totals.succeeded as u64, total, "every job delivered once");
         eprintln!(
-            "pg_cycle: {workers} enqueuers + dispatcher concurrency {workers}; {total} jobs \
+            "pg_cycle: {workers} enqueuers + dispatcher concurrency {concurrency}; {total} jobs \
              enqueued in {secs} s ({sent_at_stop} delivered by then), all delivered after \
              {took:.1} s"
         );

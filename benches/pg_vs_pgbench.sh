@@ -71,7 +71,7 @@ url="postgres://postgres@127.0.0.1:${port}/postgres"
 psql() { "$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@"; }
 
 echo "server: PostgreSQL $(psql -At -c 'SHOW server_version'), port $port, data in $dir"
-psql -At -F ' = ' -c "SELECT name, setting || COALESCE(unit, '') FROM pg_settings WHERE name IN
+psql -At -F ' = ' -c "SELECT name, current_setting(name) FROM pg_settings WHERE name IN
   ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', 'commit_delay',
    'commit_siblings', 'wal_buffers', 'shared_buffers', 'max_wal_size', 'checkpoint_timeout',
    'wal_writer_delay', 'jit') ORDER BY name" | sed 's/^/  /'
