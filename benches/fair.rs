@@ -13,7 +13,8 @@
 //! cargo bench --features sqlite,postgres,reqwest --bench fair
 //! ```
 //!
-//! Run without `--bench` (as `cargo test --benches` does) it does a short pass only.
+//! `AW_FAIR_STORES=sqlite` (a comma list of `memory`, `sqlite`, `postgres`) measures only
+//! those stores. Run without `--bench` (as `cargo test --benches` does) it does a short pass only.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -179,6 +180,24 @@ async fn b_latencies(store: Arc<dyn Store>, a_jobs: usize, b_jobs: usize) -> Vec
             None => f64::INFINITY,
         })
         .collect();
+    if std::env::var_os("AW_FAIR_DETAIL").is_some() {
+        // When B's slowest jobs were enqueued (seconds after B's first), to tell a burst of
+        // A's from noise spread over the run.
+        let first = sent.first().map(|(_, at)| *at);
+        let mut worst: Vec<(f64, f64)> = (sent.iter().zip(&ms))
+            .map(|((_, at), l)| {
+                (
+                    *l,
+                    first.map_or(0.0, |f| at.duration_since(f).as_secs_f64()),
+                )
+            })
+            .collect();
+        worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let worst: Vec<String> = (worst.iter().take(5))
+            .map(|(l, t)| format!("{l:.1} ms at {t:.1} s"))
+            .collect();
+        println!("    a_jobs={a_jobs}: slowest B jobs: {}", worst.join(", "));
+    }
     ms.sort_by(f64::total_cmp);
     ms
 }
@@ -240,6 +259,12 @@ fn main() {
     if url.is_none() {
         println!("AGENT_WEBHOOKS_PG_URL is not set: PostgreSQL is not measured");
     }
+    // `AW_FAIR_STORES=sqlite` (a comma list of memory, sqlite, postgres) measures only those.
+    let only = std::env::var("AW_FAIR_STORES").unwrap_or_default();
+    let kinds: Vec<&str> = ["memory", "sqlite", "postgres"]
+        .into_iter()
+        .filter(|k| only.is_empty() || only.split(',').any(|o| o.trim() == *k))
+        .collect();
     let mut n = 0;
     let mut fresh = |kind: &str| -> Option<Arc<dyn Store>> {
         n += 1;
@@ -264,7 +289,7 @@ fn main() {
         "  {:<10} {:>12} {:>12} {:>12} {:>12} {:>14}",
         "store", "alone p50", "alone p99", "noisy p50", "noisy p99", "p99 ratio"
     );
-    for kind in ["memory", "sqlite", "postgres"] {
+    for &kind in &kinds {
         let (Some(alone_store), Some(noisy_store)) = (fresh(kind), fresh(kind)) else {
             continue;
         };
@@ -282,7 +307,7 @@ fn main() {
         "\nidle pickup: one job enqueued to an idle dispatcher (poll interval 1 s), {pickups} times"
     );
     println!("  {:<10} {:>12} {:>12}", "store", "p50", "p99");
-    for kind in ["memory", "sqlite", "postgres"] {
+    for &kind in &kinds {
         let Some(store) = fresh(kind) else { continue };
         let ms = rt.block_on(idle_pickups(store, pickups));
         println!(

@@ -92,6 +92,11 @@ impl Cycle {
             outbox: Outbox::new(store.clone()),
             dispatcher: Dispatcher::builder(store, Arc::new(Ok200), Arc::new(OneServer))
                 .concurrency(concurrency)
+                // One tenant, one target: its shares are the whole concurrency. With the
+                // default caps (8 per tenant, 4 per target) "concurrency 16" and "64" both
+                // ran 4 sends in flight.
+                .tenant_cap(concurrency)
+                .target_cap(concurrency)
                 .build()
                 .unwrap(),
             tenant: TenantId::new("acme").unwrap(),
