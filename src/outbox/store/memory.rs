@@ -335,7 +335,12 @@ impl Inner {
             let busy = queue.leases.range((now, usize::MAX)..).count();
             *busy_tenant.entry(tenant).or_default() += busy;
             let mut cap = rules.target_cap;
-            if let Some(b) = self.breakers.get(&(tenant.clone(), target.clone())) {
+            let breaker = if self.breakers.is_empty() {
+                None
+            } else {
+                self.breakers.get(&(tenant.clone(), target.clone()))
+            };
+            if let Some(b) = breaker {
                 if b.is_open(now) {
                     continue;
                 }
@@ -472,12 +477,16 @@ impl Store for MemoryStore {
         let mut claimed = Vec::with_capacity(picked.len());
         let mut disabled = crate::outbox::store::DisabledTargets::default();
         for (from_leases, key) in picked {
+            let seq = key.1;
             if from_leases {
                 inner.remove_lease(key);
+                inner.add_lease((until, seq));
             } else {
+                // The lease first: the target's queue is never empty in between, so it is
+                // not dropped and made again.
+                inner.add_lease((until, seq));
                 inner.remove_due(key);
             }
-            let seq = key.1;
             let row = &mut inner.rows[seq];
             row.fence += 1;
             row.lease_until = Some(until);
@@ -487,7 +496,6 @@ impl Store for MemoryStore {
             row.job.updated_at = now;
             let lease = Lease::new(row.job.id.clone(), row.job.tenant.clone(), row.fence, until);
             let job = row.job.clone();
-            inner.add_lease((until, seq));
             let urls = disabled.share(&job.tenant, || {
                 let mut urls: Vec<String> = (inner.targets.iter())
                     .filter(|((t, _), state)| *t == job.tenant && state.is_disabled())
@@ -496,10 +504,14 @@ impl Store for MemoryStore {
                 urls.sort_unstable();
                 Ok(urls)
             })?;
-            let failures = (inner
-                .breakers
-                .get(&(job.tenant.clone(), job.target.clone())))
-            .map_or(0, |b| b.failures);
+            let failures = if inner.breakers.is_empty() {
+                0
+            } else {
+                (inner
+                    .breakers
+                    .get(&(job.tenant.clone(), job.target.clone())))
+                .map_or(0, |b| b.failures)
+            };
             claimed.push(
                 Claimed::new(job, lease)
                     .with_disabled_targets(urls)

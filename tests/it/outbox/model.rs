@@ -155,3 +155,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn generated_ids_are_the_prefix_then_time_and_random_in_lower_case_hex() {
+    use agent_webhooks::outbox::{AttemptId, JobId, Timestamp};
+    let at = Timestamp::from_unix_millis(0x0123_4567_89ab);
+    assert_eq!(
+        JobId::generate(at, 0xfedc_ba98_7654_3210).as_str(),
+        "msg_0123456789abfedcba9876543210"
+    );
+    assert_eq!(
+        AttemptId::generate(Timestamp::from_unix_millis(1), 0).as_str(),
+        "atmpt_0000000000010000000000000000"
+    );
+    // 48 bits of milliseconds: the time wraps, never widens the id.
+    let id = JobId::generate(Timestamp::from_unix_millis(u64::MAX), u64::MAX);
+    assert_eq!(id.as_str(), "msg_ffffffffffffffffffffffffffff");
+    assert!(JobId::new(id.as_str()).is_ok());
+    // Later ids sort after earlier ones.
+    let (a, b) = (
+        JobId::generate(Timestamp::from_unix_millis(1_000), u64::MAX),
+        JobId::generate(Timestamp::from_unix_millis(1_001), 0),
+    );
+    assert!(a.as_str() < b.as_str());
+}
