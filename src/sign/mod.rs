@@ -23,6 +23,7 @@ use sha2::Sha256;
 use crate::vars::Secret;
 
 mod scheme;
+pub(crate) use scheme::push_hex;
 
 pub use scheme::{
     Algorithm, ELEVENLABS_SIGNATURE, ELEVENLABS_TOLERANCE, Encoding, HmacPlan, HmacPlanBuilder,
