@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use agent_webhooks::observe::{BreakerChange, Observer};
+use agent_webhooks::observe::{BreakerChange, Observer, redact_url};
 use agent_webhooks::outbox::{
     Attempt, AttemptStatus, Dispatcher, Job, JobId, JobQuery, JobStatus, Lease, OutboxError,
     PostgresStore, Shutdown, SqliteStore, Store, Target, TargetResolver, Unresolved,
@@ -121,7 +121,15 @@ impl Observer for Report {
     }
 
     fn breaker_changed(&self, change: &BreakerChange<'_>) {
-        self.say(format_args!("breaker: {change:?}"));
+        // The URL through `redact_url`: a query token or user info never reaches the log.
+        self.say(format_args!(
+            "breaker of {} for tenant {}: {} -> {} after {} failures",
+            redact_url(change.url),
+            change.tenant,
+            change.from.as_str(),
+            change.to.as_str(),
+            change.failures
+        ));
     }
 }
 
